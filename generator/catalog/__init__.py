@@ -1,0 +1,52 @@
+"""Pinned versions, catalog apps and hardware profiles: data, not code."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+_HERE = Path(__file__).resolve().parent
+
+
+def _load(name: str) -> Any:
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    with (_HERE / name).open(encoding="utf-8") as fh:
+        return yaml.load(fh, Loader=loader)
+
+
+@cache
+def apps() -> dict[str, dict[str, Any]]:
+    return _load("apps.yaml")["apps"]
+
+
+@cache
+def components_file() -> dict[str, Any]:
+    return _load("components.yaml")
+
+
+def components() -> dict[str, dict[str, Any]]:
+    return components_file()["components"]
+
+
+def component(key: str) -> dict[str, Any]:
+    return components()[key]
+
+
+@cache
+def profiles() -> dict[str, dict[str, Any]]:
+    return _load("profiles.yaml")["profiles"]
+
+
+def k3s_version() -> str:
+    return components_file()["k3s"]["version"]
+
+
+def flux_version() -> str:
+    return components_file()["flux"]["version"]
+
+
+def kubernetes_version() -> str:
+    return components_file()["kubernetes"]["version"]

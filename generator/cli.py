@@ -1,0 +1,143 @@
+"""Command line: parse, call the library, print, exit. 0 ok, 1 validation faults, 2 user error."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from . import __version__
+from .errors import ClustergenError, Problem
+
+DEFAULT_INVENTORY = "inventory.yaml"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except ClustergenError as exc:
+        _print_problems(exc.problems)
+        print(f"clustergen: {len(exc.problems)} problem(s); nothing was written.", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("clustergen: interrupted", file=sys.stderr)
+        return 130
+
+
+def _print_problems(problems: list[Problem]) -> None:
+    for problem in problems:
+        print(problem.format(), file=sys.stderr)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="clustergen", description="Turn an inventory of machines into a validated GitOps repository.")
+    parser.add_argument("--version", action="version", version=f"clustergen {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    init = sub.add_parser("init", help="write a commented starter inventory")
+    init.add_argument("path", nargs="?", default=DEFAULT_INVENTORY, type=Path)
+    init.add_argument("--example", help="start from a bundled example instead (see --list)")
+    init.add_argument("--list", action="store_true", help="list the bundled examples")
+    init.add_argument("--force", action="store_true", help="overwrite an existing file")
+    init.set_defaults(func=_cmd_init)
+
+    plan = sub.add_parser("plan", help="show the nodes, roles and app placement the inventory leads to")
+    plan.add_argument("inventory", nargs="?", default=DEFAULT_INVENTORY, type=Path)
+    plan.add_argument("--json", action="store_true", help="print the plan as JSON")
+    plan.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    plan.set_defaults(func=_cmd_plan)
+
+    gen = sub.add_parser("generate", help="generate (or update) the GitOps repository")
+    gen.add_argument("inventory", nargs="?", default=DEFAULT_INVENTORY, type=Path)
+    gen.add_argument("-o", "--output", type=Path, help="repository folder (default: the inventory's folder)")
+    gen.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    gen.set_defaults(func=_cmd_generate)
+
+    val = sub.add_parser("validate", help="check a generated repository with real kustomize, helm and schemas")
+    val.add_argument("path", nargs="?", default=Path("."), type=Path)
+    val.add_argument("--strict", action="store_true", help="missing schemas and warnings fail")
+    val.add_argument("--kubernetes-version", help="target Kubernetes version (default: the pinned one)")
+    val.add_argument("--schema-location", action="append", default=[], help="extra schema location (folder, URL or kubeconform template); repeatable")
+    val.add_argument("--engine", choices=["builtin", "kubeconform"], default="builtin")
+    val.add_argument("-o", "--output", choices=["text", "json", "junit"], default="text")
+    val.set_defaults(func=_cmd_validate)
+
+    schema = sub.add_parser("schema", help="print the inventory JSON Schema")
+    schema.set_defaults(func=_cmd_schema)
+    return parser
+
+
+def _cmd_init(args: argparse.Namespace) -> int:
+    from .starter import example_names, write_starter
+
+    if args.list:
+        for name in example_names():
+            print(name)
+        return 0
+    write_starter(args.path, args.example, force=args.force)
+    print(f"wrote {args.path}; edit it, then run: clustergen plan {args.path}")
+    return 0
+
+
+def _cmd_plan(args: argparse.Namespace) -> int:
+    from .pipeline import build_plan
+    from .report import plan_as_data, print_plan
+
+    plan = build_plan(args.inventory)
+    if args.json:
+        print(json.dumps(plan_as_data(plan), indent=2))
+    else:
+        print_plan(plan)
+    if args.strict and plan.warnings:
+        return 2
+    return 0
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from .pipeline import generate
+
+    output = args.output or args.inventory.resolve().parent
+    result = generate(args.inventory, output, strict=args.strict)
+    _print_problems(list(result.plan.warnings))
+    report = result.report
+    assert report is not None
+    print(f"{output}: {len(report.written)} written, {len(report.unchanged)} unchanged, {len(report.removed)} removed")
+    for path in report.kept_user_edits:
+        print(f"  kept your edits to {path}; the new version is in {path}.clustergen-new", file=sys.stderr)
+    for path in report.stale_kept:
+        print(f"  {path} is no longer generated but you changed it; left in place", file=sys.stderr)
+    return 0
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from .validate import ValidateOptions, render_report, validate_repository
+
+    if not args.path.is_dir():
+        raise ClustergenError([Problem(f"{args.path} is not a folder", hint="pass the generated repository's folder")])
+    options = ValidateOptions(
+        strict=args.strict,
+        schema_locations=tuple(args.schema_location),
+        engine=args.engine,
+        progress=args.output == "text",
+        **({"kubernetes_version": args.kubernetes_version} if args.kubernetes_version else {}),
+    )
+    try:
+        report = validate_repository(args.path, options)
+    except ValueError as exc:
+        raise ClustergenError([Problem(str(exc))]) from None
+    render_report(report, args.output, sys.stdout)
+    return report.exit_code
+
+
+def _cmd_schema(args: argparse.Namespace) -> int:
+    from .inventory.load import inventory_schema
+
+    print(json.dumps(inventory_schema(), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,72 @@
+"""The one user-facing error type, and the problems it carries.
+
+Every stage raises a subclass of ``ClustergenError``; only the CLI catches it,
+prints each problem, and exits with status 2.  A ``Problem`` is also how
+stages report warnings, so ``plan`` can show them and ``--strict`` can
+promote them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Problem:
+    message: str
+    file: str | None = None
+    line: int | None = None  # 1-based
+    column: int | None = None  # 1-based
+    field: str | None = None  # dotted path such as nodes[2].address
+    hint: str | None = None
+    severity: str = "error"  # error | warning
+
+    def location(self) -> str:
+        where = self.file or "<inventory>"
+        if self.line is not None:
+            where += f":{self.line}"
+            if self.column is not None:
+                where += f":{self.column}"
+        return where
+
+    def format(self) -> str:
+        text = f"{self.location()}: {self.severity}"
+        if self.field:
+            text += f": {self.field}"
+        text += f": {self.message}"
+        if self.hint:
+            text += f"\n  hint: {self.hint}"
+        return text
+
+
+@dataclass
+class ClustergenError(Exception):
+    """A mistake the user can fix; never a bug in clustergen."""
+
+    problems: list[Problem] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        super().__init__(self.summary())
+
+    @classmethod
+    def single(cls, message: str, **where: object) -> "ClustergenError":
+        return cls([Problem(message, **where)])  # type: ignore[arg-type]
+
+    def summary(self) -> str:
+        return "\n".join(p.format() for p in self.problems)
+
+
+class InventoryError(ClustergenError):
+    """The inventory file cannot be read, or breaks the schema or a rule."""
+
+
+class PlanError(ClustergenError):
+    """The hardware cannot carry what the inventory asks for."""
+
+
+class RenderError(ClustergenError):
+    """A template or catalog entry could not be rendered."""
+
+
+class WriteError(ClustergenError):
+    """The output directory cannot be written safely."""

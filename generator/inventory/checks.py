@@ -1,0 +1,251 @@
+"""Rules a JSON Schema cannot express: uniqueness, address arithmetic, references.
+
+Each check returns Problems located at the offending field so the user sees
+file:line:column, the field path and a hint.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+from collections.abc import Iterator
+
+from .. import catalog
+from ..errors import Problem
+from .model import Inventory
+
+
+def check_inventory(inv: Inventory) -> list[Problem]:
+    problems: list[Problem] = []
+    for check in (
+        _unique_nodes,
+        _addresses_in_node_cidr,
+        _cidrs_do_not_overlap,
+        _vip_and_pool_free,
+        _profiles_known,
+        _control_plane_count,
+        _tls_settings,
+        _load_balancer_pool_present,
+        _apps_known_and_unique,
+        _app_devices_exist,
+        _external_services,
+    ):
+        problems.extend(check(inv))
+    return problems
+
+
+def _unique_nodes(inv: Inventory) -> Iterator[Problem]:
+    seen: dict[str, dict[object, str]] = {"name": {}, "address": {}, "mac": {}}
+    for node in inv.nodes:
+        for field, values in (("name", [node.name]), ("address", list(node.addresses)), ("mac", [node.mac] if node.mac else [])):
+            for value in values:
+                first = seen[field].get(value)
+                if first is not None:
+                    yield Problem(
+                        f"{field} {value} is used by node '{first}' already",
+                        hint=f"every node needs its own {field}",
+                        **inv.where("nodes", node.index, field),
+                    )
+                else:
+                    seen[field][value] = node.name
+
+
+def _addresses_in_node_cidr(inv: Inventory) -> Iterator[Problem]:
+    cidrs = inv.network.node_cidrs
+    cidr_text = ", ".join(map(str, cidrs))
+    for node in inv.nodes:
+        for address in node.addresses:
+            if not any(address in net for net in cidrs if net.version == address.version):
+                yield Problem(
+                    f"address {address} is outside the node network {cidr_text}",
+                    hint="fix the address, or widen network.nodeCidr",
+                    **inv.where("nodes", node.index, "address"),
+                )
+    for gateway in inv.network.gateways:
+        if not any(gateway in net for net in cidrs if net.version == gateway.version):
+            yield Problem(
+                f"gateway {gateway} is outside the node network {cidr_text}",
+                hint="the gateway must be on the same LAN as the nodes",
+                **inv.where("network", "gateway"),
+            )
+
+
+def _cidrs_do_not_overlap(inv: Inventory) -> Iterator[Problem]:
+    named = [("nodeCidr", n) for n in inv.network.node_cidrs]
+    named += [("podCidr", n) for n in inv.network.pod_cidrs]
+    named += [("serviceCidr", n) for n in inv.network.service_cidrs]
+    for i, (field_a, a) in enumerate(named):
+        for field_b, b in named[i + 1 :]:
+            if a.version == b.version and a.overlaps(b):
+                yield Problem(
+                    f"{field_b} {b} overlaps {field_a} {a}",
+                    hint="pick ranges that do not overlap; the k3s defaults are 10.42.0.0/16 for pods and 10.43.0.0/16 for services",
+                    **inv.where("network", field_b),
+                )
+
+
+def pool_addresses(pool: str) -> tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, ...]:
+    """First and last address of a CIDR or start-end range."""
+    if "/" in pool:
+        net = ipaddress.ip_network(pool, strict=False)
+        return net[0], net[-1]
+    start, end = pool.split("-", 1)
+    return ipaddress.ip_address(start.strip()), ipaddress.ip_address(end.strip())
+
+
+def _in_pool(address: object, pool: str) -> bool:
+    first, last = pool_addresses(pool)
+    return getattr(address, "version", None) == first.version and first <= address <= last  # type: ignore[operator]
+
+
+def _vip_and_pool_free(inv: Inventory) -> Iterator[Problem]:
+    net = inv.network
+    node_by_address = {a: n for n in inv.nodes for a in n.addresses}
+    vip = net.control_plane_endpoint
+    if vip is not None:
+        if vip in node_by_address:
+            yield Problem(
+                f"the control-plane VIP {vip} is node '{node_by_address[vip].name}''s own address",
+                hint="a VIP must be a free address that floats between the control planes",
+                **inv.where("network", "controlPlaneEndpoint"),
+            )
+        if not any(vip in c for c in net.node_cidrs if c.version == vip.version):
+            yield Problem(
+                f"the control-plane VIP {vip} is outside the node network",
+                hint="an L2 VIP must be in network.nodeCidr",
+                **inv.where("network", "controlPlaneEndpoint"),
+            )
+    for i, pool in enumerate(net.load_balancer_pools):
+        path = ("network", "loadBalancerPool", i) if isinstance(inv.raw["network"].get("loadBalancerPool"), list) else ("network", "loadBalancerPool")
+        try:
+            first, last = pool_addresses(pool)
+        except ValueError as exc:
+            yield Problem(f"{pool!r} is not a valid pool: {exc}", hint="write 192.168.1.240/28 or 192.168.1.240-192.168.1.250", **inv.where(*path))
+            continue
+        if first.version != last.version or first > last:
+            yield Problem(f"pool {pool} runs backwards or mixes IPv4 and IPv6", hint="write start-end with start <= end", **inv.where(*path))
+            continue
+        for address, node in node_by_address.items():
+            if _in_pool(address, pool):
+                yield Problem(
+                    f"load-balancer pool {pool} contains node '{node.name}''s address {address}",
+                    hint="shrink the pool or move it to addresses your DHCP server does not hand out",
+                    **inv.where(*path),
+                )
+        if vip is not None and _in_pool(vip, pool):
+            yield Problem(f"load-balancer pool {pool} contains the control-plane VIP {vip}", hint="keep the VIP out of the pool", **inv.where(*path))
+    if net.ingress_address is not None and net.load_balancer_pools:
+        if not any(_in_pool(net.ingress_address, p) for p in net.load_balancer_pools):
+            yield Problem(
+                f"ingressAddress {net.ingress_address} is not in the load-balancer pool",
+                hint="pick an address inside network.loadBalancerPool",
+                **inv.where("network", "ingressAddress"),
+            )
+
+
+def _profiles_known(inv: Inventory) -> Iterator[Problem]:
+    known = set(catalog.profiles()) | set(inv.profiles)
+    for node in inv.nodes:
+        if node.profile not in known:
+            close = difflib.get_close_matches(node.profile, sorted(known), n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            yield Problem(
+                f"unknown hardware profile '{node.profile}'",
+                hint=hint + "known profiles: " + ", ".join(sorted(known)) + "; or define it under profiles:",
+                **inv.where("nodes", node.index, "profile"),
+            )
+
+
+def _control_plane_count(inv: Inventory) -> Iterator[Problem]:
+    explicit = [n for n in inv.nodes if n.role == "controlplane"]
+    if explicit and len(explicit) % 2 == 0:
+        yield Problem(
+            f"{len(explicit)} control planes: an even count adds no fault tolerance (etcd needs a majority, so 2 survive no more failures than 1)",
+            hint="use 1, 3 or 5 control planes, or role: auto",
+            severity="warning",
+            **inv.where("nodes", explicit[-1].index, "role"),
+        )
+    if len(explicit) > 1 and inv.network.control_plane_endpoint is None:
+        yield Problem(
+            f"{len(explicit)} control planes but no control-plane endpoint: nodes would join one server's address, which is a single point of failure",
+            hint="set network.controlPlaneEndpoint to a free address for the API VIP",
+            **inv.where("network"),
+        )
+
+
+def _tls_settings(inv: Inventory) -> Iterator[Problem]:
+    if inv.components.tls_issuer == "letsencrypt" and not inv.components.tls_email:
+        yield Problem(
+            "Let's Encrypt needs an ACME account email",
+            hint="set components.tls.email: you@example.com",
+            **inv.where("components", "tls"),
+        )
+
+
+def _load_balancer_pool_present(inv: Inventory) -> Iterator[Problem]:
+    comps = inv.components
+    if comps.load_balancer != "none" and not inv.network.load_balancer_pools:
+        yield Problem(
+            f"components.loadBalancer is {comps.load_balancer} but network.loadBalancerPool is empty",
+            hint="give a range of free LAN addresses, e.g. 192.168.1.240-192.168.1.250, or set loadBalancer: none",
+            **inv.where("network"),
+        )
+
+
+def _apps_known_and_unique(inv: Inventory) -> Iterator[Problem]:
+    known = catalog.apps()
+    names: set[str] = set()
+    for app in inv.apps:
+        if app.name in names:
+            yield Problem(f"app '{app.name}' is listed twice", hint="give the second one another name", **inv.where("apps", app.index, "name"))
+        names.add(app.name)
+        if app.is_custom:
+            tag = app.image.rsplit("/", 1)[-1]  # type: ignore[union-attr]
+            if "@" not in tag and (":" not in tag or tag.endswith(":latest")):
+                yield Problem(
+                    f"image {app.image} is not pinned",
+                    hint="add an explicit version tag (repository:1.2.3) or a digest; 'latest' changes under you",
+                    **inv.where("apps", app.index, "image"),
+                )
+            if app.ingress and not app.ports:
+                yield Problem("ingress is on but the app has no ports", hint="add ports: [{name: http, port: 8080}]", **inv.where("apps", app.index, "ingress"))
+        elif app.catalog not in known:
+            close = difflib.get_close_matches(app.catalog or "", sorted(known), n=1)
+            field = "catalog" if "catalog" in inv.raw["apps"][app.index] else "name"
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            yield Problem(
+                f"'{app.catalog}' is not a catalog app",
+                hint=hint + "catalog apps: " + ", ".join(sorted(known)) + "; or give an image: for a custom app",
+                **inv.where("apps", app.index, field),
+            )
+
+
+def _app_devices_exist(inv: Inventory) -> Iterator[Problem]:
+    available = {d.name for n in inv.nodes for d in n.devices} | {d.type for n in inv.nodes for d in n.devices}
+    known = catalog.apps()
+    for app in inv.apps:
+        wanted = list(app.devices)
+        if not wanted and app.catalog in known:
+            wanted = list(known[app.catalog].get("devices", []))
+        for j, device in enumerate(wanted):
+            if device not in available:
+                where = inv.where("apps", app.index, "devices", j) if app.devices else inv.where("apps", app.index, "name")
+                yield Problem(
+                    f"app '{app.name}' needs a '{device}' device but no node has one",
+                    hint=f"add it to the node it is plugged into: devices: [{{name: {device}, type: {device if device in ('zigbee', 'zwave', 'serial', 'coral', 'video', 'usb') else 'serial'}, path: /dev/serial/by-id/...}}]",
+                    **where,
+                )
+        if app.gpu and not any(n.gpus for n in inv.nodes):
+            yield Problem(f"app '{app.name}' needs a GPU but no node has one", hint="list the GPU under the node's gpus:, or drop gpu:", **inv.where("apps", app.index, "gpu"))
+
+
+def _external_services(inv: Inventory) -> Iterator[Problem]:
+    app_names = {(a.namespace, a.name) for a in inv.apps}
+    seen: set[tuple[str, str]] = set()
+    for svc in inv.external_services:
+        key = (svc.namespace, svc.name)
+        if key in seen or key in app_names:
+            yield Problem(f"service name '{svc.name}' is used twice in namespace {svc.namespace}", hint="rename one of them", **inv.where("externalServices", svc.index, "name"))
+        seen.add(key)
+        if svc.host and not (svc.host == inv.domain or svc.host.endswith("." + inv.domain)):
+            yield Problem(f"host {svc.host} is not under the cluster domain {inv.domain}", hint=f"use a name like {svc.name}.{inv.domain}", **inv.where("externalServices", svc.index, "host"))

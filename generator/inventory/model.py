@@ -1,0 +1,193 @@
+"""Typed inventory: what the user wrote, with defaults filled in.
+
+Nothing here decides anything about the cluster; that is the plan stage's
+job.  Sizes are kept in MiB so rules can compare them without parsing.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Any
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+_UNIT_MIB = {"Mi": 1, "Gi": 1024, "Ti": 1024 * 1024}
+
+
+def quantity_to_mib(text: str) -> int:
+    number, unit = text[:-2], text[-2:]
+    return int(float(number) * _UNIT_MIB[unit])
+
+
+@dataclass(frozen=True)
+class Disk:
+    path: str
+    size_mib: int
+    type: str
+    use: str
+
+
+@dataclass(frozen=True)
+class Gpu:
+    vendor: str
+    model: str | None
+    memory_mib: int | None
+    sharing: int
+
+
+@dataclass(frozen=True)
+class Device:
+    name: str
+    type: str
+    path: str
+
+
+@dataclass(frozen=True)
+class Taint:
+    key: str
+    value: str | None
+    effect: str
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    description: str = ""
+    arch: str | None = None
+    boot_medium: str | None = None
+    memory_mib: int | None = None
+    cpu: int | None = None
+    os: str | None = None
+    notes: str = ""
+
+
+@dataclass(frozen=True)
+class Node:
+    index: int  # position in the file, for error locations
+    name: str
+    addresses: tuple[IPAddress, ...]
+    mac: str | None
+    profile: str
+    arch: str | None
+    os: str | None
+    role: str
+    cpu: int | None
+    memory_mib: int | None
+    boot_medium: str | None
+    disks: tuple[Disk, ...]
+    gpus: tuple[Gpu, ...]
+    devices: tuple[Device, ...]
+    labels: dict[str, str]
+    taints: tuple[Taint, ...]
+    swap: str
+
+    @property
+    def address(self) -> IPAddress:
+        return self.addresses[0]
+
+
+@dataclass(frozen=True)
+class Network:
+    node_cidrs: tuple[IPNetwork, ...]
+    gateways: tuple[IPAddress, ...]
+    dns_servers: tuple[IPAddress, ...]
+    control_plane_endpoint: IPAddress | None
+    load_balancer_pools: tuple[str, ...]
+    ingress_address: IPAddress | None
+    pod_cidrs: tuple[IPNetwork, ...]
+    service_cidrs: tuple[IPNetwork, ...]
+
+
+@dataclass(frozen=True)
+class Components:
+    ingress: str = "traefik"
+    tls_issuer: str = "selfsigned"
+    tls_email: str | None = None
+    tls_staging: bool = False
+    external_dns_provider: str = "none"
+    external_dns_secret: str | None = None
+    load_balancer: str = "metallb"
+    storage: str = "local-path"
+    monitoring: bool = False
+    backup: bool = False
+
+
+@dataclass(frozen=True)
+class AppPort:
+    name: str
+    port: int
+    protocol: str = "TCP"
+
+
+@dataclass(frozen=True)
+class AppVolume:
+    name: str
+    mount_path: str
+    size: str = "1Gi"
+    existing_claim: str | None = None
+
+
+@dataclass(frozen=True)
+class App:
+    index: int
+    name: str
+    catalog: str | None  # None for a custom app
+    image: str | None
+    namespace: str | None
+    replicas: int | None
+    ports: tuple[AppPort, ...]
+    env: dict[str, str]
+    persistence: tuple[AppVolume, ...]
+    host: str | None
+    ingress: bool | None
+    devices: tuple[str, ...]
+    gpu: int
+    arches: tuple[str, ...] | None
+    weight: str | None
+    values: dict[str, Any]
+
+    @property
+    def is_custom(self) -> bool:
+        return self.image is not None
+
+
+@dataclass(frozen=True)
+class ExternalService:
+    index: int
+    name: str
+    namespace: str
+    address: IPAddress
+    port: int
+    protocol: str
+    host: str | None
+
+
+@dataclass(frozen=True)
+class Inventory:
+    source: str  # file name, for messages
+    cluster_name: str
+    domain: str
+    timezone: str
+    distribution: str
+    distribution_version: str | None
+    engine: str
+    repository: str
+    branch: str
+    sync_path: str
+    network: Network
+    profiles: dict[str, Profile]
+    nodes: tuple[Node, ...]
+    components: Components
+    apps: tuple[App, ...]
+    external_services: tuple[ExternalService, ...]
+    raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
+    source_map: Any = field(repr=False, compare=False, default=None)
+
+    def where(self, *path: str | int) -> dict[str, Any]:
+        """Problem keyword arguments (file, line, column, field) for a field path."""
+        from .locations import format_path
+
+        line, column = self.source_map.locate(path) if self.source_map else (None, None)
+        return {"file": self.source, "line": line, "column": column, "field": format_path(path)}

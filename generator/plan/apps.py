@@ -1,0 +1,216 @@
+"""Apps: chart values from the catalog or the custom definition, and where each may run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import catalog
+from ..errors import PlanError, Problem
+from ..inventory.model import App, Inventory
+from .merge import deep_merge
+from .model import DEVICE_LABEL_PREFIX, LABEL_PREFIX, AppPlan, NodePlan
+
+INGRESS_CLASS = {"ingress-nginx": "nginx", "traefik": "traefik"}
+DEFAULT_ARCHES = ("amd64", "arm64")
+
+
+def plan_apps(inv: Inventory, nodes: list[NodePlan], cluster_issuer: str | None) -> tuple[list[AppPlan], list[Problem]]:
+    plans, warnings = [], []
+    for app in inv.apps:
+        plan, more = _plan_app(inv, app, nodes, cluster_issuer)
+        plans.append(plan)
+        warnings.extend(more)
+    return plans, warnings
+
+
+def _image_parts(image: str) -> dict[str, str]:
+    digest = ""
+    if "@" in image:
+        image, digest = image.split("@", 1)
+    repository, _, tag = image.rpartition(":") if ":" in image.rsplit("/", 1)[-1] else (image, "", "")
+    return {"repository": repository, "tag": tag or digest.split(":", 1)[-1][:12], "digest": digest}
+
+
+def _base_values(inv: Inventory, app: App) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The generic part of an app (its base) and its catalog entry (empty for custom apps)."""
+    if not app.is_custom:
+        entry = catalog.apps()[app.catalog]  # type: ignore[index]
+        values = deep_merge(entry.get("values", {}), {"image": dict(entry["image"])})
+        return values, entry
+    ports = [{"name": p.name, "port": p.port, "protocol": p.protocol} for p in app.ports]
+    values: dict[str, Any] = {
+        "image": _image_parts(app.image or ""),
+        "service": {"enabled": bool(ports), "ports": ports},
+        "probes": {
+            "liveness": {"enabled": bool(ports)},
+            "readiness": {"enabled": bool(ports)},
+        },
+        "resources": {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}},
+        "emptyDirs": {"tmp": "/tmp"},
+    }
+    entry = {
+        "namespace": app.namespace or app.name,
+        "arches": list(app.arches or DEFAULT_ARCHES),
+        "weight": app.weight or "medium",
+        "web": {"port": ports[0]["name"]} if ports else None,
+        "devices": [],
+    }
+    return values, entry
+
+
+def _user_overrides(app: App) -> dict[str, Any]:
+    """What the inventory says about a catalog app beyond its name."""
+    values: dict[str, Any] = {}
+    if app.replicas is not None:
+        values["controller"] = {"replicas": app.replicas}
+    if app.env and not app.is_custom:
+        values["env"] = dict(app.env)
+    elif app.env:
+        values["env"] = dict(app.env)
+    if app.persistence:
+        values["persistence"] = {
+            v.name: {"enabled": True, "mountPath": v.mount_path, "size": v.size, **({"existingClaim": v.existing_claim} if v.existing_claim else {})}
+            for v in app.persistence
+        }
+    return values
+
+
+def _plan_app(inv: Inventory, app: App, nodes: list[NodePlan], cluster_issuer: str | None) -> tuple[AppPlan, list[Problem]]:
+    warnings: list[Problem] = []
+    base, entry = _base_values(inv, app)
+    arches = tuple(app.arches or entry.get("arches") or DEFAULT_ARCHES)
+    weight = app.weight or entry.get("weight", "medium")
+    wanted_devices = list(app.devices or entry.get("devices", []))
+    gpu_count = app.gpu
+    namespace = app.namespace or entry.get("namespace") or app.name
+
+    reasons: list[str] = []
+    eligible = []
+    for node in nodes:
+        why_not = _why_not(node, arches, weight, wanted_devices, gpu_count)
+        if why_not is None:
+            eligible.append(node)
+        else:
+            reasons.append(f"{node.name}: {why_not}")
+    if not eligible:
+        raise PlanError(
+            [
+                Problem(
+                    f"app '{app.name}' can run on no node (" + "; ".join(reasons) + ")",
+                    hint="add a node that fits, or change the app's arches/devices/gpu",
+                    **inv.where("apps", app.index, "name"),
+                )
+            ]
+        )
+
+    cluster: dict[str, Any] = {"env": {"TZ": inv.timezone}}
+    selector: dict[str, str] = {}
+    expressions: list[dict[str, Any]] = []
+    node_arches = {n.arch for n in nodes}
+    if not node_arches <= set(arches):
+        expressions.append({"key": "kubernetes.io/arch", "operator": "In", "values": sorted(set(arches) & node_arches)})
+    # Heavy apps on 1 GiB nodes push them into swap or the OOM killer.
+    if weight == "heavy" and any(n.memory_mib <= 1024 for n in nodes):
+        expressions.append({"key": f"{LABEL_PREFIX}/small-memory", "operator": "DoesNotExist"})
+
+    device_mounts = []
+    for device_name in wanted_devices:
+        carriers = [(n, d) for n in eligible for d in n.devices if device_name in (d.name, d.type)]
+        paths = sorted({d.path for _, d in carriers})
+        selector[f"{DEVICE_LABEL_PREFIX}/{device_name}"] = "true"
+        if len(paths) > 1:
+            first_node = carriers[0][0]
+            selector["kubernetes.io/hostname"] = first_node.name
+            warnings.append(
+                Problem(
+                    f"app '{app.name}': the '{device_name}' device has different paths on different nodes; pinning the app to {first_node.name}",
+                    hint="give the device the same stable path on every node (a udev symlink) so the app may move",
+                    severity="warning",
+                    **inv.where("apps", app.index, "name"),
+                )
+            )
+            eligible = [first_node]
+        container_path = entry.get("device_path") or f"/dev/{device_name}"
+        if len(wanted_devices) > 1:
+            container_path = f"/dev/{device_name}"
+        device_mounts.append({"name": device_name, "hostPath": carriers[0][1].path, "containerPath": container_path})
+    if device_mounts:
+        cluster["devices"] = device_mounts
+    if gpu_count:
+        selector[f"{LABEL_PREFIX}/gpu"] = "nvidia"
+        cluster["gpu"] = {"enabled": True, "count": gpu_count}
+        cluster["runtimeClassName"] = "nvidia"
+    if selector:
+        cluster["nodeSelector"] = dict(sorted(selector.items()))
+    if expressions:
+        cluster["affinity"] = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{"matchExpressions": expressions}]}}}
+
+    web = entry.get("web")
+    ingress_class = INGRESS_CLASS.get(inv.components.ingress)
+    wants_ingress = app.ingress if app.ingress is not None else bool(web)
+    host = None
+    if wants_ingress and ingress_class and web:
+        host = app.host or f"{app.name}.{inv.domain}"
+        if not (host == inv.domain or host.endswith("." + inv.domain)):
+            raise PlanError([Problem(f"host {host} is not under the cluster domain {inv.domain}", hint=f"use {app.name}.{inv.domain}", **inv.where("apps", app.index, "host"))])
+        cluster["ingress"] = {
+            "enabled": True,
+            "className": ingress_class,
+            "host": host,
+            "servicePort": web["port"],
+            "tls": {"enabled": cluster_issuer is not None, "clusterIssuer": cluster_issuer or ""},
+        }
+    elif wants_ingress and not ingress_class:
+        warnings.append(Problem(f"app '{app.name}' wants an ingress but components.ingress is none", severity="warning", **inv.where("apps", app.index, "name")))
+
+    cluster = deep_merge(cluster, _user_overrides(app))
+    cluster = deep_merge(cluster, app.values)
+    merged = deep_merge(base, cluster)
+    placement = ", ".join(n.name for n in eligible)
+    reason = "any node" if len(eligible) == len(nodes) else f"only {placement}"
+    if reasons:
+        reason += " (" + "; ".join(reasons) + ")"
+    image = merged["image"]
+    return (
+        AppPlan(
+            name=app.name,
+            namespace=namespace,
+            catalog=app.catalog,
+            base_values=base,
+            cluster_values=cluster,
+            eligible_nodes=tuple(n.name for n in eligible),
+            placement_reason=reason,
+            pod_security=pod_security_level(merged),
+            host=host,
+            notes=entry.get("notes") or "",
+            image=f"{image['repository']}:{image['tag']}",
+        ),
+        warnings,
+    )
+
+
+def _why_not(node: NodePlan, arches: tuple[str, ...], weight: str, devices: list[str], gpus: int) -> str | None:
+    if node.arch not in arches:
+        return f"no {node.arch} image"
+    for device in devices:
+        if not any(device in (d.name, d.type) for d in node.devices):
+            return f"no {device} device"
+    if gpus and not node.gpus:
+        return "no GPU"
+    if weight == "heavy" and node.memory_mib <= 1024:
+        return "too little memory for a heavy app"
+    if any(t.effect in ("NoSchedule", "NoExecute") for t in node.taints):
+        return "tainted"
+    return None
+
+
+def pod_security_level(values: dict[str, Any]) -> str:
+    """The Pod Security Standard an app's pods need, from its chart values."""
+    container = values.get("securityContext", {})
+    pod = values.get("podSecurityContext", {})
+    if container.get("privileged") or values.get("hostNetwork") or values.get("devices"):
+        return "privileged"
+    added = set(container.get("capabilities", {}).get("add", []) or [])
+    if pod.get("runAsNonRoot") is False or pod.get("runAsUser") == 0 or container.get("allowPrivilegeEscalation", False) or added - {"NET_BIND_SERVICE"}:
+        return "baseline"
+    return "restricted"

@@ -1,0 +1,119 @@
+"""ClusterPlan: every decision about the cluster, before anything is rendered."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import Problem
+from ..inventory.model import Device, Disk, Gpu, Inventory, IPAddress, Taint
+
+LABEL_PREFIX = "clustergen.dev"
+DEVICE_LABEL_PREFIX = "device.clustergen.dev"
+
+
+@dataclass(frozen=True)
+class NodePlan:
+    name: str
+    addresses: tuple[IPAddress, ...]
+    mac: str | None
+    arch: str
+    os: str
+    profile: str
+    role: str  # controlplane | worker
+    first_server: bool
+    cpu: int | None
+    memory_mib: int
+    boot_medium: str
+    disks: tuple[Disk, ...]
+    gpus: tuple[Gpu, ...]
+    devices: tuple[Device, ...]
+    node_labels: dict[str, str]  # set by clustergen at registration (k3s node-label)
+    labels: dict[str, str]  # the full set the node will carry, automatic ones included
+    taints: tuple[Taint, ...]
+    reasons: tuple[str, ...] = ()
+
+    @property
+    def address(self) -> IPAddress:
+        return self.addresses[0]
+
+    @property
+    def is_server(self) -> bool:
+        return self.role == "controlplane"
+
+
+@dataclass(frozen=True)
+class ComponentPlan:
+    key: str  # catalog key, also the base folder name
+    layer: str  # controllers | configs
+    namespace: str
+    pod_security: str
+    chart: dict[str, Any]
+    values: dict[str, Any]  # baseline values from the catalog (the base)
+    cluster_values: dict[str, Any]  # inventory-specific values (the overlay patch)
+    release_name: str = ""
+    keeps_data: bool = False
+
+
+@dataclass(frozen=True)
+class AppPlan:
+    name: str
+    namespace: str
+    catalog: str | None
+    base_values: dict[str, Any]  # generic: catalog or custom-app definition
+    cluster_values: dict[str, Any]  # placement, host, storage: the overlay patch
+    eligible_nodes: tuple[str, ...]
+    placement_reason: str
+    pod_security: str
+    host: str | None
+    notes: str = ""
+    image: str = ""
+
+
+@dataclass(frozen=True)
+class ExternalServicePlan:
+    name: str
+    namespace: str
+    address: IPAddress
+    port: int
+    protocol: str
+    host: str | None
+
+
+@dataclass(frozen=True)
+class ClusterPlan:
+    inventory: Inventory
+    distribution_version: str
+    kubernetes_version: str
+    nodes: tuple[NodePlan, ...]
+    components: tuple[ComponentPlan, ...]
+    apps: tuple[AppPlan, ...]
+    external_services: tuple[ExternalServicePlan, ...]
+    storage_class: str
+    cluster_issuer: str | None
+    ingress_address: str | None
+    warnings: tuple[Problem, ...] = field(default_factory=tuple)
+
+    @property
+    def servers(self) -> tuple[NodePlan, ...]:
+        return tuple(n for n in self.nodes if n.is_server)
+
+    @property
+    def first_server(self) -> NodePlan:
+        return next(n for n in self.nodes if n.first_server)
+
+    @property
+    def api_endpoint(self) -> IPAddress:
+        return self.inventory.network.control_plane_endpoint or self.first_server.address
+
+    @property
+    def namespaces(self) -> dict[str, str]:
+        """App namespace → Pod Security level (the strictest every app in it allows)."""
+        order = {"restricted": 0, "baseline": 1, "privileged": 2}
+        result: dict[str, str] = {}
+        for app in self.apps:
+            current = result.get(app.namespace, "restricted")
+            result[app.namespace] = max(current, app.pod_security, key=order.__getitem__)
+        for svc in self.external_services:
+            result.setdefault(svc.namespace, "restricted")
+        return dict(sorted(result.items()))

@@ -1,0 +1,174 @@
+"""Node facts resolved against their profiles; control planes chosen; labels set."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from .. import catalog
+from ..errors import Problem
+from ..inventory.model import Inventory, Node, quantity_to_mib
+from .model import DEVICE_LABEL_PREFIX, LABEL_PREFIX, NodePlan
+
+# SD cards and eMMC wear out under etcd's constant fsync writes; the k3s and
+# etcd docs both ask for SSD-class storage for the datastore.
+WEAR_PRONE_MEDIA = frozenset({"sd", "emmc"})
+# etcd plus the API server want about 2 GiB to stay out of OOM trouble
+# (k3s server requirements list 2 GB RAM for servers).
+CONTROL_PLANE_MIN_MIB = 2048
+
+
+def _profile_value(inv: Inventory, node: Node, key: str) -> object:
+    custom = inv.profiles.get(node.profile)
+    if custom is not None:
+        value = getattr(custom, {"bootMedium": "boot_medium", "memory": "memory_mib"}.get(key, key), None)
+        if value is not None:
+            return value
+    builtin = catalog.profiles().get(node.profile, {})
+    value = builtin.get(key)
+    if key == "memory" and isinstance(value, str):
+        return quantity_to_mib(value)
+    return value
+
+
+def resolve_nodes(inv: Inventory) -> tuple[list[NodePlan], list[Problem]]:
+    warnings: list[Problem] = []
+    resolved = []
+    for node in inv.nodes:
+        arch = node.arch or str(_profile_value(inv, node, "arch") or "amd64")
+        memory = node.memory_mib or int(_profile_value(inv, node, "memory") or 4096)  # type: ignore[arg-type]
+        boot = node.boot_medium or str(_profile_value(inv, node, "bootMedium") or "ssd")
+        os_name = node.os or str(_profile_value(inv, node, "os") or "ubuntu")
+        if node.memory_mib is None:
+            warnings.append(
+                Problem(
+                    f"node '{node.name}' has no memory fact; assuming the {node.profile} profile's {memory // 1024} GiB",
+                    hint="add memory: to the node so placement rules use the real figure",
+                    severity="warning",
+                    **inv.where("nodes", node.index, "name"),
+                )
+            )
+        resolved.append(
+            NodePlan(
+                name=node.name,
+                addresses=node.addresses,
+                mac=node.mac,
+                arch=arch,
+                os=os_name,
+                profile=node.profile,
+                role=node.role,
+                first_server=False,
+                cpu=node.cpu or _profile_value(inv, node, "cpu"),  # type: ignore[arg-type]
+                memory_mib=memory,
+                boot_medium=boot,
+                disks=node.disks,
+                gpus=node.gpus,
+                devices=node.devices,
+                node_labels={},
+                labels={},
+                taints=node.taints,
+            )
+        )
+    chosen, more = choose_control_planes(inv, resolved)
+    warnings.extend(more)
+    embedded_etcd = sum(n.is_server for n in chosen) > 1
+    return [label_node(inv, n, embedded_etcd) for n in chosen], warnings
+
+
+def choose_control_planes(inv: Inventory, nodes: list[NodePlan]) -> tuple[list[NodePlan], list[Problem]]:
+    """Explicit roles win; `auto` picks an odd count (1 or 3) of the sturdiest nodes."""
+    warnings: list[Problem] = []
+    explicit = [n for n in nodes if n.role == "controlplane"]
+    if explicit:
+        servers = {n.name for n in explicit}
+    else:
+        candidates = [n for n in nodes if n.role == "auto"]
+        sturdy = [n for n in candidates if n.boot_medium not in WEAR_PRONE_MEDIA and n.memory_mib >= CONTROL_PLANE_MIN_MIB]
+        pool = sturdy or candidates
+        if not pool:
+            raise_no_server(inv)
+        # Three servers tolerate one failure; more than three costs etcd
+        # write latency for no gain a homelab needs.  HA also needs a VIP.
+        want = 3 if len(pool) >= 3 and inv.network.control_plane_endpoint is not None else 1
+        ranked = sorted(pool, key=lambda n: (-n.memory_mib, nodes.index(n)))
+        servers = {n.name for n in ranked[:want]}
+        if not sturdy:
+            warnings.append(
+                Problem(
+                    "no node has an SSD-class boot disk and 2 GiB of memory; the control plane runs on an SD card or a small node",
+                    hint="etcd wears out SD cards; give one node an SSD or more memory, or accept the risk",
+                    severity="warning",
+                    **inv.where("nodes"),
+                )
+            )
+        if len(pool) >= 3 and inv.network.control_plane_endpoint is None:
+            warnings.append(
+                Problem(
+                    "three or more nodes could form an HA control plane, but network.controlPlaneEndpoint is not set; using one server",
+                    hint="set network.controlPlaneEndpoint to a free LAN address for the API VIP",
+                    severity="warning",
+                    **inv.where("network"),
+                )
+            )
+    result = []
+    first_done = False
+    for n in nodes:
+        is_server = n.name in servers
+        first = is_server and not first_done
+        first_done = first_done or first
+        result.append(replace(n, role="controlplane" if is_server else "worker", first_server=first))
+    for n in result:
+        if n.is_server and n.boot_medium in WEAR_PRONE_MEDIA:
+            warnings.append(
+                Problem(
+                    f"control plane '{n.name}' boots from {n.boot_medium}: etcd's writes wear it out",
+                    hint="move k3s data to an SSD or pick another node as control plane",
+                    severity="warning",
+                    **inv.where("nodes", _index(inv, n.name), "role"),
+                )
+            )
+    return result, warnings
+
+
+def raise_no_server(inv: Inventory) -> None:
+    from ..errors import PlanError
+
+    raise PlanError(
+        [
+            Problem(
+                "no node can be a control plane: every node is role: worker",
+                hint="set role: controlplane (or auto) on at least one node",
+                **inv.where("nodes"),
+            )
+        ]
+    )
+
+
+def _index(inv: Inventory, name: str) -> int:
+    return next(n.index for n in inv.nodes if n.name == name)
+
+
+def label_node(inv: Inventory, node: NodePlan, embedded_etcd: bool) -> NodePlan:
+    node_labels = {f"{LABEL_PREFIX}/profile": node.profile}
+    # k3s refuses kubernetes.io/k8s.io labels in --node-label (NodeRestriction),
+    # so clustergen's own labels live under clustergen.dev.
+    for device in node.devices:
+        node_labels[f"{DEVICE_LABEL_PREFIX}/{device.name}"] = "true"
+        node_labels[f"{DEVICE_LABEL_PREFIX}/{device.type}"] = "true"
+    for gpu in node.gpus:
+        node_labels[f"{LABEL_PREFIX}/gpu"] = gpu.vendor
+    if node.memory_mib <= 1024:
+        node_labels[f"{LABEL_PREFIX}/small-memory"] = "true"
+    original = next(n for n in inv.nodes if n.name == node.name)
+    node_labels.update(original.labels)
+    automatic = {
+        "kubernetes.io/arch": node.arch,
+        "kubernetes.io/hostname": node.name,
+        "kubernetes.io/os": "linux",
+    }
+    if node.is_server:
+        automatic["node-role.kubernetes.io/control-plane"] = "true"
+        automatic["node-role.kubernetes.io/master"] = "true"
+        if embedded_etcd:
+            automatic["node-role.kubernetes.io/etcd"] = "true"
+    labels = dict(sorted({**automatic, **node_labels}.items()))
+    return replace(node, node_labels=dict(sorted(node_labels.items())), labels=labels)

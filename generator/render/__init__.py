@@ -1,0 +1,40 @@
+"""Stage 3: ClusterPlan → files (pure: paths and bytes, no disk writes)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..plan.model import ClusterPlan
+from .files import RenderedFile
+from .flux import render_flux
+from .k3s import render_cloud_init
+from .kustomize import render_app_bases, render_component_base, render_overlays
+from .repo import K3S_TOKEN_PATH, render_app_chart, render_facts, render_gitignore, render_inventory_copy, render_readme
+
+__all__ = ["ClusterSecrets", "RenderedFile", "render_repository"]
+
+
+@dataclass(frozen=True)
+class ClusterSecrets:
+    k3s_token: str
+
+
+def render_repository(plan: ClusterPlan, secrets: ClusterSecrets, inventory_text: str) -> list[RenderedFile]:
+    files: list[RenderedFile] = []
+    for component in plan.components:
+        files.extend(render_component_base(component))
+    files.extend(render_app_bases(plan))
+    overlay_files, layers = render_overlays(plan)
+    files.extend(overlay_files)
+    files.extend(render_flux(plan, layers))
+    files.extend(render_cloud_init(plan, secrets.k3s_token))
+    files.extend(render_app_chart())
+    files.append(render_facts(plan))
+    files.append(render_gitignore())
+    files.append(render_inventory_copy(inventory_text))
+    files.append(render_readme(plan, layers))
+    files.append(RenderedFile.text(K3S_TOKEN_PATH, secrets.k3s_token, secret=True))
+    files.sort(key=lambda f: f.path)
+    paths = [f.path for f in files]
+    assert len(paths) == len(set(paths)), "two renderers wrote the same path"
+    return files

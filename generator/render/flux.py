@@ -1,0 +1,46 @@
+"""Flux wiring: bootstrap/flux (GitRepository + root sync) and clusters/<name> (ordered layers)."""
+
+from __future__ import annotations
+
+from ..plan.model import ClusterPlan
+from .files import RenderedFile
+from .templates import render_template
+
+LAYER_COMMENTS = {
+    "infra-controllers": "1. Controllers and their CRDs: ingress, cert-manager, load balancer, storage.",
+    "infra-configs": "2. Objects that need those CRDs: issuers, address pools.",
+    "apps": "3. The apps, once the infrastructure is ready.",
+}
+
+
+def render_flux(plan: ClusterPlan, layers: dict[str, str]) -> list[RenderedFile]:
+    inv = plan.inventory
+    files = [
+        RenderedFile.text(
+            "bootstrap/flux/gitrepository.yaml",
+            render_template("bootstrap/flux/gitrepository.yaml.j2", repository=inv.repository, branch=inv.branch, ssh=not inv.repository.startswith("https://")),
+        ),
+        RenderedFile.text("bootstrap/flux/sync.yaml", render_template("bootstrap/flux/sync.yaml.j2", sync_path=inv.sync_path)),
+        RenderedFile.text(
+            "bootstrap/flux/kustomization.yaml",
+            render_template("bases/component/kustomization.yaml.j2", resources=["gitrepository.yaml", "sync.yaml"]),
+        ),
+    ]
+    ordered = []
+    previous: str | None = None
+    for name in ("infra-controllers", "infra-configs", "apps"):
+        if name not in layers:
+            continue
+        ordered.append({"name": name, "path": layers[name], "depends_on": [previous] if previous else [], "comment": LAYER_COMMENTS[name]})
+        previous = name
+    infra = [layer for layer in ordered if layer["name"].startswith("infra-")]
+    apps = [layer for layer in ordered if layer["name"] == "apps"]
+    resources = []
+    if infra:
+        files.append(RenderedFile.text(f"{inv.sync_path}/infrastructure.yaml", render_template("bootstrap/flux/layer.yaml.j2", layers=infra)))
+        resources.append("infrastructure.yaml")
+    if apps:
+        files.append(RenderedFile.text(f"{inv.sync_path}/apps.yaml", render_template("bootstrap/flux/layer.yaml.j2", layers=apps)))
+        resources.append("apps.yaml")
+    files.append(RenderedFile.text(f"{inv.sync_path}/kustomization.yaml", render_template("bases/component/kustomization.yaml.j2", resources=resources)))
+    return files

@@ -1,0 +1,132 @@
+"""k3s machine bootstrap: cloud-init user-data, meta-data and network-config per node."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+from .. import catalog
+from ..plan.model import ClusterPlan, NodePlan
+from .files import RenderedFile
+from .templates import render_template
+
+# k3s's own Traefik, ServiceLB and local-path would fight the pinned,
+# Flux-managed ones over the same names, so they are switched off.
+DISABLED_PACKAGED_COMPONENTS = ["traefik", "servicelb", "local-storage"]
+
+
+def _join(values: Any) -> str:
+    return ",".join(str(v) for v in values)
+
+
+def shared_server_config(plan: ClusterPlan) -> dict[str, Any]:
+    """Flags that must be identical on every server, or k3s refuses to join it."""
+    net = plan.inventory.network
+    service_net = net.service_cidrs[0]
+    return {
+        "cluster-cidr": _join(net.pod_cidrs),
+        "service-cidr": _join(net.service_cidrs),
+        "cluster-dns": str(service_net[10]),
+        "cluster-domain": "cluster.local",
+        "disable": list(DISABLED_PACKAGED_COMPONENTS),
+        "secrets-encryption": True,
+        "flannel-backend": "vxlan",
+    }
+
+
+def k3s_config(plan: ClusterPlan, node: NodePlan, token: str) -> dict[str, Any]:
+    inv = plan.inventory
+    config: dict[str, Any] = {"token": token, "node-name": node.name, "node-ip": _join(node.addresses)}
+    several_servers = len(plan.servers) > 1
+    if node.is_server:
+        if node.first_server and several_servers:
+            config["cluster-init"] = True
+        elif not node.first_server:
+            config["server"] = f"https://{_host(plan.api_endpoint)}:6443"
+        sans = [str(plan.api_endpoint), f"api.{inv.domain}"]
+        config["tls-san"] = sorted(set(sans), key=sans.index)
+        config["write-kubeconfig-mode"] = "0600"
+        config.update(shared_server_config(plan))
+    else:
+        config["server"] = f"https://{_host(plan.api_endpoint)}:6443"
+    if node.node_labels:
+        config["node-label"] = [f"{k}={v}" for k, v in node.node_labels.items()]
+    if node.taints:
+        config["node-taint"] = [f"{t.key}={t.value or ''}:{t.effect}" for t in node.taints]
+    return config
+
+
+def _host(address: Any) -> str:
+    return f"[{address}]" if isinstance(address, ipaddress.IPv6Address) else str(address)
+
+
+def _extra_files(plan: ClusterPlan, node: NodePlan) -> list[dict[str, str]]:
+    extra = []
+    inv = plan.inventory
+    vip = inv.network.control_plane_endpoint
+    services_by_kube_vip = inv.components.load_balancer == "kube-vip"
+    if node.is_server and (vip is not None or services_by_kube_vip):
+        extra.append(
+            {
+                "path": "/var/lib/rancher/k3s/server/manifests/kube-vip.yaml",
+                "permissions": "0600",
+                "content": render_template(
+                    "bootstrap/k3s/kube-vip.yaml.j2",
+                    vip=str(vip or node.address),
+                    image=catalog.component("kube-vip")["image"],
+                    services="true" if services_by_kube_vip else "false",
+                ).rstrip("\n"),
+            }
+        )
+    return extra
+
+
+def render_cloud_init(plan: ClusterPlan, token: str) -> list[RenderedFile]:
+    inv = plan.inventory
+    version = plan.distribution_version
+    script = f"https://raw.githubusercontent.com/k3s-io/k3s/{version.replace('+', '%2B')}/install.sh"
+    files = []
+    for node in plan.nodes:
+        folder = f"bootstrap/cloud-init/{node.name}"
+        prefix_len = {n.version: n.prefixlen for n in inv.network.node_cidrs}
+        user_data = render_template(
+            "bootstrap/cloud-init/user-data.j2",
+            node={"name": node.name, "role_text": "server" if node.is_server else "agent"},
+            cluster_name=inv.cluster_name,
+            domain=inv.domain,
+            timezone=inv.timezone,
+            packages=_packages(node),
+            k3s_config=k3s_config(plan, node, token),
+            extra_files=_extra_files(plan, node),
+            k3s_version=version,
+            install_script_url=script,
+            exec="server" if node.is_server else "agent",
+        )
+        files.append(RenderedFile.text(f"{folder}/user-data", user_data, secret=True))
+        files.append(
+            RenderedFile.text(
+                f"{folder}/meta-data",
+                render_template("bootstrap/cloud-init/meta-data.j2", instance_id=f"{inv.cluster_name}-{node.name}", node_name=node.name),
+            )
+        )
+        files.append(
+            RenderedFile.text(
+                f"{folder}/network-config",
+                render_template(
+                    "bootstrap/cloud-init/network-config.j2",
+                    mac=node.mac,
+                    addresses=[f"{a}/{prefix_len[a.version]}" for a in node.addresses],
+                    gateways=list(inv.network.gateways),
+                    dns_servers=[str(s) for s in inv.network.dns_servers],
+                    domain=inv.domain,
+                ),
+            )
+        )
+    return files
+
+
+def _packages(node: NodePlan) -> list[str]:
+    packages = ["ca-certificates", "curl"]
+    # NFS client lets pods mount a NAS; cheap and often wanted in a homelab.
+    packages.append("nfs-common")
+    return sorted(packages)

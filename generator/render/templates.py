@@ -1,0 +1,41 @@
+"""The Jinja environment over the top-level source folders (bases, overlays, bootstrap)."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import jinja2
+
+from ..errors import Problem, RenderError
+from ..resources import data_root
+from .yamltext import load_all, to_yaml
+
+
+@cache
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(data_root())),
+        undefined=jinja2.StrictUndefined,  # a missing variable is an error, never a blank
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+    )
+    env.filters["to_yaml"] = to_yaml
+    env.filters["quote"] = lambda v: '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return env
+
+
+def render_template(template: str, check_yaml: bool = True, **context: Any) -> str:
+    try:
+        text = environment().get_template(template).render(**context)
+    except jinja2.TemplateError as exc:
+        where = getattr(exc, "filename", None) or template
+        raise RenderError([Problem(f"template failed: {exc}", file=where, line=getattr(exc, "lineno", None), hint="this is a bug in clustergen's templates; please report it")]) from exc
+    if check_yaml and template.endswith((".yaml.j2", ".yml.j2")):
+        try:
+            load_all(text)
+        except Exception as exc:  # noqa: BLE001 - any YAML failure is a template bug
+            raise RenderError([Problem(f"template produced invalid YAML: {exc}", file=template, hint="this is a bug in clustergen's templates; please report it")]) from exc
+    return text

@@ -1,0 +1,82 @@
+"""`clustergen plan` output: the plan as tables (rich) or as data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .plan.model import ClusterPlan
+
+
+def _gib(mib: int) -> str:
+    return f"{mib / 1024:g} GiB"
+
+
+def plan_as_data(plan: ClusterPlan) -> dict[str, Any]:
+    return {
+        "cluster": plan.inventory.cluster_name,
+        "distribution": {"name": plan.inventory.distribution, "version": plan.distribution_version},
+        "engine": plan.inventory.engine,
+        "apiEndpoint": str(plan.api_endpoint),
+        "storageClass": plan.storage_class,
+        "nodes": [
+            {
+                "name": n.name,
+                "address": str(n.address),
+                "profile": n.profile,
+                "arch": n.arch,
+                "memoryMiB": n.memory_mib,
+                "bootMedium": n.boot_medium,
+                "role": n.role,
+                "firstServer": n.first_server,
+                "etcdMember": n.is_server and len(plan.servers) > 1,
+                "gpus": [g.vendor + (f" {g.model}" if g.model else "") for g in n.gpus],
+                "devices": [d.name for d in n.devices],
+                "labels": n.node_labels,
+            }
+            for n in plan.nodes
+        ],
+        "components": [{"name": c.key, "namespace": c.namespace, "chart": c.chart.get("name"), "version": c.chart.get("version")} for c in plan.components],
+        "apps": [
+            {"name": a.name, "namespace": a.namespace, "image": a.image, "host": a.host, "nodes": list(a.eligible_nodes), "why": a.placement_reason}
+            for a in plan.apps
+        ],
+        "warnings": [{"message": w.message, "location": w.location(), "field": w.field, "hint": w.hint} for w in plan.warnings],
+    }
+
+
+def print_plan(plan: ClusterPlan) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    nodes = Table(title=f"{plan.inventory.cluster_name}: nodes (k3s {plan.distribution_version}, API {plan.api_endpoint})")
+    for column in ("node", "profile", "arch", "memory", "boot", "role", "etcd", "storage", "GPU", "devices", "labels"):
+        nodes.add_column(column)
+    for n in plan.nodes:
+        role = ("server, first" if n.first_server else "server") if n.is_server else "agent"
+        etcd = "yes" if n.is_server and len(plan.servers) > 1 else ("sqlite" if n.is_server else "-")
+        nodes.add_row(
+            n.name,
+            n.profile,
+            n.arch,
+            _gib(n.memory_mib),
+            n.boot_medium,
+            role,
+            etcd,
+            plan.storage_class,
+            ", ".join(g.vendor for g in n.gpus) or "-",
+            ", ".join(d.name for d in n.devices) or "-",
+            ", ".join(f"{k}={v}" for k, v in n.node_labels.items()),
+        )
+    console.print(nodes)
+    if plan.apps:
+        apps = Table(title="apps")
+        for column in ("app", "namespace", "image", "URL", "can run on"):
+            apps.add_column(column)
+        for a in plan.apps:
+            apps.add_row(a.name, a.namespace, a.image, f"https://{a.host}" if a.host else "-", a.placement_reason)
+        console.print(apps)
+    for w in plan.warnings:
+        console.print(f"[yellow]warning[/yellow] {w.location()}: {w.message}" + (f"\n  hint: {w.hint}" if w.hint else ""), highlight=False)
+    if not plan.warnings:
+        console.print("no warnings")

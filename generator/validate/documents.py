@@ -1,0 +1,195 @@
+"""YAML documents with enough origin to point a user at the right line.
+
+Loading uses libyaml (``CSafeLoader``) and records only each document's start
+line, which costs nothing extra.  Finding the line of a field inside a
+document needs the node tree, so ``locate`` re-composes the file, and only
+when there is a fault to report.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+try:
+    _BaseLoader = yaml.CSafeLoader
+except AttributeError:  # PyYAML built without libyaml
+    _BaseLoader = yaml.SafeLoader  # type: ignore[misc]
+
+
+class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
+    def __init__(self, stream: Any):
+        super().__init__(stream)
+        self.start_lines: list[int] = []
+
+    def construct_document(self, node: yaml.Node) -> Any:
+        self.start_lines.append(node.start_mark.line + 1)
+        return super().construct_document(node)
+
+
+# Kubernetes reads YAML through JSON, where a date is just a string; keeping
+# timestamps as text matches what the API server would see.
+def _timestamp_as_text(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> str:
+    return loader.construct_scalar(node)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_as_text)
+
+RAW = "raw"
+BUILT = "built"
+RENDERED = "rendered"
+
+
+@dataclass(slots=True)
+class Document:
+    data: Any
+    file: str  # repo-relative file the fault should name
+    index: int  # position in that file's stream, for locate()
+    line: int | None  # first line of the document in ``file``
+    source: str = RAW  # raw | built (kustomize) | rendered (helm)
+    origin: str = ""  # e.g. "kustomize build apps/home"
+    namespace_default: str = ""  # namespace a controller would apply it to
+
+    @property
+    def is_mapping(self) -> bool:
+        return isinstance(self.data, dict)
+
+    @property
+    def api_version(self) -> str:
+        v = self.data.get("apiVersion") if self.is_mapping else None
+        return v if isinstance(v, str) else ""
+
+    @property
+    def kind(self) -> str:
+        v = self.data.get("kind") if self.is_mapping else None
+        return v if isinstance(v, str) else ""
+
+    @property
+    def is_kubernetes(self) -> bool:
+        return bool(self.api_version and self.kind)
+
+    @property
+    def metadata(self) -> dict:
+        m = self.data.get("metadata") if self.is_mapping else None
+        return m if isinstance(m, dict) else {}
+
+    @property
+    def name(self) -> str:
+        n = self.metadata.get("name")
+        return n if isinstance(n, str) else ""
+
+    @property
+    def namespace(self) -> str:
+        ns = self.metadata.get("namespace")
+        return ns if isinstance(ns, str) and ns else self.namespace_default
+
+    @property
+    def ident(self) -> str:
+        parts = [self.kind or "?"]
+        if self.metadata.get("namespace"):
+            parts.append(str(self.metadata["namespace"]))
+        parts.append(self.name or "?")
+        return "/".join(parts)
+
+    @property
+    def sops_encrypted(self) -> bool:
+        sops = self.data.get("sops") if self.is_mapping else None
+        return isinstance(sops, dict) and "mac" in sops
+
+
+def load_all(text: str) -> tuple[list[Any], list[int]]:
+    """Every document of a YAML stream and its 1-based start line.
+    Raises ``yaml.YAMLError`` on the first syntax error."""
+    loader = _Loader(text)
+    docs: list[Any] = []
+    try:
+        while loader.check_data():
+            docs.append(loader.get_data())
+    finally:
+        loader.dispose()
+    return docs, loader.start_lines
+
+
+def error_line(exc: yaml.YAMLError) -> int | None:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    return mark.line + 1 if mark is not None else None
+
+
+def error_message(exc: yaml.YAMLError) -> str:
+    problem = getattr(exc, "problem", None)
+    context = getattr(exc, "context", None)
+    if problem:
+        return f"invalid YAML: {context + ', ' if context else ''}{problem}"
+    return f"invalid YAML: {exc}"
+
+
+def parse_documents(text: str, file: str, source: str = RAW, origin: str = "") -> list[Document]:
+    docs, lines = load_all(text)
+    # An empty document (a stray '---') is not a resource; keep indexes stable.
+    return [
+        Document(data, file, i, lines[i] if i < len(lines) else None, source, origin)
+        for i, data in enumerate(docs)
+        if data is not None
+    ]
+
+
+PathPart = str | int
+
+_SIMPLE_KEY = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$-]*$")
+
+
+def json_path(parts: tuple[PathPart, ...] | list[PathPart]) -> str:
+    """('spec', 'containers', 0, 'image') -> spec.containers[0].image"""
+    out = ""
+    for p in parts:
+        if isinstance(p, int):
+            out += f"[{p}]"
+        elif _SIMPLE_KEY.match(p):
+            out += f".{p}" if out else p
+        else:
+            out += f'["{p}"]'
+    return out
+
+
+def locate(text: str, index: int, parts: tuple[PathPart, ...] | list[PathPart]) -> int | None:
+    """1-based line of ``parts`` inside document ``index`` of ``text`` (the
+    deepest part that exists), or None when the text cannot be composed."""
+    try:
+        nodes = list(yaml.compose_all(text, Loader=_BaseLoader))
+    except yaml.YAMLError:
+        return None
+    if index >= len(nodes) or nodes[index] is None:
+        return None
+    node = nodes[index]
+    line = node.start_mark.line + 1
+    for part in parts:
+        if isinstance(node, yaml.MappingNode) and not isinstance(part, int):
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode) and key.value == part:
+                    line = key.start_mark.line + 1
+                    node = value
+                    break
+            else:
+                return line
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            if part >= len(node.value):
+                return line
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            return line
+    return line
+
+
+def get_path(data: Any, parts: tuple[PathPart, ...] | list[PathPart]) -> Any:
+    for part in parts:
+        if isinstance(part, int) and isinstance(data, list) and part < len(data):
+            data = data[part]
+        elif isinstance(part, str) and isinstance(data, dict):
+            data = data.get(part)
+        else:
+            return None
+    return data

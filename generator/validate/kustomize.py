@@ -1,0 +1,183 @@
+"""Real kustomize builds, and Flux Kustomization paths.
+
+Built objects are attributed back to the raw document they came from
+(matched by kind and name, preferring the build's own tree) so a fault
+names a file a user can edit rather than a build output.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from . import tool
+from .documents import BUILT, Document, error_message, get_path, parse_documents
+from .files import KUSTOMIZATION_NAMES, under
+from .report import Fault
+
+CHECK = "kustomize"
+FLUX_KUSTOMIZE_GROUP = "kustomize.toolkit.fluxcd.io/"
+
+
+@dataclass
+class Build:
+    directory: str
+    kustomization: str  # repo-relative kustomization file
+    text: str = ""
+    fault: Fault | None = None
+    docs: list[Document] = field(default_factory=list)
+
+
+def kustomization_file(root: Path, directory: str) -> str:
+    for name in KUSTOMIZATION_NAMES:
+        rel = posixpath.join(directory, name) if directory else name
+        if (root / rel).is_file():
+            return rel
+    return posixpath.join(directory, KUSTOMIZATION_NAMES[0])
+
+
+_FROM = re.compile(r"accumulating resources from '([^']+)'")
+
+
+def _fault_line(root: Path, kustomization: str, stderr: str) -> int | None:
+    """The kustomization line naming the resource kustomize could not load."""
+    m = _FROM.search(stderr)
+    if not m:
+        return None
+    target = m.group(1)
+    try:
+        lines = (root / kustomization).read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return None
+    for i, line in enumerate(lines, 1):
+        if re.search(r"(^|[\s'\"-])" + re.escape(target) + r"(['\"]?\s*$)", line):
+            return i
+    return None
+
+
+def build(root: Path, directory: str) -> Build:
+    kfile = kustomization_file(root, directory)
+    result = Build(directory, kfile)
+    try:
+        result.text = tool.run(tool.kustomize_command(root / directory if directory else root))
+    except tool.ToolMissing as exc:
+        result.fault = Fault(CHECK, kfile, None, None, None, f"cannot build: {exc.describe()}")
+    except tool.ToolError as exc:
+        detail = tool.first_error_line(exc.stderr) or f"exit code {exc.exit_code}"
+        detail = detail.replace(str(root.resolve()) + "/", "").replace(str(root) + "/", "")
+        result.fault = Fault(CHECK, kfile, _fault_line(root, kfile, exc.stderr), None, None,
+                             f"kustomize build {directory or '.'} failed: {detail}")
+    return result
+
+
+def build_all(root: Path, directories: list[str], jobs: int,
+              advance: Callable[[int], None] = lambda n: None) -> list[Build]:
+    """Builds run as subprocesses, so threads give real parallelism."""
+    if not directories:
+        return []
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        results = []
+        for b in pool.map(lambda d: build(root, d), directories):
+            results.append(b)
+            advance(1)
+    return results
+
+
+# ---- Flux postBuild substitution --------------------------------------------------------
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?([=-])([^}]*))?\}")
+
+
+def substitute(text: str, variables: dict[str, str]) -> str:
+    """Flux's ${var}, ${var:=default} and ${var:-default}; unknown vars stay."""
+    def repl(m: re.Match[str]) -> str:
+        name, op, default = m.group(1), m.group(2), m.group(3)
+        if name in variables:
+            return variables[name]
+        return default if op else m.group(0)
+    return _VAR.sub(repl, text)
+
+
+def flux_path(doc: Document) -> str | None:
+    """A Flux Kustomization's spec.path as a repo-relative directory."""
+    spec = doc.data.get("spec") if isinstance(doc.data, dict) else None
+    if not isinstance(spec, dict):
+        return None
+    ref = spec.get("sourceRef") if isinstance(spec.get("sourceRef"), dict) else {}
+    if ref.get("kind") not in (None, "GitRepository"):
+        return None  # an artifact's paths are not this repository's
+    raw = spec.get("path") or "./"
+    if not isinstance(raw, str):
+        return None
+    norm = posixpath.normpath(raw.lstrip("/"))
+    return "" if norm == "." else norm
+
+
+def is_flux_kustomization(doc: Document) -> bool:
+    return doc.kind == "Kustomization" and doc.api_version.startswith(FLUX_KUSTOMIZE_GROUP)
+
+
+def substitutions(flux_docs: Iterable[Document], configmaps: dict[tuple[str, str], dict]) -> dict[str, dict[str, str]]:
+    """Variables per built directory, from each Flux Kustomization's postBuild."""
+    out: dict[str, dict[str, str]] = {}
+    for doc in flux_docs:
+        path = flux_path(doc)
+        post = get_path(doc.data, ("spec", "postBuild"))
+        if path is None or not isinstance(post, dict):
+            continue
+        variables: dict[str, str] = {}
+        for ref in post.get("substituteFrom") or []:
+            if isinstance(ref, dict) and ref.get("kind") == "ConfigMap":
+                data = configmaps.get((doc.namespace, str(ref.get("name"))), {})
+                variables.update({str(k): str(v) for k, v in data.items()})
+        variables.update({str(k): str(v) for k, v in (post.get("substitute") or {}).items()})
+        if variables:
+            out.setdefault(path, {}).update(variables)
+    return out
+
+
+def parse_build(b: Build, variables: dict[str, str] | None) -> None:
+    text = substitute(b.text, variables) if variables else b.text
+    try:
+        b.docs = parse_documents(text, b.kustomization, BUILT, f"kustomize build {b.directory or '.'}")
+    except yaml.YAMLError as exc:  # kustomize emits valid YAML; substitution may not
+        b.fault = Fault(CHECK, b.kustomization, None, None, None,
+                        f"build output of {b.directory or '.'} is not YAML: {error_message(exc)}")
+        return
+    for d in b.docs:
+        d.index, d.line = -1, None
+
+
+def attribute(docs: list[Document], directory: str, raw_index: dict[tuple[str, str], list[Document]]) -> None:
+    """Point built documents at the raw document they were made from."""
+    for d in docs:
+        candidates = raw_index.get((d.kind, d.name), [])
+        if not candidates:
+            continue
+        ranked = sorted(candidates, key=lambda s: (not under(s.file, directory),
+                                                   s.metadata.get("namespace") != d.metadata.get("namespace")))
+        src = ranked[0]
+        d.file, d.index, d.line = src.file, src.index, src.line
+
+
+def check_flux_paths(root: Path, flux_docs: Iterable[Document],
+                     locate: Callable[[Document, tuple], int | None]) -> list[Fault]:
+    faults = []
+    for doc in flux_docs:
+        path = flux_path(doc)
+        if path is None:
+            continue
+        target = (root / path) if path else root
+        escaped = path.startswith("..")
+        if escaped or not target.is_dir():
+            raw = get_path(doc.data, ("spec", "path"))
+            why = "points outside the repository" if escaped else "does not exist in the repository"
+            faults.append(Fault(CHECK, doc.file, locate(doc, ("spec", "path")), doc.ident,
+                                "spec.path", f"Flux Kustomization path {raw!r} {why}"))
+    return faults

@@ -1,0 +1,143 @@
+"""Secret hygiene: nothing that would grant access may be committed in clear.
+
+Runs on every file git would track (the caller already dropped ignored
+files), so a key kept out of git by .gitignore is fine, and so is anything
+SOPS encrypted.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import yaml
+
+from .documents import Document, PathPart, json_path, load_all
+from .report import Fault
+
+CHECK = "secrets"
+
+# The body requirement keeps prose that merely names the marker from matching.
+_PEM = re.compile(
+    r"-----BEGIN ((?:[A-Z0-9]+ )*)PRIVATE KEY(?: BLOCK)?-----[ \t]*\r?\n"
+    r"(?:[A-Za-z0-9-]+:[^\n]*\n)*\s*[A-Za-z0-9+/=]{16,}"
+)
+_AGE = re.compile(r"AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{20,}")
+# k3s "secure" token: K10<CA hash>::<user>:<password>
+_K3S_TOKEN = re.compile(r"K10[0-9a-fA-F]{16,}::[A-Za-z0-9_.-]+:[^\s'\"]+")
+_K3S_ENV = re.compile(r"\bK3S_(?:AGENT_)?TOKEN=([\"']?)(?![\"'$\s])(\S+?)\1(?=\s|$)")
+_SOPS_JSON = re.compile(r'"sops"\s*:\s*\{[^}]*?"mac"\s*:', re.S)
+_SOPS_DOTENV = re.compile(r"^sops_mac=", re.M)
+
+# Keys only a k3s config.yaml carries; a "token" beside one of them is k3s's.
+_K3S_KEYS = {
+    "server", "tls-san", "cluster-init", "node-label", "node-taint", "disable",
+    "flannel-backend", "write-kubeconfig-mode", "kubelet-arg", "kube-apiserver-arg",
+    "cluster-cidr", "service-cidr", "cluster-dns", "cluster-domain", "node-ip", "node-name",
+    "node-external-ip", "secrets-encryption", "disable-network-policy", "embedded-registry",
+    "etcd-expose-metrics", "flannel-iface", "data-dir", "disable-cloud-controller",
+    "disable-kube-proxy", "protect-kernel-defaults", "selinux",
+}
+_TOKEN_KEYS = ("token", "agent-token")
+
+Locate = Callable[[Document, tuple[PathPart, ...]], "int | None"]
+
+
+def _line_of(text: str, offset: int) -> int:
+    return text.count("\n", 0, offset) + 1
+
+
+def sops_encrypted_text(text: str, docs: list[Document]) -> bool:
+    if any(d.sops_encrypted for d in docs):
+        return True
+    return bool(_SOPS_JSON.search(text) or _SOPS_DOTENV.search(text))
+
+
+def scan(rel: str, text: str, docs: list[Document], locate: Locate) -> list[Fault]:
+    """Every secret-hygiene fault of one file."""
+    if sops_encrypted_text(text, docs):
+        return []
+    faults = []
+    for m in _PEM.finditer(text):
+        if "ENCRYPTED" in m.group(1):
+            continue  # passphrase-protected PKCS#8 is not usable as committed
+        faults.append(Fault(CHECK, rel, _line_of(text, m.start()), None, None,
+                            f"PEM {m.group(1)}PRIVATE KEY committed in plaintext; "
+                            "encrypt it with SOPS or keep it out of git"))
+    for m in _AGE.finditer(text):
+        faults.append(Fault(CHECK, rel, _line_of(text, m.start()), None, None,
+                            "age secret key (AGE-SECRET-KEY-1…) committed in plaintext"))
+    for m in _K3S_TOKEN.finditer(text):
+        faults.append(Fault(CHECK, rel, _line_of(text, m.start()), None, None,
+                            "k3s join token (K10…::server:…) committed in plaintext"))
+    for m in _K3S_ENV.finditer(text):
+        if _K3S_TOKEN.fullmatch(m.group(2)):
+            continue  # already reported above
+        faults.append(Fault(CHECK, rel, _line_of(text, m.start()), None, None,
+                            "K3S_TOKEN set to a literal value; read it from an encrypted file"))
+    for doc in docs:
+        faults.extend(_document_faults(rel, doc, locate))
+    return faults
+
+
+def _document_faults(rel: str, doc: Document, locate: Locate) -> list[Fault]:
+    data = doc.data
+    if not isinstance(data, dict) or doc.sops_encrypted:
+        return []
+    faults = []
+    if doc.kind == "Secret" and doc.api_version == "v1":
+        for key in ("data", "stringData"):
+            if data.get(key):
+                faults.append(Fault(CHECK, rel, locate(doc, (key,)), doc.ident, key,
+                                    f"plaintext Secret: {key} is not encrypted "
+                                    "(encrypt with SOPS or use a SealedSecret/ExternalSecret)"))
+    if doc.api_version.startswith("kustomize.config.k8s.io/"):
+        for i, gen in enumerate(data.get("secretGenerator") or []):
+            if isinstance(gen, dict) and gen.get("literals"):
+                path: tuple[PathPart, ...] = ("secretGenerator", i, "literals")
+                faults.append(Fault(CHECK, rel, locate(doc, path), None, json_path(path),
+                                    "secretGenerator literals put secret values in git"))
+    for path in k3s_token_paths(data, rel):
+        faults.append(Fault(CHECK, rel, locate(doc, path), None, json_path(path),
+                            "k3s config carries a plaintext token"))
+    for path, line_offset, config in _cloud_init_k3s_configs(data):
+        for tpath in k3s_token_paths(config, "k3s/config.yaml"):
+            line = locate(doc, path)
+            faults.append(Fault(CHECK, rel, line, None, json_path(path + tpath),
+                                "k3s config written by cloud-init carries a plaintext token"))
+    return faults
+
+
+def _plain_value(value: Any) -> bool:
+    if not isinstance(value, str | int) or value in ("", None):
+        return False
+    text = str(value).strip()
+    return bool(text) and not text.startswith(("ENC[", "${", "{{"))
+
+
+def k3s_token_paths(data: Any, rel: str) -> list[tuple[PathPart, ...]]:
+    if not isinstance(data, dict):
+        return []
+    looks_k3s = "k3s" in rel.lower() or any(k in data for k in _K3S_KEYS)
+    if not looks_k3s:
+        return []
+    return [(k,) for k in _TOKEN_KEYS if _plain_value(data.get(k))]
+
+
+def _cloud_init_k3s_configs(data: dict) -> list[tuple[tuple[PathPart, ...], int, Any]]:
+    found = []
+    for i, entry in enumerate(data.get("write_files") or []):
+        if not isinstance(entry, dict):
+            continue
+        target = str(entry.get("path", ""))
+        content = entry.get("content")
+        if "k3s" not in target or not isinstance(content, str):
+            continue
+        try:
+            docs, _ = load_all(content)
+        except yaml.YAMLError:
+            continue
+        for config in docs:
+            found.append((("write_files", i, "content"), 0, config))
+    return found
