@@ -177,14 +177,15 @@ def _explain(error: ValidationError, path: list[Any]) -> tuple[str, str | None, 
     if kind == "type":
         expected = error.validator_value
         expected = " or ".join(expected) if isinstance(expected, list) else expected
-        return f"expected {_article(expected)}, got {_describe(error.instance)}", description, path
+        example = {"integer": "4", "string": '"text"', "boolean": "true or false", "object": "a mapping (key: value lines)", "array": "a list ([a, b] or '- item' lines)"}
+        hint = description or f"write {_article(expected)} here, e.g. {example.get(expected, expected)}"
+        return f"expected {_article(expected)}, got {_describe(error.instance)}", hint, path
     if kind in ("pattern", "format", "anyOf", "oneOf"):
         return f"{error.instance!r} is not a valid value here", description or _format_hint(path), path
+    hint = description or "see docs/inventory.md for this field"
     if kind in ("minimum", "maximum"):
-        return error.message, description, path
-    if kind in ("minItems", "maxItems", "minLength"):
-        return error.message, description, path
-    return error.message, description, path
+        return f"{error.instance!r} is out of range ({kind} {error.validator_value})", hint, path
+    return error.message, hint, path
 
 
 def _format_hint(path: list[Any]) -> str | None:

@@ -20,7 +20,7 @@ def format_path(path: Path) -> str:
             text += f"[{part}]"
         else:
             text += f".{part}" if text else str(part)
-    return text or "(top level)"
+    return text or "<root>"
 
 
 class SourceMap:

@@ -49,7 +49,16 @@ def write_repository(repo: Path, files: list[RenderedFile], inventory_digest: st
 
 
 def _is_empty(repo: Path) -> bool:
-    return repo.is_dir() and all(p.name == ".git" for p in repo.iterdir())
+    """Nothing but a git checkout and restored secrets: treat as a fresh repository."""
+    if not repo.is_dir():
+        return False
+    for entry in repo.iterdir():
+        if entry.name == ".git":
+            continue
+        if entry.name == ".clustergen" and all(p.name == "secrets" for p in entry.iterdir()):
+            continue
+        return False
+    return True
 
 
 def _write_fresh(repo: Path, files: list[RenderedFile]) -> WriteReport:
@@ -63,11 +72,16 @@ def _write_fresh(repo: Path, files: list[RenderedFile]) -> WriteReport:
         for f in files:
             _write_file(staging / f.path, f)
         _fsync_dir(staging)
-        if repo.exists():  # an empty folder, or one holding only .git
+        if repo.exists():  # holds only .git and restored secrets, which were just re-rendered
             for entry in repo.iterdir():
-                os.replace(entry, staging / entry.name)
-            repo.rmdir()
-        os.replace(staging, repo)
+                if not (staging / entry.name).exists():
+                    os.replace(entry, staging / entry.name)
+            trash = Path(tempfile.mkdtemp(prefix=f".{repo.name}.clustergen-old-", dir=parent))
+            os.replace(repo, trash / repo.name)
+            os.replace(staging, repo)
+            shutil.rmtree(trash, ignore_errors=True)
+        else:
+            os.replace(staging, repo)
     except OSError as exc:
         shutil.rmtree(staging, ignore_errors=True)
         raise WriteError.single(f"cannot write {repo}: {exc}", file=str(repo)) from None

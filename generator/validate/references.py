@@ -1,0 +1,259 @@
+"""Cross-references between objects, and between objects and the cluster's facts.
+
+Flux references need only the documents.  Storage classes, ingress hosts and
+node scheduling also need ``.clustergen/facts.yaml`` (what the cluster
+provides without manifests: its domain, built-in storage classes, nodes and
+their labels); without it those three are reported as skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .documents import Document, PathPart, error_line, error_message, get_path, json_path, load_all
+from .report import Fault
+
+CHECK = "references"
+FACTS_FILE = ".clustergen/facts.yaml"
+SOURCE_KINDS = {"GitRepository", "HelmRepository", "OCIRepository", "Bucket", "HelmChart", "ExternalArtifact"}
+_DEFAULT_CLASS_ANNOTATIONS = ("storageclass.kubernetes.io/is-default-class",
+                              "storageclass.beta.kubernetes.io/is-default-class")
+_POD_SPEC_PATHS: dict[str, tuple[PathPart, ...]] = {
+    "Pod": ("spec",),
+    "Deployment": ("spec", "template", "spec"),
+    "StatefulSet": ("spec", "template", "spec"),
+    "DaemonSet": ("spec", "template", "spec"),
+    "ReplicaSet": ("spec", "template", "spec"),
+    "Job": ("spec", "template", "spec"),
+    "CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
+}
+_REQUIRED_TERMS = ("affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution",
+                   "nodeSelectorTerms")
+
+Locate = Callable[[Document, tuple[PathPart, ...]], "int | None"]
+
+
+@dataclass
+class Facts:
+    domain: str | None = None
+    storage_classes: list[str] = field(default_factory=list)
+    default_storage: bool = False
+    nodes: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+
+
+def load_facts(root: Path) -> tuple[Facts | None, list[Fault]]:
+    path = root / FACTS_FILE
+    if not path.is_file():
+        return None, []
+    try:
+        docs, _ = load_all(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        return None, [Fault(CHECK, FACTS_FILE, error_line(exc), None, None, error_message(exc))]
+    data = docs[0] if docs and isinstance(docs[0], dict) else {}
+    facts = Facts()
+    domain = get_path(data, ("cluster", "domain"))
+    facts.domain = domain.lower().strip(".") if isinstance(domain, str) and domain else None
+    for entry in data.get("storageClasses") or []:
+        # Entries are names, or {name, default} when the cluster's default is known.
+        if isinstance(entry, dict) and entry.get("name"):
+            facts.storage_classes.append(str(entry["name"]))
+            facts.default_storage |= bool(entry.get("default"))
+        elif isinstance(entry, str):
+            facts.storage_classes.append(entry)
+    for node in data.get("nodes") or []:
+        if isinstance(node, dict):
+            labels = node.get("labels") if isinstance(node.get("labels"), dict) else {}
+            facts.nodes.append((str(node.get("name", "?")), {str(k): str(v) for k, v in labels.items()}))
+    return facts, []
+
+
+class ReferenceCheck:
+    def __init__(self, docs: Iterable[Document], locate: Locate):
+        self.docs = [d for d in docs if d.is_kubernetes]
+        self.locate = locate
+        self.faults: list[Fault] = []
+        self._objects = {(d.kind, d.namespace, d.name) for d in self.docs}
+        self._names = {(d.kind, d.name) for d in self.docs}
+
+    def _fault(self, doc: Document, path: tuple[PathPart, ...], message: str) -> None:
+        self.faults.append(Fault(CHECK, doc.file, self.locate(doc, path), doc.ident,
+                                 json_path(path) or None, message))
+
+    def _exists(self, kind: str, namespace: str, name: str) -> bool:
+        # A referrer without a namespace gets one from wherever it is applied,
+        # which the repository does not say: accept a match in any namespace.
+        if not namespace:
+            return (kind, name) in self._names
+        return (kind, namespace, name) in self._objects
+
+    # -- Flux ----------------------------------------------------------------------------
+
+    def flux(self) -> None:
+        for doc in self.docs:
+            group = doc.api_version.split("/")[0]
+            if not group.endswith("toolkit.fluxcd.io"):
+                continue
+            refs: list[tuple[PathPart, ...]] = []
+            if doc.kind == "HelmRelease":
+                refs = [("spec", "chart", "spec", "sourceRef"), ("spec", "chartRef")]
+            elif doc.kind in ("Kustomization", "HelmChart", "ImageUpdateAutomation"):
+                refs = [("spec", "sourceRef")]
+            for path in refs:
+                ref = get_path(doc.data, path)
+                if isinstance(ref, dict):
+                    self._source_ref(doc, path, ref)
+            if doc.kind in ("Kustomization", "HelmRelease"):
+                self._depends_on(doc)
+
+    def _source_ref(self, doc: Document, path: tuple[PathPart, ...], ref: dict) -> None:
+        kind, name = ref.get("kind"), ref.get("name")
+        if not isinstance(name, str) or not name:
+            return  # the schema reports a missing name
+        if kind not in SOURCE_KINDS:
+            self._fault(doc, (*path, "kind"), f"sourceRef kind {kind!r} is not a Flux source "
+                        f"({', '.join(sorted(SOURCE_KINDS))})")
+            return
+        namespace = ref.get("namespace") or doc.namespace
+        if not self._exists(kind, namespace, name):
+            where = f"{namespace}/{name}" if namespace else name
+            self._fault(doc, (*path, "name"), f"sourceRef {kind} {where} does not exist in the repository")
+
+    def _depends_on(self, doc: Document) -> None:
+        for i, dep in enumerate(get_path(doc.data, ("spec", "dependsOn")) or []):
+            if not isinstance(dep, dict) or not isinstance(dep.get("name"), str):
+                continue
+            namespace = dep.get("namespace") or doc.namespace
+            if not self._exists(doc.kind, namespace, dep["name"]):
+                where = f"{namespace}/{dep['name']}" if namespace else dep["name"]
+                self._fault(doc, ("spec", "dependsOn", i, "name"),
+                            f"dependsOn {doc.kind} {where} does not exist in the repository")
+
+    # -- facts-based -------------------------------------------------------------------------
+
+    def needs_facts(self) -> bool:
+        return any(d.kind in ("PersistentVolumeClaim", "Ingress") or d.kind in _POD_SPEC_PATHS
+                   for d in self.docs)
+
+    def storage(self, facts: Facts) -> None:
+        classes = set(facts.storage_classes)
+        has_default = facts.default_storage or bool(facts.storage_classes)
+        for d in self.docs:
+            if d.kind == "StorageClass":
+                classes.add(d.name)
+                annotations = d.metadata.get("annotations") or {}
+                if any(str(annotations.get(a)).lower() == "true" for a in _DEFAULT_CLASS_ANNOTATIONS):
+                    has_default = True
+        for d in self.docs:
+            claims: list[tuple[PathPart, ...]] = []
+            if d.kind == "PersistentVolumeClaim":
+                claims = [("spec",)]
+            elif d.kind == "StatefulSet":
+                templates = get_path(d.data, ("spec", "volumeClaimTemplates")) or []
+                claims = [("spec", "volumeClaimTemplates", i, "spec") for i in range(len(templates))]
+            for spec_path in claims:
+                spec = get_path(d.data, spec_path)
+                if not isinstance(spec, dict):
+                    continue
+                name = spec.get("storageClassName")
+                if name is None:
+                    if not has_default:
+                        self._fault(d, spec_path, "no storageClassName and no default StorageClass "
+                                    "(none in the repository, none in .clustergen/facts.yaml)")
+                elif name != "" and name not in classes:  # "" opts out of dynamic provisioning
+                    known = ", ".join(sorted(classes)) or "none"
+                    self._fault(d, (*spec_path, "storageClassName"),
+                                f"StorageClass {name!r} does not exist (known: {known})")
+
+    def ingress_hosts(self, facts: Facts) -> None:
+        domain = facts.domain
+        if not domain:
+            return
+        for d in self.docs:
+            if d.kind != "Ingress":
+                continue
+            hosts: list[tuple[tuple[PathPart, ...], Any]] = []
+            for i, rule in enumerate(get_path(d.data, ("spec", "rules")) or []):
+                if isinstance(rule, dict) and "host" in rule:
+                    hosts.append((("spec", "rules", i, "host"), rule["host"]))
+            for i, tls in enumerate(get_path(d.data, ("spec", "tls")) or []):
+                for j, host in enumerate((tls or {}).get("hosts") or [] if isinstance(tls, dict) else []):
+                    hosts.append((("spec", "tls", i, "hosts", j), host))
+            for path, host in hosts:
+                if not isinstance(host, str) or "${" in host:
+                    continue  # substituted at deploy time
+                bare = host.lower().removeprefix("*.").rstrip(".")
+                if bare != domain and not bare.endswith("." + domain):
+                    self._fault(d, path, f"host {host!r} is not under the cluster domain {domain!r}")
+
+    def scheduling(self, facts: Facts) -> None:
+        if not facts.nodes:
+            return
+        for d in self.docs:
+            base = _POD_SPEC_PATHS.get(d.kind)
+            spec = get_path(d.data, base) if base else None
+            if not isinstance(spec, dict):
+                continue
+            selector = spec.get("nodeSelector") if isinstance(spec.get("nodeSelector"), dict) else {}
+            terms = get_path(spec, _REQUIRED_TERMS)
+            terms = terms if isinstance(terms, list) else None
+            if not selector and terms is None:
+                continue
+            selected = [n for n in facts.nodes if _selector_matches(selector, n[1])]
+            if not selected:
+                self._fault(d, (*base, "nodeSelector"), _selector_message(selector, facts.nodes))
+                continue
+            if terms is not None and not any(_term_matches(t, name, labels)
+                                             for name, labels in selected for t in terms):
+                self._fault(d, (*base, *_REQUIRED_TERMS),
+                            "required node affinity matches no node "
+                            f"({', '.join(name for name, _ in facts.nodes)})")
+
+
+def _selector_matches(selector: dict, labels: dict[str, str]) -> bool:
+    return all(labels.get(str(k)) == str(v) for k, v in selector.items())
+
+
+def _selector_message(selector: dict, nodes: list[tuple[str, dict[str, str]]]) -> str:
+    unknown = [f"{k}={v}" for k, v in selector.items()
+               if not any(labels.get(str(k)) == str(v) for _, labels in nodes)]
+    if unknown:
+        return f"nodeSelector {', '.join(unknown)} matches no node ({', '.join(n for n, _ in nodes)})"
+    pairs = ", ".join(f"{k}={v}" for k, v in selector.items())
+    return f"no single node carries all of nodeSelector {pairs}"
+
+
+def _term_matches(term: Any, name: str, labels: dict[str, str]) -> bool:
+    if not isinstance(term, dict):
+        return False
+    exprs = [(e, labels.get(str(e.get("key")))) for e in term.get("matchExpressions") or []
+             if isinstance(e, dict)]
+    exprs += [(e, name if e.get("key") == "metadata.name" else None)
+              for e in term.get("matchFields") or [] if isinstance(e, dict)]
+    if not exprs:
+        return False  # an empty term selects no node
+    return all(_expression_matches(e, value) for e, value in exprs)
+
+
+def _expression_matches(expr: dict, value: str | None) -> bool:
+    op = expr.get("operator")
+    values = [str(v) for v in expr.get("values") or []]
+    if op == "In":
+        return value is not None and value in values
+    if op == "NotIn":
+        return value is None or value not in values
+    if op == "Exists":
+        return value is not None
+    if op == "DoesNotExist":
+        return value is None
+    if op in ("Gt", "Lt") and value is not None and values:
+        try:
+            left, right = int(value), int(values[0])
+        except ValueError:
+            return False
+        return left > right if op == "Gt" else left < right
+    return False

@@ -1,0 +1,223 @@
+"""One validation run: files → kustomize → helm → schemas → bootstrap → references."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from . import helm, kubeconform, kubernetes, kustomize, tool
+from .cloudinit import CloudInitCheck
+from .documents import Document, PathPart, locate
+from .files import RepoLayout, discover, is_yaml
+from .options import ValidateOptions
+from .references import FACTS_FILE, ReferenceCheck, load_facts
+from .report import Fault, ValidationReport
+from .scan import FileTask, ScanConfig, default_jobs, scan_files
+from .schemas import DEFAULT_BACKEND, SchemaStore, bootstrap_schema_paths, expand_location
+from .talos import TalosCheck
+from .progress import Progress
+
+
+class Locator:
+    """Line of a JSON path in a document's source file; texts read once, lazily."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self._texts: dict[str, str | None] = {}
+
+    def __call__(self, doc: Document, path: tuple[PathPart, ...]) -> int | None:
+        if doc.index < 0 or not path:
+            return doc.line
+        if doc.file not in self._texts:
+            try:
+                self._texts[doc.file] = (self.root / doc.file).read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                self._texts[doc.file] = None
+        text = self._texts[doc.file]
+        return locate(text, doc.index, path) if text is not None else doc.line
+
+
+def _tasks(layout: RepoLayout) -> list[FileTask]:
+    tasks = []
+    cloud_init = set(layout.cloud_init_files)
+    yaml_files = set(layout.yaml_files)
+    for rel in layout.files:
+        if rel in yaml_files:
+            tasks.append(FileTask(rel, parse=True, report_yaml=True, schema=layout.schema_role(rel) is None))
+        elif rel in cloud_init:
+            # Parsed for the secret check; the cloud-init check reports its syntax.
+            tasks.append(FileTask(rel, parse=True, report_yaml=False, schema=False))
+        elif not is_yaml(rel):  # chart templates are Go templates: secrets scan only
+            tasks.append(FileTask(rel, parse=False, report_yaml=False, schema=False))
+        else:
+            tasks.append(FileTask(rel, parse=False, report_yaml=False, schema=False))
+    return tasks
+
+
+def _dedupe(docs: list[Document]) -> list[Document]:
+    """A base built alone and inside each overlay yields the same objects."""
+    seen = set()
+    out = []
+    for d in docs:
+        key = json.dumps(d.data, sort_keys=True, default=str)
+        if key not in seen:
+            seen.add(key)
+            out.append(d)
+    return out
+
+
+def validate_repository(root: Path, options: ValidateOptions) -> ValidationReport:
+    """Validate the GitOps repository at ``root``; see ValidateOptions for settings.
+
+    Raises ``ValueError`` for unusable options (kubeconform engine without
+    kubeconform, a bad schema-location template, a root that is no directory).
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise ValueError(f"{root} is not a directory")
+    for loc in options.schema_locations:
+        expand_location(loc)
+    if options.engine == "kubeconform":
+        kubeconform.require()
+    jobs = default_jobs(options.jobs)
+    report = ValidationReport(strict=options.strict)
+    layout = RepoLayout.of(discover(root))
+    report.files = len(layout.yaml_files)
+    config = ScanConfig(str(root), options.kubernetes_version, options.schema_locations,
+                        str(options.schema_cache_dir), options.strict,
+                        options.engine == "builtin", DEFAULT_BACKEND)
+    locator = Locator(root)
+    with Progress(options.progress) as progress:
+        tasks = _tasks(layout)
+        with progress.stage("reading files", len(tasks)) as advance:
+            scans = scan_files(config, tasks, jobs, advance)
+        raw: dict[str, list[Document]] = {}
+        for s in scans:
+            report.faults.extend(s.faults)
+            report.merge_counts(s.kinds)
+            for item in s.skipped:
+                report.skip(*item)
+            report.file_errors += int(s.parse_failed)
+            raw[s.rel] = s.docs
+        yaml_docs = [d for rel in layout.yaml_files for d in raw.get(rel, [])]
+        unmanaged = [d for rel in layout.yaml_files if layout.schema_role(rel) is None
+                     for d in raw.get(rel, [])]
+        bootstrap = [d for rel in layout.yaml_files if layout.flux_bootstrap(rel)
+                     for d in raw.get(rel, [])]
+
+        with progress.stage("kustomize build", len(layout.kustomize_dirs)) as advance:
+            built = _kustomize(root, layout, yaml_docs, unmanaged, bootstrap, jobs, report, advance, locator)
+        effective = unmanaged + built
+        known = _dedupe(effective + bootstrap)
+
+        rendered: list[Document] = []
+        releases = [d for d in effective if _renderable(d)]
+        if layout.chart_dirs or releases:
+            with progress.stage("helm", len(layout.chart_dirs) + len(releases)) as advance:
+                rendered = _helm(root, layout, releases, known, options, report, locator, advance)
+
+        with progress.stage("schemas", 1) as advance:
+            _schemas(built + rendered, unmanaged, options, report, locator)
+            advance(1)
+
+        ci_dir, talos_schema = bootstrap_schema_paths(
+            options.schema_locations, options.cloud_init_schema_dir, options.talos_schema)
+        ci = CloudInitCheck(root, ci_dir, options.strict)
+        ci.run(layout.cloud_init_files)
+        talos = TalosCheck(root, talos_schema, options.strict)
+        talos.run([d for rel in layout.talos_files for d in raw.get(rel, [])])
+        for check in (ci, talos):
+            report.faults.extend(check.faults)
+            for item in check.skipped:
+                report.skip(*item)
+
+        _references(root, known + rendered, report, locator)
+    return report.finish()
+
+
+def _renderable(d: Document) -> bool:
+    return ((d.kind == "HelmRelease" and d.api_version.startswith("helm.toolkit.fluxcd.io/"))
+            or (d.kind == "Application" and d.api_version.startswith("argoproj.io/")))
+
+
+def _kustomize(root, layout, yaml_docs, unmanaged, bootstrap, jobs, report, advance, locator) -> list[Document]:
+    builds = kustomize.build_all(root, layout.kustomize_dirs, jobs, advance)
+    for b in builds:
+        kustomize.parse_build(b, None)
+    # Substitution needs the Flux Kustomizations, which builds may produce.
+    first = [d for b in builds for d in b.docs]
+    pool = unmanaged + bootstrap + first
+    configmaps = {(d.namespace, d.name): d.data.get("data") or {} for d in pool
+                  if d.kind == "ConfigMap" and isinstance(d.data.get("data"), dict)}
+    flux_ks = _dedupe([d for d in pool if kustomize.is_flux_kustomization(d)])
+    variables = kustomize.substitutions(flux_ks, configmaps)
+    raw_index: dict[tuple[str, str], list[Document]] = {}
+    for d in yaml_docs:
+        if d.is_kubernetes:
+            raw_index.setdefault((d.kind, d.name), []).append(d)
+    built: list[Document] = []
+    for b in builds:
+        if b.directory in variables:
+            kustomize.parse_build(b, variables[b.directory])
+        if b.fault:
+            report.faults.append(b.fault)
+            continue
+        kustomize.attribute(b.docs, b.directory, raw_index)
+        built.extend(b.docs)
+    report.faults.extend(kustomize.check_flux_paths(root, flux_ks, locator))
+    return _dedupe(built)
+
+
+def _helm(root, layout, releases, known, options, report, locator, advance) -> list[Document]:
+    try:
+        import helm_python  # noqa: F401
+    except ImportError as exc:
+        hint = "helm checks need the helm-python-sdk package (pip install helm-python-sdk)"
+        target = (layout.chart_dirs[0] + "/Chart.yaml") if layout.chart_dirs else releases[0].file
+        report.faults.append(Fault("helm", target, None, None, None, f"{hint}: {exc}"))
+        return []
+    report.faults.extend(helm.lint_charts(root, layout.chart_dirs, options.kubernetes_version))
+    advance(len(layout.chart_dirs))
+    objects = {(d.kind, d.namespace, d.name): d for d in known if d.kind in ("ConfigMap", "Secret")}
+    renderer = helm.Renderer(root, objects, locator)
+    for d in releases:
+        if d.kind == "HelmRelease":
+            renderer.helm_release(d)
+        else:
+            renderer.application(d)
+        advance(1)
+    report.faults.extend(renderer.faults)
+    return renderer.docs
+
+
+def _schemas(docs, unmanaged, options, report, locator) -> None:
+    if options.engine == "kubeconform":
+        try:
+            result = kubeconform.validate(unmanaged + docs, options, locator)
+        except tool.ToolError as exc:
+            report.faults.append(Fault("schema", ".", None, None, None, exc.describe()))
+            return
+    else:
+        store = SchemaStore(options.kubernetes_version, options.schema_locations,
+                            options.schema_cache_dir, DEFAULT_BACKEND)
+        result = kubernetes.validate_documents(docs, store, options.strict, locator)
+    report.faults.extend(result.faults)
+    report.merge_counts(result.kinds)
+    for item in result.skipped:
+        report.skip(*item)
+
+
+def _references(root, docs, report, locator) -> None:
+    check = ReferenceCheck(docs, locator)
+    check.flux()
+    facts, faults = load_facts(root)
+    report.faults.extend(faults)
+    if facts is None:
+        if check.needs_facts() and not faults:
+            report.skip("references", f"{FACTS_FILE} not found: storage class, ingress host and "
+                                      "node scheduling checks skipped")
+    else:
+        check.storage(facts)
+        check.ingress_hosts(facts)
+        check.scheduling(facts)
+    report.faults.extend(check.faults)

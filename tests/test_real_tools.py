@@ -1,0 +1,99 @@
+"""The generated repositories build with real kustomize and render with real Helm."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from .conftest import kubectl
+from .test_golden import EXAMPLE_NAMES, generate
+
+
+@pytest.fixture(scope="module")
+def repos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("repos")
+    return {name: generate(name, root / name) for name in EXAMPLE_NAMES}
+
+
+def kustomize_build(path: Path) -> list[dict]:
+    result = subprocess.run([kubectl(), "kustomize", str(path)], capture_output=True, text=True)
+    assert result.returncode == 0, f"kustomize build {path} failed:\n{result.stderr}"
+    return [d for d in yaml.safe_load_all(result.stdout) if d]
+
+
+@pytest.mark.parametrize("example", EXAMPLE_NAMES)
+def test_every_kustomization_builds(repos: dict[str, Path], example: str) -> None:
+    repo = repos[example]
+    folders = sorted(p.parent for p in repo.rglob("kustomization.yaml"))
+    assert len(folders) >= 5
+    for folder in folders:
+        kustomize_build(folder)
+
+
+@pytest.mark.parametrize("example", EXAMPLE_NAMES)
+def test_flux_layers_are_ordered_and_point_at_real_paths(repos: dict[str, Path], example: str) -> None:
+    repo = repos[example]
+    docs = kustomize_build(next(repo.glob("clusters/*")))
+    layers = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Kustomization"}
+    assert "dependsOn" not in layers["infra-controllers"]["spec"]
+    if "infra-configs" in layers:
+        assert layers["infra-configs"]["spec"]["dependsOn"] == [{"name": "infra-controllers"}]
+    for name, layer in layers.items():
+        assert (repo / layer["spec"]["path"]).is_dir(), name
+        assert layer["spec"]["wait"] is True
+    if "apps" in layers:
+        assert layers["apps"]["spec"]["dependsOn"] == [{"name": "infra-configs"}]
+
+
+@pytest.mark.parametrize("example", EXAMPLE_NAMES)
+def test_app_releases_render_with_real_helm(repos: dict[str, Path], example: str) -> None:
+    import helm_python as helm
+    import kubernetes_validate
+
+    repo = repos[example]
+    docs = kustomize_build(next(repo.glob("overlays/*/apps")))
+    releases = [d for d in docs if d["kind"] == "HelmRelease"]
+    assert releases
+    with helm.Chart.load(str(repo / "charts" / "app")) as chart:
+        for release in releases:
+            values = release["spec"]["values"]
+            chart.validate_schema(values)
+            rendered = chart.render(values, name=release["metadata"]["name"], namespace=release["metadata"]["namespace"])
+            kinds = []
+            for path, text in rendered.items():
+                if path.endswith("NOTES.txt"):
+                    continue
+                for doc in yaml.safe_load_all(text):
+                    if not doc:
+                        continue
+                    kinds.append(doc["kind"])
+                    if doc["apiVersion"] != "monitoring.coreos.com/v1":
+                        kubernetes_validate.validate(doc, "1.36.0", strict=True)
+            assert "Deployment" in kinds or "StatefulSet" in kinds
+
+
+def test_helm_lint_strict_on_generated_chart(repos: dict[str, Path]) -> None:
+    import helm_python as helm
+
+    report = helm.lint(str(repos["mixed-shelf"] / "charts" / "app"), {"image": {"repository": "docker.io/library/busybox", "tag": "1.37.0"}}, strict=True)
+    serious = [m for m in report["messages"] if m["severity"] >= 2]
+    assert not serious, serious
+
+
+def test_mixed_shelf_places_zigbee2mqtt_on_the_sticks_node(repos: dict[str, Path]) -> None:
+    docs = kustomize_build(repos["mixed-shelf"] / "overlays" / "shelf" / "apps")
+    z2m = next(d for d in docs if d["kind"] == "HelmRelease" and d["metadata"]["name"] == "zigbee2mqtt")
+    assert z2m["spec"]["values"]["nodeSelector"] == {"device.clustergen.dev/zigbee": "true"}
+    assert z2m["spec"]["values"]["devices"][0]["hostPath"].startswith("/dev/serial/by-id/usb-ITead")
+    facts = yaml.safe_load((repos["mixed-shelf"] / ".clustergen" / "facts.yaml").read_text())
+    carriers = [n["name"] for n in facts["nodes"] if n["labels"].get("device.clustergen.dev/zigbee") == "true"]
+    assert carriers == ["laptop1"]
+    ha = next(d for d in docs if d["kind"] == "HelmRelease" and d["metadata"]["name"] == "home-assistant")
+    expressions = ha["spec"]["values"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"][0]["matchExpressions"]
+    assert {"key": "clustergen.dev/small-memory", "operator": "DoesNotExist"} in expressions
+    namespaces = {d["metadata"]["name"]: d["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] for d in docs if d["kind"] == "Namespace"}
+    assert namespaces["zigbee2mqtt"] == "privileged"
+    assert namespaces["home-automation"] == "restricted"
