@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -21,10 +23,26 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         autoescape=False,
+        bytecode_cache=_bytecode_cache(),
     )
     env.filters["to_yaml"] = to_yaml
     env.filters["quote"] = lambda v: '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
     return env
+
+
+def _bytecode_cache() -> jinja2.BytecodeCache | None:
+    """Compiled templates cached on disk: compiling them is most of a small run's time.
+
+    The cache only stores compiled code keyed by template source, so output is
+    unchanged; an unwritable cache folder just means no cache.
+    """
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    folder = base / "clustergen" / "jinja"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return jinja2.FileSystemBytecodeCache(str(folder)) if os.access(folder, os.W_OK) else None
 
 
 def render_template(template: str, check_yaml: bool = True, **context: Any) -> str:

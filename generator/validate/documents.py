@@ -89,8 +89,8 @@ class Document:
     @property
     def ident(self) -> str:
         parts = [self.kind or "?"]
-        if self.metadata.get("namespace"):
-            parts.append(str(self.metadata["namespace"]))
+        if self.namespace:
+            parts.append(self.namespace)
         parts.append(self.name or "?")
         return "/".join(parts)
 

@@ -61,6 +61,16 @@ def _fault_line(root: Path, kustomization: str, stderr: str) -> int | None:
     return None
 
 
+def _summarise(root: Path, exc: tool.ToolError) -> str:
+    """kustomize nests every cause into one long line; keep what a user acts on."""
+    missing = _FROM.search(exc.stderr)
+    if missing and "no such file or directory" in exc.stderr:
+        return f"resource {missing.group(1)!r} does not exist"
+    detail = tool.first_error_line(exc.stderr) or f"exit code {exc.exit_code}"
+    detail = detail.replace(str(root.resolve()) + "/", "").replace(str(root) + "/", "")
+    return detail if len(detail) <= 300 else detail[:297] + "..."
+
+
 def build(root: Path, directory: str) -> Build:
     kfile = kustomization_file(root, directory)
     result = Build(directory, kfile)
@@ -69,10 +79,8 @@ def build(root: Path, directory: str) -> Build:
     except tool.ToolMissing as exc:
         result.fault = Fault(CHECK, kfile, None, None, None, f"cannot build: {exc.describe()}")
     except tool.ToolError as exc:
-        detail = tool.first_error_line(exc.stderr) or f"exit code {exc.exit_code}"
-        detail = detail.replace(str(root.resolve()) + "/", "").replace(str(root) + "/", "")
         result.fault = Fault(CHECK, kfile, _fault_line(root, kfile, exc.stderr), None, None,
-                             f"kustomize build {directory or '.'} failed: {detail}")
+                             f"kustomize build {directory or '.'} failed: {_summarise(root, exc)}")
     return result
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from . import helm, kubeconform, kubernetes, kustomize, tool
 from .cloudinit import CloudInitCheck
 from .documents import Document, PathPart, locate
-from .files import RepoLayout, discover, is_yaml
+from .files import RepoLayout, discover
 from .options import ValidateOptions
 from .references import FACTS_FILE, ReferenceCheck, load_facts
 from .report import Fault, ValidationReport
@@ -47,9 +47,7 @@ def _tasks(layout: RepoLayout) -> list[FileTask]:
         elif rel in cloud_init:
             # Parsed for the secret check; the cloud-init check reports its syntax.
             tasks.append(FileTask(rel, parse=True, report_yaml=False, schema=False))
-        elif not is_yaml(rel):  # chart templates are Go templates: secrets scan only
-            tasks.append(FileTask(rel, parse=False, report_yaml=False, schema=False))
-        else:
+        else:  # any other tracked file, chart templates included: secrets scan only
             tasks.append(FileTask(rel, parse=False, report_yaml=False, schema=False))
     return tasks
 

@@ -1,0 +1,94 @@
+"""Benchmark `clustergen generate`: wall time (interpreter start included) and peak memory.
+
+Runs the CLI as a subprocess, as a user would, over the mixed-shelf example and
+synthetic inventories of 10/50/200 nodes with 20/50/100 apps. Prints a table.
+Usage: python bench/generate.py [--repeat N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def synthetic_inventory(nodes: int, apps: int) -> str:
+    lines = [
+        "apiVersion: clustergen.dev/v1alpha1",
+        "kind: Inventory",
+        "cluster: {name: bench, domain: bench.example.com}",
+        "gitops: {repository: https://github.com/example/bench.git}",
+        "network:",
+        "  nodeCidr: 10.20.0.0/16",
+        "  gateway: 10.20.0.1",
+        "  controlPlaneEndpoint: 10.20.0.5",
+        "  loadBalancerPool: 10.20.255.0/24",
+        "nodes:",
+    ]
+    profiles = ["mini-pc", "server", "laptop", "rpi4"]
+    for i in range(nodes):
+        profile = profiles[i % len(profiles)]
+        lines += [
+            f"  - name: node{i:03d}",
+            f"    address: 10.20.{1 + i // 250}.{1 + i % 250}",
+            f'    mac: "02:00:00:00:{i // 256:02x}:{i % 256:02x}"',
+            f"    profile: {profile}",
+            f"    memory: {4 if profile == 'rpi4' else 16}Gi",
+        ]
+        if i == 1:
+            lines += ["    devices:", "      - {name: zigbee, type: zigbee, path: /dev/serial/by-id/usb-bench-zigbee}"]
+    lines += ["components: {ingress: traefik, tls: {issuer: selfsigned}, loadBalancer: metallb, monitoring: true}", "apps:"]
+    catalog = ["mosquitto", "home-assistant", "zigbee2mqtt", "node-red"]
+    for j in range(apps):
+        if j < len(catalog):
+            lines.append(f"  - name: {catalog[j]}")
+        else:
+            lines += [
+                f"  - name: app{j:03d}",
+                f"    image: docker.io/example/app{j:03d}:1.{j}.0",
+                "    ports: [{name: http, port: 8080}]",
+                "    ingress: true",
+                "    persistence: [{name: data, mountPath: /data, size: 2Gi}]",
+            ]
+    return "\n".join(lines) + "\n"
+
+
+def run_once(inventory: Path) -> tuple[float, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "repo"
+        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        start = time.perf_counter()
+        result = subprocess.run([sys.executable, "-m", "generator.cli", "generate", str(inventory), "-o", str(out)], cwd=ROOT, capture_output=True, text=True)
+        wall = time.perf_counter() - start
+        if result.returncode != 0:
+            raise SystemExit(f"generate failed for {inventory}:\n{result.stderr}")
+        peak = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+        return wall, peak / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    cases: list[tuple[str, Path]] = [("mixed-shelf example (5 nodes, 4 apps)", ROOT / "examples" / "mixed-shelf.yaml")]
+    with tempfile.TemporaryDirectory() as tmp:
+        for nodes, apps in ((10, 20), (50, 50), (200, 100)):
+            path = Path(tmp) / f"bench-{nodes}-{apps}.yaml"
+            path.write_text(synthetic_inventory(nodes, apps))
+            cases.append((f"synthetic {nodes} nodes, {apps} apps", path))
+        print(f"{'case':42} {'median s':>9} {'min s':>7} {'peak MiB':>9}")
+        for label, path in cases:
+            runs = [run_once(path) for _ in range(args.repeat)]
+            walls = [w for w, _ in runs]
+            print(f"{label:42} {statistics.median(walls):9.3f} {min(walls):7.3f} {max(p for _, p in runs):9.1f}")
+
+
+if __name__ == "__main__":
+    main()
