@@ -1,0 +1,238 @@
+"""Benchmark the validation stage.
+
+Generates N mixed-kind documents (default 10,000) as plain YAML files in a
+temporary directory – no kustomization.yaml, so no kustomize subprocesses –
+and times the full ``validate_repository`` pipeline on it (discovery, YAML
+parsing, secret scan, schema validation, cross-references), serially and
+with worker processes.  Then it times the schema-validation layer alone
+(documents already parsed) with jsonschema-rs and with pure-Python
+jsonschema, which is the comparison that chose the backend.
+
+    python bench/validate.py [--docs 10000] [--per-file 20] [--jobs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from generator.validate import ValidateOptions, validate_repository  # noqa: E402
+from generator.validate.documents import parse_documents  # noqa: E402
+from generator.validate.kubernetes import validate_documents  # noqa: E402
+from generator.validate.schemas import SchemaStore  # noqa: E402
+
+SHARED_CRDS = ROOT.parent / "shared" / "schemas" / "crds"
+
+
+def _deployment(i: int) -> str:
+    return f"""apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: app-{i}
+  namespace: apps
+  labels: {{app: app-{i}, tier: web}}
+spec:
+  replicas: {i % 3 + 1}
+  selector:
+    matchLabels: {{app: app-{i}}}
+  template:
+    metadata:
+      labels: {{app: app-{i}}}
+    spec:
+      nodeSelector: {{kubernetes.io/arch: amd64}}
+      containers:
+        - name: app
+          image: registry.home.example.com/app:{i}
+          ports: [{{containerPort: 8080, name: http}}]
+          env:
+            - {{name: MODE, value: production}}
+          resources:
+            requests: {{cpu: 100m, memory: 64Mi}}
+            limits: {{memory: 128Mi}}
+          readinessProbe:
+            httpGet: {{path: /healthz, port: http}}
+"""
+
+
+def _service(i: int) -> str:
+    return f"""apiVersion: v1
+kind: Service
+metadata: {{name: app-{i}, namespace: apps}}
+spec:
+  selector: {{app: app-{i}}}
+  ports: [{{port: 80, targetPort: http}}]
+"""
+
+
+def _configmap(i: int) -> str:
+    return f"""apiVersion: v1
+kind: ConfigMap
+metadata: {{name: config-{i}, namespace: apps}}
+data:
+  LOG_LEVEL: info
+  FEATURE_{i}: "true"
+"""
+
+
+def _ingress(i: int) -> str:
+    return f"""apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {{name: app-{i}, namespace: apps}}
+spec:
+  rules:
+    - host: app-{i}.home.example.com
+      http:
+        paths:
+          - path: /
+            pathType: Prefix
+            backend: {{service: {{name: app-{i}, port: {{number: 80}}}}}}
+"""
+
+
+def _pvc(i: int) -> str:
+    return f"""apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {{name: data-{i}, namespace: apps}}
+spec:
+  accessModes: [ReadWriteOnce]
+  storageClassName: local-path
+  resources: {{requests: {{storage: 1Gi}}}}
+"""
+
+
+def _helmrelease(i: int) -> str:
+    return f"""apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata: {{name: release-{i}, namespace: flux-system}}
+spec:
+  interval: 30m
+  chart:
+    spec:
+      chart: podinfo
+      version: "6.x"
+      sourceRef: {{kind: HelmRepository, name: podinfo}}
+  values:
+    replicaCount: {i % 2 + 1}
+"""
+
+
+def _kustomization(i: int) -> str:
+    return f"""apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {{name: ks-{i}, namespace: flux-system}}
+spec:
+  interval: 10m
+  path: ./apps
+  prune: true
+  sourceRef: {{kind: GitRepository, name: flux-system}}
+"""
+
+
+GENERATORS = [_deployment, _service, _configmap, _ingress, _pvc, _helmrelease, _kustomization]
+
+PREAMBLE = """apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata: {name: flux-system, namespace: flux-system}
+spec: {interval: 1m, url: "https://git.home.example.com/home/cluster", ref: {branch: main}}
+---
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: HelmRepository
+metadata: {name: podinfo, namespace: flux-system}
+spec: {interval: 1h, url: "https://stefanprodan.github.io/podinfo"}
+"""
+
+FACTS = """cluster: {name: home, domain: home.example.com}
+distribution: k3s
+engine: flux
+storageClasses: [local-path]
+nodes:
+  - name: nuc1
+    labels: {kubernetes.io/hostname: nuc1, kubernetes.io/arch: amd64, kubernetes.io/os: linux}
+"""
+
+
+def generate(root: Path, docs: int, per_file: int) -> None:
+    (root / "apps").mkdir(parents=True)
+    (root / ".clustergen").mkdir()
+    (root / ".clustergen" / "facts.yaml").write_text(FACTS)
+    (root / "apps" / "sources.yaml").write_text(PREAMBLE)
+    made = 2
+    n = 0
+    while made < docs:
+        chunk = []
+        for _ in range(min(per_file, docs - made)):
+            chunk.append(GENERATORS[made % len(GENERATORS)](made))
+            made += 1
+        (root / "apps" / f"resources-{n:05d}.yaml").write_text("---\n".join(chunk))
+        n += 1
+
+
+def peak_mib() -> tuple[float, float]:
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return own, children
+
+
+def run_pipeline(root: Path, jobs: int, locations: tuple[str, ...]) -> None:
+    start = time.perf_counter()
+    report = validate_repository(root, ValidateOptions(jobs=jobs, schema_locations=locations,
+                                                       cache_dir=root / ".cache"))
+    wall = time.perf_counter() - start
+    t = report.totals()
+    own, children = peak_mib()
+    print(f"pipeline jobs={jobs}: {t.total} documents in {report.files} files, "
+          f"{wall:.2f} s wall, {t.total / wall:,.0f} docs/s "
+          f"(valid {t.valid}, invalid {t.invalid}, skipped {t.skipped}, faults {len(report.faults)}); "
+          f"peak RSS {own:.0f} MiB (largest worker {children:.0f} MiB)")
+
+
+def run_schema_layer(root: Path, locations: tuple[str, ...], backend: str, limit: int) -> None:
+    docs = []
+    for path in sorted((root / "apps").glob("*.yaml")):
+        docs.extend(parse_documents(path.read_text(), path.name))
+    docs = docs[:limit]
+    store = SchemaStore("1.34.0", locations, root / ".cache", backend)
+    validate_documents(docs[:50], store, False, lambda d, p: None)  # compile outside the timing
+    start = time.perf_counter()
+    result = validate_documents(docs, store, False, lambda d, p: None)
+    wall = time.perf_counter() - start
+    print(f"schema layer {backend:>13}: {len(docs)} documents in {wall:.3f} s, "
+          f"{len(docs) / wall:,.0f} docs/s, {len(result.faults)} faults")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--docs", type=int, default=10_000)
+    parser.add_argument("--per-file", type=int, default=20)
+    parser.add_argument("--jobs", type=int, default=None, help="worker processes (default: all cores)")
+    parser.add_argument("--python-limit", type=int, default=3000,
+                        help="documents for the slow pure-Python jsonschema measurement")
+    args = parser.parse_args()
+    locations = (str(SHARED_CRDS),) if SHARED_CRDS.is_dir() else ()
+    if not locations:
+        print(f"note: {SHARED_CRDS} missing; Flux kinds will count as skipped")
+    tmp = Path(tempfile.mkdtemp(prefix="clustergen-bench-"))
+    try:
+        generate(tmp, args.docs, args.per_file)
+        import os
+
+        cores = args.jobs or len(os.sched_getaffinity(0))
+        run_pipeline(tmp, 1, locations)
+        if cores > 1:
+            run_pipeline(tmp, cores, locations)
+        run_schema_layer(tmp, locations, "jsonschema-rs", args.docs)
+        run_schema_layer(tmp, locations, "jsonschema", min(args.docs, args.python_limit))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
