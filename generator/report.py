@@ -48,7 +48,10 @@ def print_plan(plan: ClusterPlan) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    import sys
+
+    # Piped output gets a wide table instead of rich's 80-column fallback.
+    console = Console(width=None if sys.stdout.isatty() else 200)
     nodes = Table(title=f"{plan.inventory.cluster_name}: nodes (k3s {plan.distribution_version}, API {plan.api_endpoint})")
     for column in ("node", "profile", "arch", "memory", "boot", "role", "etcd", "storage", "GPU", "devices", "labels"):
         nodes.add_column(column)

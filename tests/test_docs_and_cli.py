@@ -64,3 +64,11 @@ def test_generate_inside_repo_without_arguments(tmp_path: Path, monkeypatch: pyt
     monkeypatch.chdir(repo)
     assert main(["generate"]) == 0
     assert not (repo / "inventory.yaml.clustergen-new").exists()
+
+
+def test_generate_next_to_a_fresh_inventory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["init", "--example", "single-mini-pc"]) == 0
+    assert main(["generate"]) == 0  # the folder holds only the inventory, which the repo carries anyway
+    assert (tmp_path / "clusters" / "tiny" / "kustomization.yaml").exists()
+    assert (tmp_path / ".clustergen" / "state.yaml").exists()

@@ -9,7 +9,7 @@ when there is a fault to report.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
@@ -20,23 +20,102 @@ except AttributeError:  # PyYAML built without libyaml
     _BaseLoader = yaml.SafeLoader  # type: ignore[misc]
 
 
+_TAG = "tag:yaml.org,2002:"
+_STR, _MAP, _SEQ, _INT, _FLOAT, _BOOL, _NULL, _TIMESTAMP, _MERGE = (
+    _TAG + t for t in ("str", "map", "seq", "int", "float", "bool", "null", "timestamp", "merge"))
+_Scalar, _Mapping, _Sequence = yaml.ScalarNode, yaml.MappingNode, yaml.SequenceNode
+
+
 class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
+    """libyaml composes; a tight converter builds the Python objects.
+
+    PyYAML's generic constructor machinery costs more than libyaml's parsing
+    for plain Kubernetes YAML; common tags are converted directly and
+    anything unusual (merge keys, !!binary, !!set, …) falls back to it.
+    """
+
     def __init__(self, stream: Any):
         super().__init__(stream)
         self.start_lines: list[int] = []
 
+    def resolve(self, kind: type, value: str, implicit: tuple[bool, bool]) -> str:
+        # libyaml calls this for every node; PyYAML's version rebuilds a list
+        # of candidate resolvers each time.
+        if kind is _Scalar:
+            if implicit[0]:
+                for tag, regexp in _IMPLICIT.get(value[:1], ()):
+                    if regexp.match(value):
+                        return tag
+            return _STR
+        return _MAP if kind is _Mapping else _SEQ
+
+    # Path resolvers are unused; libyaml still calls these for every node.
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        pass
+
+    def ascend_resolver(self) -> None:
+        pass
+
     def construct_document(self, node: yaml.Node) -> Any:
         self.start_lines.append(node.start_mark.line + 1)
-        return super().construct_document(node)
+        memo: dict[int, Any] = {}
+        to_int, to_bool, to_float = self.construct_yaml_int, self.construct_yaml_bool, self.construct_yaml_float
+
+        def build(n: yaml.Node) -> Any:
+            cls, tag = n.__class__, n.tag
+            if cls is _Scalar:
+                # Kubernetes reads YAML through JSON, where a date is text.
+                if tag == _STR or tag == _TIMESTAMP:
+                    return n.value
+                if tag == _INT:
+                    return to_int(n)
+                if tag == _BOOL:
+                    return to_bool(n)
+                if tag == _NULL:
+                    return None
+                if tag == _FLOAT:
+                    return to_float(n)
+                return self.construct_object(n, deep=True)
+            seen = memo.get(id(n))  # an alias is the anchored node itself
+            if seen is not None:
+                return seen
+            if cls is _Mapping and tag == _MAP:
+                out: dict = {}
+                memo[id(n)] = out
+                for key, value in n.value:
+                    if key.tag == _MERGE:
+                        return self.construct_object(n, deep=True)
+                    try:
+                        out[build(key)] = build(value)
+                    except TypeError:
+                        raise yaml.constructor.ConstructorError(
+                            None, None, "found an unhashable mapping key", key.start_mark) from None
+                return out
+            if cls is _Sequence and tag == _SEQ:
+                items: list = []
+                memo[id(n)] = items
+                items.extend(build(x) for x in n.value)
+                return items
+            return self.construct_object(n, deep=True)
+
+        try:
+            return build(node)
+        finally:
+            self.constructed_objects = {}
+            self.recursive_objects = {}
 
 
-# Kubernetes reads YAML through JSON, where a date is just a string; keeping
-# timestamps as text matches what the API server would see.
+_IMPLICIT = {first: tuple(resolvers) for first, resolvers in _Loader.yaml_implicit_resolvers.items()
+             if first is not None}
+if None in _Loader.yaml_implicit_resolvers:  # pragma: no cover - SafeLoader registers none
+    raise ImportError("wildcard implicit resolvers are not supported by the fast resolver")
+
+
 def _timestamp_as_text(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> str:
     return loader.construct_scalar(node)
 
 
-_Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_as_text)
+_Loader.add_constructor(_TIMESTAMP, _timestamp_as_text)
 
 RAW = "raw"
 BUILT = "built"
@@ -47,39 +126,34 @@ RENDERED = "rendered"
 class Document:
     data: Any
     file: str  # repo-relative file the fault should name
-    index: int  # position in that file's stream, for locate()
+    index: int  # position in that file's stream, for locate(); -1 when unknown
     line: int | None  # first line of the document in ``file``
     source: str = RAW  # raw | built (kustomize) | rendered (helm)
     origin: str = ""  # e.g. "kustomize build apps/home"
     namespace_default: str = ""  # namespace a controller would apply it to
+    # Read on every check; computed once.
+    api_version: str = field(init=False, default="")
+    kind: str = field(init=False, default="")
+    name: str = field(init=False, default="")
+    metadata: dict = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.data, dict):
+            v, k, m = self.data.get("apiVersion"), self.data.get("kind"), self.data.get("metadata")
+            self.api_version = v if isinstance(v, str) else ""
+            self.kind = k if isinstance(k, str) else ""
+            if isinstance(m, dict):
+                self.metadata = m
+                n = m.get("name")
+                self.name = n if isinstance(n, str) else ""
 
     @property
     def is_mapping(self) -> bool:
         return isinstance(self.data, dict)
 
     @property
-    def api_version(self) -> str:
-        v = self.data.get("apiVersion") if self.is_mapping else None
-        return v if isinstance(v, str) else ""
-
-    @property
-    def kind(self) -> str:
-        v = self.data.get("kind") if self.is_mapping else None
-        return v if isinstance(v, str) else ""
-
-    @property
     def is_kubernetes(self) -> bool:
         return bool(self.api_version and self.kind)
-
-    @property
-    def metadata(self) -> dict:
-        m = self.data.get("metadata") if self.is_mapping else None
-        return m if isinstance(m, dict) else {}
-
-    @property
-    def name(self) -> str:
-        n = self.metadata.get("name")
-        return n if isinstance(n, str) else ""
 
     @property
     def namespace(self) -> str:

@@ -18,6 +18,7 @@ import yaml
 
 from .documents import RENDERED, Document, PathPart, get_path, json_path, load_all, parse_documents
 from .report import Fault
+from .sources import LocalSources
 
 CHECK = "helm"
 _TEMPLATE_AT = re.compile(r"(?:^|[\s(])(?:[\w.-]+/)*?((?:charts/[\w.-]+/)*templates/[^:()\s]+):(\d+)")
@@ -52,8 +53,10 @@ def lint_charts(root: Path, chart_dirs: list[str], k8s_version: str) -> list[Fau
         for msg in result.get("messages", []):
             if msg.get("severity", 0) < 2:  # INFO ("icon is recommended") is advice
                 continue
-            text = str(msg.get("error", ""))
-            where = posixpath.join(chart, str(msg.get("path", "")).rstrip("/")) or chart_yaml
+            text = " ".join(str(msg.get("error", "")).split())  # one fault, one line
+            where = posixpath.join(chart, str(msg.get("path", "")))
+            if not (root / where).is_file():  # "templates/" and the like
+                where = chart_yaml
             file, line = _chart_file(chart, text, where)
             level = "error" if msg.get("severity") == 3 else "warning"
             faults.append(Fault(CHECK, file, line, None, None, f"helm lint {level}: {text}"))
@@ -85,8 +88,10 @@ def _set_path(values: dict, dotted: str, value: Any) -> None:
 class Renderer:
     """Renders HelmReleases (Flux) and Applications (Argo CD) whose chart is in the repo."""
 
-    def __init__(self, root: Path, objects: dict[tuple[str, str, str], Document], locate: Locate):
+    def __init__(self, root: Path, objects: dict[tuple[str, str, str], Document], sources: LocalSources,
+                 locate: Locate):
         self.root = root
+        self.sources = sources
         self.objects = objects  # (kind, namespace, name) -> document, for valuesFrom
         self.locate = locate
         self.faults: list[Fault] = []
@@ -117,6 +122,8 @@ class Renderer:
         ref = chart_spec.get("sourceRef") if isinstance(chart_spec.get("sourceRef"), dict) else {}
         if ref.get("kind") != "GitRepository":
             return
+        if not self.sources.is_local(ref.get("name"), ref.get("namespace") or doc.namespace):
+            return  # a chart in an upstream project's git
         chart = self._chart_dir(doc, chart_spec.get("chart"), ("spec", "chart", "spec", "chart"))
         if chart is None:
             return

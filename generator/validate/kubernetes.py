@@ -6,14 +6,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .documents import Document, PathPart, json_path
+from .documents import RENDERED, Document, PathPart, json_path
 from .report import Fault, KindCounts
 from .schemas import Issue, SchemaError, SchemaStore
 
 CHECK = "schema"
 
-# kustomize's own config objects are build input, not cluster objects.
-_NOT_RESOURCES = ("kustomize.config.k8s.io/",)
+# Build input, not cluster objects: kustomize's config and clustergen's own
+# files (the inventory) that a generated repository carries.
+_NOT_RESOURCES = ("kustomize.config.k8s.io/", "clustergen.dev/")
 
 Locator = Callable[[Document, tuple[PathPart, ...]], "int | None"]
 
@@ -91,4 +92,7 @@ def validate_documents(docs: Iterable[Document], store: SchemaStore, strict: boo
 
 
 def _fault(doc: Document, path: tuple[PathPart, ...], message: str, locate: Locator) -> Fault:
+    if doc.source == RENDERED:
+        # The template file alone does not say which release's values broke it.
+        message += f" ({doc.origin})"
     return Fault(CHECK, doc.file, locate(doc, path), doc.ident, json_path(path) or None, message)

@@ -20,6 +20,7 @@ from . import tool
 from .documents import BUILT, Document, error_message, get_path, parse_documents
 from .files import KUSTOMIZATION_NAMES, under
 from .report import Fault
+from .sources import LocalSources
 
 CHECK = "kustomize"
 FLUX_KUSTOMIZE_GROUP = "kustomize.toolkit.fluxcd.io/"
@@ -112,14 +113,17 @@ def substitute(text: str, variables: dict[str, str]) -> str:
     return _VAR.sub(repl, text)
 
 
-def flux_path(doc: Document) -> str | None:
-    """A Flux Kustomization's spec.path as a repo-relative directory."""
+def flux_path(doc: Document, sources: LocalSources | None = None) -> str | None:
+    """A Flux Kustomization's spec.path as a repo-relative directory, or None
+    when its source is not this repository."""
     spec = doc.data.get("spec") if isinstance(doc.data, dict) else None
     if not isinstance(spec, dict):
         return None
     ref = spec.get("sourceRef") if isinstance(spec.get("sourceRef"), dict) else {}
     if ref.get("kind") not in (None, "GitRepository"):
         return None  # an artifact's paths are not this repository's
+    if sources is not None and not sources.is_local(ref.get("name"), ref.get("namespace") or doc.namespace):
+        return None
     raw = spec.get("path") or "./"
     if not isinstance(raw, str):
         return None
@@ -174,11 +178,11 @@ def attribute(docs: list[Document], directory: str, raw_index: dict[tuple[str, s
         d.file, d.index, d.line = src.file, src.index, src.line
 
 
-def check_flux_paths(root: Path, flux_docs: Iterable[Document],
+def check_flux_paths(root: Path, flux_docs: Iterable[Document], sources: LocalSources,
                      locate: Callable[[Document, tuple], int | None]) -> list[Fault]:
     faults = []
     for doc in flux_docs:
-        path = flux_path(doc)
+        path = flux_path(doc, sources)
         if path is None:
             continue
         target = (root / path) if path else root

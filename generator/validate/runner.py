@@ -106,7 +106,10 @@ def validate_repository(root: Path, options: ValidateOptions) -> ValidationRepor
         with progress.stage("kustomize build", len(layout.kustomize_dirs)) as advance:
             built = _kustomize(root, layout, yaml_docs, unmanaged, bootstrap, jobs, report, advance, locator)
         effective = unmanaged + built
-        known = _dedupe(effective + bootstrap)
+        # Bootstrap files outside kustomize trees are already in ``unmanaged``;
+        # twins of built objects only repeat entries in set-based indexes.
+        unmanaged_ids = {id(d) for d in unmanaged}
+        known = effective + [d for d in bootstrap if id(d) not in unmanaged_ids]
 
         rendered: list[Document] = []
         releases = [d for d in effective if _renderable(d)]

@@ -128,3 +128,14 @@ def git_ls_files(root: Path) -> list[str] | None:
         timeout=120,
     )
     return [p for p in out.split("\0") if p]
+
+
+def git_remote_urls(root: Path) -> list[str]:
+    """Fetch URLs of the repository's remotes; empty outside git."""
+    if shutil.which("git") is None:
+        return []
+    try:
+        out = run(["git", "-C", str(root), "remote", "-v"], timeout=30)
+    except ToolError:
+        return []
+    return sorted({line.split()[1] for line in out.splitlines() if len(line.split()) >= 2})

@@ -32,7 +32,7 @@ class WriteReport:
 def write_repository(repo: Path, files: list[RenderedFile], inventory_digest: str) -> WriteReport:
     state = GenerationState(inventory_digest=inventory_digest, files={f.path: digest(f.content) for f in files})
     all_files = files + [RenderedFile.text(STATE_PATH, state.text())]
-    if not repo.exists() or _is_empty(repo):
+    if not repo.exists() or _is_fresh(repo, all_files):
         return _write_fresh(repo, all_files)
     previous = GenerationState.read(repo)
     if previous is None:
@@ -48,16 +48,18 @@ def write_repository(repo: Path, files: list[RenderedFile], inventory_digest: st
     return _update(repo, all_files, previous)
 
 
-def _is_empty(repo: Path) -> bool:
-    """Nothing but a git checkout and restored secrets: treat as a fresh repository."""
-    if not repo.is_dir():
+def _is_fresh(repo: Path, files: list[RenderedFile]) -> bool:
+    """A folder holding nothing but a git checkout and files identical to what is about to be
+    written (restored secrets, the inventory itself) is a fresh repository, not a foreign one."""
+    if not repo.is_dir() or (repo / STATE_PATH).exists():
         return False
-    for entry in repo.iterdir():
-        if entry.name == ".git":
+    rendered = {f.path: f.content for f in files}
+    for path in repo.rglob("*"):
+        rel = path.relative_to(repo)
+        if rel.parts[0] == ".git" or path.is_dir():
             continue
-        if entry.name == ".clustergen" and all(p.name == "secrets" for p in entry.iterdir()):
-            continue
-        return False
+        if rendered.get(rel.as_posix()) != path.read_bytes():
+            return False
     return True
 
 
@@ -72,9 +74,9 @@ def _write_fresh(repo: Path, files: list[RenderedFile]) -> WriteReport:
         for f in files:
             _write_file(staging / f.path, f)
         _fsync_dir(staging)
-        if repo.exists():  # holds only .git and restored secrets, which were just re-rendered
+        if repo.exists():  # holds only .git and files identical to ones just staged
             for entry in repo.iterdir():
-                if not (staging / entry.name).exists():
+                if entry.name == ".git":
                     os.replace(entry, staging / entry.name)
             trash = Path(tempfile.mkdtemp(prefix=f".{repo.name}.clustergen-old-", dir=parent))
             os.replace(repo, trash / repo.name)
