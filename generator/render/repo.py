@@ -82,3 +82,19 @@ def render_readme(plan: ClusterPlan, layers: dict[str, str]) -> RenderedFile:
         components=plan.components,
     )
     return RenderedFile.text("README.md", text)
+
+
+def render_ci_files(plan: ClusterPlan, layers: dict[str, str]) -> list[RenderedFile]:
+    """The generated repository checks itself: a PR workflow and Renovate for every pin."""
+    workflow = render_template(
+        "bootstrap/repo/validate-workflow.yaml.j2",
+        branch=plan.inventory.branch,
+        version=__version__,
+        kubernetes_version=plan.kubernetes_version,
+        layer_paths=list(layers.values()),
+    )
+    renovate = render_template("bootstrap/repo/renovate.json.j2", check_yaml=False)
+    import json
+
+    json.loads(renovate)  # a broken template must fail here, not in the user's Renovate
+    return [RenderedFile.text(".github/workflows/validate.yaml", workflow), RenderedFile.text("renovate.json", renovate)]

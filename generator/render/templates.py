@@ -11,7 +11,7 @@ import jinja2
 
 from ..errors import Problem, RenderError
 from ..resources import data_root
-from .yamltext import load_all, to_yaml
+from .yamltext import check_syntax, to_yaml
 
 
 @cache
@@ -53,7 +53,7 @@ def render_template(template: str, check_yaml: bool = True, **context: Any) -> s
         raise RenderError([Problem(f"template failed: {exc}", file=where, line=getattr(exc, "lineno", None), hint="this is a bug in clustergen's templates; please report it")]) from exc
     if check_yaml and template.endswith((".yaml.j2", ".yml.j2")):
         try:
-            load_all(text)
+            check_syntax(text)
         except Exception as exc:  # noqa: BLE001 - any YAML failure is a template bug
             raise RenderError([Problem(f"template produced invalid YAML: {exc}", file=template, hint="this is a bug in clustergen's templates; please report it")]) from exc
     return text

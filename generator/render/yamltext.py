@@ -42,3 +42,10 @@ def dump_documents(documents: list[Any]) -> str:
 def load_all(text: str) -> list[Any]:
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     return [d for d in yaml.load_all(text, Loader=loader) if d is not None]
+
+
+def check_syntax(text: str) -> None:
+    """Raise yaml.YAMLError if text is not well-formed YAML; parses in C and builds nothing."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    for _ in yaml.parse(text, Loader=loader):
+        pass

@@ -101,8 +101,8 @@ class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
         try:
             return build(node)
         finally:
-            self.constructed_objects = {}
-            self.recursive_objects = {}
+            self.constructed_objects.clear()
+            self.recursive_objects.clear()
 
 
 _IMPLICIT = {first: tuple(resolvers) for first, resolvers in _Loader.yaml_implicit_resolvers.items()
@@ -256,6 +256,12 @@ def locate(text: str, index: int, parts: tuple[PathPart, ...] | list[PathPart]) 
         else:
             return line
     return line
+
+
+def mapping(value: Any) -> dict:
+    """``value`` when it is a mapping, else an empty one: hand-written YAML
+    puts anything anywhere, and a wrong type is the schema check's to report."""
+    return value if isinstance(value, dict) else {}
 
 
 def get_path(data: Any, parts: tuple[PathPart, ...] | list[PathPart]) -> Any:

@@ -135,6 +135,20 @@ def discover(root: Path) -> list[str]:
     return sorted(found)
 
 
+def bootstrap_files(root: Path, listed: list[str]) -> tuple[list[str], list[str]]:
+    """cloud-init seeds and Talos configs, tracked or not: generated seeds carry
+    join tokens and are git-ignored, yet they are what the machines boot."""
+    found = set(listed)
+    for pattern in ("*/user-data", "*/network-config"):
+        found.update(p.relative_to(root).as_posix() for p in (root / CLOUD_INIT_DIR).glob(pattern) if p.is_file())
+    for suffix in YAML_SUFFIXES:
+        found.update(p.relative_to(root).as_posix() for p in (root / TALOS_DIR).rglob("*" + suffix) if p.is_file())
+    cloud_init = sorted(f for f in found if under(f, CLOUD_INIT_DIR) and PurePosixPath(f).name in
+                        ("user-data", "network-config") and f.count("/") == 3)
+    talos = sorted(f for f in found if under(f, TALOS_DIR) and is_yaml(f))
+    return cloud_init, talos
+
+
 def is_yaml(rel: str) -> bool:
     return rel.endswith(YAML_SUFFIXES)
 

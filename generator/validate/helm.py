@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from .documents import RENDERED, Document, PathPart, get_path, json_path, load_all, parse_documents
+from .documents import RENDERED, Document, PathPart, get_path, json_path, load_all, mapping, parse_documents
 from .report import Fault
 from .sources import LocalSources
 
@@ -115,11 +115,9 @@ class Renderer:
         return "" if rel == "." else rel
 
     def helm_release(self, doc: Document) -> None:
-        spec = doc.data.get("spec") if isinstance(doc.data.get("spec"), dict) else {}
-        chart_spec = get_path(spec, ("chart", "spec"))
-        if not isinstance(chart_spec, dict):
-            return
-        ref = chart_spec.get("sourceRef") if isinstance(chart_spec.get("sourceRef"), dict) else {}
+        spec = mapping(doc.data.get("spec"))
+        chart_spec = mapping(get_path(spec, ("chart", "spec")))
+        ref = mapping(chart_spec.get("sourceRef"))
         if ref.get("kind") != "GitRepository":
             return
         if not self.sources.is_local(ref.get("name"), ref.get("namespace") or doc.namespace):
@@ -181,8 +179,8 @@ class Renderer:
         return docs[0] if docs and isinstance(docs[0], dict) else {}
 
     def application(self, doc: Document) -> None:
-        spec = doc.data.get("spec") if isinstance(doc.data.get("spec"), dict) else {}
-        sources = [("spec", "source")] if isinstance(spec.get("source"), dict) else []
+        spec = mapping(doc.data.get("spec"))
+        sources: list[tuple[PathPart, ...]] = [("spec", "source")] if isinstance(spec.get("source"), dict) else []
         sources += [("spec", "sources", i) for i, s in enumerate(spec.get("sources") or [])
                     if isinstance(s, dict)]
         namespace = get_path(spec, ("destination", "namespace")) or doc.namespace or "default"
@@ -194,7 +192,7 @@ class Renderer:
             chart = posixpath.normpath(path)
             if not (self.root / chart / "Chart.yaml").is_file():
                 continue  # plain manifests or kustomize: built elsewhere
-            h = src.get("helm") if isinstance(src.get("helm"), dict) else {}
+            h = mapping(src.get("helm"))
             values: dict = {}
             for vf in h.get("valueFiles") or []:
                 try:

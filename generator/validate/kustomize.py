@@ -17,7 +17,7 @@ from pathlib import Path
 import yaml
 
 from . import tool
-from .documents import BUILT, Document, error_message, get_path, parse_documents
+from .documents import BUILT, Document, error_message, get_path, mapping, parse_documents
 from .files import KUSTOMIZATION_NAMES, under
 from .report import Fault
 from .sources import LocalSources
@@ -116,10 +116,10 @@ def substitute(text: str, variables: dict[str, str]) -> str:
 def flux_path(doc: Document, sources: LocalSources | None = None) -> str | None:
     """A Flux Kustomization's spec.path as a repo-relative directory, or None
     when its source is not this repository."""
-    spec = doc.data.get("spec") if isinstance(doc.data, dict) else None
-    if not isinstance(spec, dict):
+    spec = mapping(doc.data.get("spec")) if isinstance(doc.data, dict) else {}
+    if not spec:
         return None
-    ref = spec.get("sourceRef") if isinstance(spec.get("sourceRef"), dict) else {}
+    ref = mapping(spec.get("sourceRef"))
     if ref.get("kind") not in (None, "GitRepository"):
         return None  # an artifact's paths are not this repository's
     if sources is not None and not sources.is_local(ref.get("name"), ref.get("namespace") or doc.namespace):
@@ -135,11 +135,12 @@ def is_flux_kustomization(doc: Document) -> bool:
     return doc.kind == "Kustomization" and doc.api_version.startswith(FLUX_KUSTOMIZE_GROUP)
 
 
-def substitutions(flux_docs: Iterable[Document], configmaps: dict[tuple[str, str], dict]) -> dict[str, dict[str, str]]:
+def substitutions(flux_docs: Iterable[Document], configmaps: dict[tuple[str, str], dict],
+                  sources: LocalSources) -> dict[str, dict[str, str]]:
     """Variables per built directory, from each Flux Kustomization's postBuild."""
     out: dict[str, dict[str, str]] = {}
     for doc in flux_docs:
-        path = flux_path(doc)
+        path = flux_path(doc, sources)
         post = get_path(doc.data, ("spec", "postBuild"))
         if path is None or not isinstance(post, dict):
             continue

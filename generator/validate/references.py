@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from .documents import Document, PathPart, error_line, error_message, get_path, json_path, load_all
+from .documents import Document, PathPart, error_line, error_message, get_path, json_path, load_all, mapping
 from .report import Fault
 
 CHECK = "references"
@@ -67,7 +67,7 @@ def load_facts(root: Path) -> tuple[Facts | None, list[Fault]]:
             facts.storage_classes.append(entry)
     for node in data.get("nodes") or []:
         if isinstance(node, dict):
-            labels = node.get("labels") if isinstance(node.get("labels"), dict) else {}
+            labels = mapping(node.get("labels"))
             facts.nodes.append((str(node.get("name", "?")), {str(k): str(v) for k, v in labels.items()}))
     return facts, []
 
@@ -195,10 +195,10 @@ class ReferenceCheck:
             return
         for d in self.docs:
             base = _POD_SPEC_PATHS.get(d.kind)
-            spec = get_path(d.data, base) if base else None
-            if not isinstance(spec, dict):
+            if base is None:
                 continue
-            selector = spec.get("nodeSelector") if isinstance(spec.get("nodeSelector"), dict) else {}
+            spec = mapping(get_path(d.data, base))
+            selector = mapping(spec.get("nodeSelector"))
             terms = get_path(spec, _REQUIRED_TERMS)
             terms = terms if isinstance(terms, list) else None
             if not selector and terms is None:

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import json
+import posixpath
 from pathlib import Path
 
 from . import helm, kubeconform, kubernetes, kustomize, tool
 from .cloudinit import CloudInitCheck
 from .documents import Document, PathPart, locate
-from .files import RepoLayout, discover
+from .files import RepoLayout, bootstrap_files, discover
 from .options import ValidateOptions
+from .progress import Progress
 from .references import FACTS_FILE, ReferenceCheck, load_facts
 from .report import Fault, ValidationReport
 from .scan import FileTask, ScanConfig, default_jobs, scan_files
 from .schemas import DEFAULT_BACKEND, SchemaStore, bootstrap_schema_paths, expand_location
+from .sources import LocalSources
 from .talos import TalosCheck
-from .progress import Progress
 
 
 class Locator:
@@ -104,7 +106,8 @@ def validate_repository(root: Path, options: ValidateOptions) -> ValidationRepor
                      for d in raw.get(rel, [])]
 
         with progress.stage("kustomize build", len(layout.kustomize_dirs)) as advance:
-            built = _kustomize(root, layout, yaml_docs, unmanaged, bootstrap, jobs, report, advance, locator)
+            built, sources = _kustomize(root, layout, yaml_docs, unmanaged, bootstrap, jobs, report,
+                                        advance, locator)
         effective = unmanaged + built
         # Bootstrap files outside kustomize trees are already in ``unmanaged``;
         # twins of built objects only repeat entries in set-based indexes.
@@ -115,25 +118,29 @@ def validate_repository(root: Path, options: ValidateOptions) -> ValidationRepor
         releases = [d for d in effective if _renderable(d)]
         if layout.chart_dirs or releases:
             with progress.stage("helm", len(layout.chart_dirs) + len(releases)) as advance:
-                rendered = _helm(root, layout, releases, known, options, report, locator, advance)
+                rendered = _helm(root, layout, releases, known, sources, options, report, locator, advance)
 
         with progress.stage("schemas", 1) as advance:
             _schemas(built + rendered, unmanaged, options, report, locator)
             advance(1)
 
-        ci_dir, talos_schema = bootstrap_schema_paths(
-            options.schema_locations, options.cloud_init_schema_dir, options.talos_schema)
-        ci = CloudInitCheck(root, ci_dir, options.strict)
-        ci.run(layout.cloud_init_files)
-        talos = TalosCheck(root, talos_schema, options.strict)
-        talos.run([d for rel in layout.talos_files for d in raw.get(rel, [])])
-        for check in (ci, talos):
-            report.faults.extend(check.faults)
-            for item in check.skipped:
-                report.skip(*item)
-
+        _bootstrap(root, layout, options, report)
         _references(root, known + rendered, report, locator)
     return report.finish()
+
+
+def _bootstrap(root: Path, layout: RepoLayout, options: ValidateOptions, report: ValidationReport) -> None:
+    ci_dir, talos_schema = bootstrap_schema_paths(
+        options.schema_locations, options.cloud_init_schema_dir, options.talos_schema)
+    cloud_init_files, talos_files = bootstrap_files(root, layout.cloud_init_files + layout.talos_files)
+    ci = CloudInitCheck(root, ci_dir, options.strict)
+    ci.run(cloud_init_files)
+    talos = TalosCheck(root, talos_schema, options.strict)
+    talos.run(talos_files, set(layout.yaml_files))
+    for check in (ci, talos):
+        report.faults.extend(check.faults)
+        for item in check.skipped:
+            report.skip(*item)
 
 
 def _renderable(d: Document) -> bool:
@@ -141,8 +148,13 @@ def _renderable(d: Document) -> bool:
             or (d.kind == "Application" and d.api_version.startswith("argoproj.io/")))
 
 
-def _kustomize(root, layout, yaml_docs, unmanaged, bootstrap, jobs, report, advance, locator) -> list[Document]:
-    builds = kustomize.build_all(root, layout.kustomize_dirs, jobs, advance)
+def _kustomize(root, layout, yaml_docs, unmanaged, bootstrap, jobs, report, advance,
+               locator) -> tuple[list[Document], LocalSources]:
+    # A Component only builds inside the kustomization that includes it.
+    components = {posixpath.dirname(d.file) for d in yaml_docs
+                  if d.kind == "Component" and d.api_version.startswith("kustomize.config.k8s.io/")}
+    directories = [d for d in layout.kustomize_dirs if d not in components]
+    builds = kustomize.build_all(root, directories, jobs, advance)
     for b in builds:
         kustomize.parse_build(b, None)
     # Substitution needs the Flux Kustomizations, which builds may produce.
@@ -151,7 +163,8 @@ def _kustomize(root, layout, yaml_docs, unmanaged, bootstrap, jobs, report, adva
     configmaps = {(d.namespace, d.name): d.data.get("data") or {} for d in pool
                   if d.kind == "ConfigMap" and isinstance(d.data.get("data"), dict)}
     flux_ks = _dedupe([d for d in pool if kustomize.is_flux_kustomization(d)])
-    variables = kustomize.substitutions(flux_ks, configmaps)
+    sources = LocalSources(pool, root)
+    variables = kustomize.substitutions(flux_ks, configmaps, sources)
     raw_index: dict[tuple[str, str], list[Document]] = {}
     for d in yaml_docs:
         if d.is_kubernetes:
@@ -165,11 +178,11 @@ def _kustomize(root, layout, yaml_docs, unmanaged, bootstrap, jobs, report, adva
             continue
         kustomize.attribute(b.docs, b.directory, raw_index)
         built.extend(b.docs)
-    report.faults.extend(kustomize.check_flux_paths(root, flux_ks, locator))
-    return _dedupe(built)
+    report.faults.extend(kustomize.check_flux_paths(root, flux_ks, sources, locator))
+    return _dedupe(built), sources
 
 
-def _helm(root, layout, releases, known, options, report, locator, advance) -> list[Document]:
+def _helm(root, layout, releases, known, sources, options, report, locator, advance) -> list[Document]:
     try:
         import helm_python  # noqa: F401
     except ImportError as exc:
@@ -180,7 +193,7 @@ def _helm(root, layout, releases, known, options, report, locator, advance) -> l
     report.faults.extend(helm.lint_charts(root, layout.chart_dirs, options.kubernetes_version))
     advance(len(layout.chart_dirs))
     objects = {(d.kind, d.namespace, d.name): d for d in known if d.kind in ("ConfigMap", "Secret")}
-    renderer = helm.Renderer(root, objects, locator)
+    renderer = helm.Renderer(root, objects, sources, locator)
     for d in releases:
         if d.kind == "HelmRelease":
             renderer.helm_release(d)

@@ -25,7 +25,7 @@ from .documents import PathPart
 try:
     import jsonschema_rs
 except ImportError:  # pragma: no cover - exercised only without the wheel
-    jsonschema_rs = None
+    jsonschema_rs = None  # type: ignore[assignment]
 
 BACKENDS = ("jsonschema-rs", "jsonschema")
 DEFAULT_BACKEND = "jsonschema-rs" if jsonschema_rs is not None else "jsonschema"

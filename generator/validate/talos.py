@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .documents import Document, json_path, locate
+import yaml
+
+from .documents import Document, error_line, error_message, json_path, locate, parse_documents
 from .report import Fault
 from .schemas import compile_file
 
@@ -59,7 +61,18 @@ class TalosCheck:
             self._texts[doc.file] = (self.root / doc.file).read_text(encoding="utf-8", errors="replace")
         return locate(self._texts[doc.file], doc.index, path)
 
-    def run(self, docs: list[Document]) -> None:
+    def run(self, files: list[str], tracked: set[str]) -> None:
+        docs: list[Document] = []
+        for rel in files:
+            try:
+                text = (self.root / rel).read_text(encoding="utf-8", errors="replace")
+                docs.extend(parse_documents(text, rel))
+                self._texts[rel] = text
+            except OSError as exc:
+                self.faults.append(Fault(CHECK, rel, None, None, None, f"cannot read: {exc.strerror}"))
+            except yaml.YAMLError as exc:
+                if rel not in tracked:  # tracked files already failed the YAML check
+                    self.faults.append(Fault(CHECK, rel, error_line(exc), None, None, error_message(exc)))
         by_kind = _definitions_by_kind(self.schema_file) if self.schema_file else {}
         targets = [(d, definition_for(d, by_kind)) for d in docs]
         targets = [(d, name) for d, name in targets if name is not None]
