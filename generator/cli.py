@@ -117,12 +117,13 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
     if not args.path.is_dir():
         raise ClustergenError([Problem(f"{args.path} is not a folder", hint="pass the generated repository's folder")])
+    version = args.kubernetes_version or _pinned_kubernetes_version(args.path)
     options = ValidateOptions(
         strict=args.strict,
         schema_locations=tuple(args.schema_location),
         engine=args.engine,
         progress=args.output == "text",
-        **({"kubernetes_version": args.kubernetes_version} if args.kubernetes_version else {}),
+        **({"kubernetes_version": version} if version else {}),
     )
     try:
         report = validate_repository(args.path, options)
@@ -130,6 +131,19 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         raise ClustergenError([Problem(str(exc))]) from None
     render_report(report, args.output, sys.stdout)
     return report.exit_code
+
+
+def _pinned_kubernetes_version(repo: Path) -> str | None:
+    """The version the repository was generated for, from .clustergen/facts.yaml."""
+    import yaml
+
+    facts = repo / ".clustergen" / "facts.yaml"
+    try:
+        data = yaml.safe_load(facts.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        return None
+    version = data.get("kubernetesVersion") if isinstance(data, dict) else None
+    return str(version) if version else None
 
 
 def _cmd_schema(args: argparse.Namespace) -> int:

@@ -112,16 +112,23 @@ def kubeconform_path() -> str | None:
     return shutil.which("kubeconform")
 
 
+def is_own_git_root(root: Path) -> bool:
+    """True when root is the top of a git work tree. A generated repository
+    sitting inside some other checkout (``./out`` in a project) is judged by its
+    own .gitignore, not by the enclosing project's rules, which may ignore it whole."""
+    try:
+        top = run(["git", "-C", str(root), "rev-parse", "--show-toplevel"], timeout=30)
+    except ToolError:
+        return False
+    return Path(top.strip()).resolve() == root.resolve()
+
+
 def git_ls_files(root: Path) -> list[str] | None:
     """Files git would track under ``root`` (tracked plus untracked-not-ignored),
     relative to ``root``; None when ``root`` is not inside a git work tree."""
     if shutil.which("git") is None:
         return None
-    try:
-        inside = run(["git", "-C", str(root), "rev-parse", "--is-inside-work-tree"], timeout=30)
-    except ToolError:
-        return None
-    if inside.strip() != "true":
+    if not is_own_git_root(root):
         return None
     out = run(
         ["git", "-C", str(root), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
@@ -132,7 +139,7 @@ def git_ls_files(root: Path) -> list[str] | None:
 
 def git_remote_urls(root: Path) -> list[str]:
     """Fetch URLs of the repository's remotes; empty outside git."""
-    if shutil.which("git") is None:
+    if shutil.which("git") is None or not is_own_git_root(root):
         return []
     try:
         out = run(["git", "-C", str(root), "remote", "-v"], timeout=30)

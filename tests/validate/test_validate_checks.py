@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import faults_of, needs_shared, one_fault
+from .conftest import FIXTURES, faults_of, needs_shared, one_fault
 
 
 @needs_shared
@@ -217,3 +217,39 @@ def test_every_fixture_renders(validated, fmt):
     out = io.StringIO()
     render_report(validated("references"), fmt, out)
     assert "nodeSelector" in out.getvalue()
+
+
+def test_chart_in_an_upstream_git_repository_is_not_looked_for_here(validated):
+    report = validated("helm-faults")
+    assert not [f for f in report.faults if "upstream" in f.message or (f.document or "").endswith("/upstream")]
+
+
+def test_kustomize_components_are_not_built_alone(validated):
+    report = validated("kustomize-broken")
+    assert not faults_of(report, "kustomize", "apps/components/monitoring/kustomization.yaml")
+
+
+def _ignore_user_data(root):
+    (root / ".gitignore").write_text("# join tokens stay local\n/bootstrap/cloud-init/*/user-data\n")
+
+
+@needs_shared
+def test_git_ignored_cloud_init_seeds_are_still_validated(validated):
+    report = validated("cloud-init-faults", prepare=_ignore_user_data)
+    assert one_fault(report, "cloud-init", "bootstrap/cloud-init/nuc1/user-data", "packages_update").line == 3
+    assert len(faults_of(report, "cloud-init")) == 4
+
+
+def test_chart_lint_uses_ci_values_when_the_chart_has_them(validated, tmp_path):
+    import shutil
+
+    from generator.validate.helm import lint_charts
+
+    assert not faults_of(validated("helm-faults"), "helm", "charts/needs-values/values.yaml")
+    # Without ci/ values its deliberately empty defaults fail the chart's own schema.
+    chart = tmp_path / "charts" / "needs-values"
+    shutil.copytree(FIXTURES / "helm-faults" / "charts" / "needs-values", chart)
+    shutil.rmtree(chart / "ci")
+    faults = lint_charts(tmp_path, ["charts/needs-values"], "1.34.0")
+    assert faults and all("minLength" in f.message for f in faults)
+    assert {f.file for f in faults} <= {"charts/needs-values/Chart.yaml", "charts/needs-values/values.yaml"}

@@ -32,7 +32,7 @@ from generator.validate.schemas import (
     template_values,
 )
 
-from .conftest import CRDS, SHARED_SCHEMAS, needs_shared
+from .conftest import CRDS, SHARED_SCHEMAS
 
 # -- documents -----------------------------------------------------------------------------
 
@@ -334,10 +334,67 @@ def test_progress_bar_stays_off_without_a_terminal(tmp_path, capsys):
     assert capsys.readouterr().err == ""
 
 
-@needs_shared
 def test_benchmark_smoke():
     bench = Path(__file__).resolve().parents[2] / "bench" / "validate.py"
     out = subprocess.run([sys.executable, str(bench), "--docs", "300", "--repeat", "1", "--python-limit", "50"],
                          capture_output=True, text=True, timeout=120, check=True).stdout
     assert "pipeline jobs=1" in out and "docs/s" in out and "jsonschema-rs" in out
     assert "invalid 0" in out
+
+
+# -- tools and sources ------------------------------------------------------------------------
+
+def test_tool_failures_are_typed():
+    from generator.validate import ToolError
+    from generator.validate.tool import ToolMissing, run
+
+    with pytest.raises(ToolMissing) as missing:
+        run(["clustergen-no-such-tool", "--version"])
+    assert missing.value.exit_code == 127 and "not installed" in str(missing.value)
+    with pytest.raises(ToolError) as failed:
+        run(["sh", "-c", "echo warming up >&2; echo 'Error: it broke' >&2; exit 3"])
+    assert (failed.value.exit_code, failed.value.describe()) == (3, "sh failed: Error: it broke")
+    assert failed.value.command[0] == "sh" and "warming up" in failed.value.stderr
+
+
+def test_repository_url_forms_compare_equal():
+    from generator.validate.sources import normalise_url
+
+    forms = ["ssh://git@github.com/Example/ops.git", "git@github.com:example/ops", "https://github.com/example/ops/",
+             "ssh://git@github.com:22/example/ops.git"]
+    assert {normalise_url(f) for f in forms} == {"github.com/example/ops"}
+
+
+def test_progress_bar_draws_on_a_terminal(tmp_path):
+    import os
+    import pty
+
+    (tmp_path / "a.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n")
+    script = ("import sys; from pathlib import Path; from generator.validate import *; "
+              f"r = validate_repository(Path({str(tmp_path)!r}), ValidateOptions(progress=True)); "
+              "render_report(r, 'json', sys.stdout)")
+    leader, follower = pty.openpty()
+    repo = Path(__file__).resolve().parents[2]
+    proc = subprocess.run([sys.executable, "-c", script], cwd=repo, stdout=subprocess.PIPE, stderr=follower,
+                          env={**os.environ, "TERM": "xterm", "PYTHONPATH": str(repo)}, timeout=60)
+    os.close(follower)
+    drawn = b""
+    try:
+        while chunk := os.read(leader, 65536):
+            drawn += chunk
+    except OSError:
+        pass
+    os.close(leader)
+    assert proc.returncode == 0
+    assert json.loads(proc.stdout)["summary"]["resources"] == 1  # stdout stays pure JSON
+    assert b"reading files" in drawn
+
+
+@pytest.mark.parametrize("backend", ["jsonschema-rs", "jsonschema"])
+def test_both_backends_report_the_same_paths(backend, tmp_path):
+    store = SchemaStore("1.34.0", (), tmp_path, backend)
+    deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "x"},
+                  "spec": {"replicas": "two", "replica": 1, "selector": {}, "template": {}}}
+    issues = store.validator("apps/v1", "Deployment").issues(deployment)
+    assert sorted(i.path for i in issues) == [("spec", "replica"), ("spec", "replicas")]
+    assert "additional property 'replica' is not allowed" in [i.message for i in issues]
