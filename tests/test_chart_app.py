@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import helm_python as helm
+
+from generator.plan.merge import deep_merge
 import kubernetes_validate
 import pytest
 import yaml
@@ -37,15 +39,6 @@ FAKE_DEVICE_PATH = "/dev/serial/by-id/usb-ITead_Sonoff_Zigbee_3.0_USB_Dongle_Plu
 # --------------------------------------------------------------------------- helpers
 
 
-def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    """Recursive dict merge (override wins), the way the renderer layers values."""
-    out = copy.deepcopy(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = deep_merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
 
 
 def catalog_values(name: str, *, placed: bool = True) -> dict[str, Any]:

@@ -7,10 +7,10 @@ from ..errors import Problem
 from ..inventory.model import Inventory
 from .apps import plan_apps
 from .components import cluster_issuer_name, ingress_address, plan_components
-from .model import AppPlan, ClusterPlan, ComponentPlan, ExternalServicePlan, NodePlan
+from .model import AppPlan, ClusterPlan, ComponentPlan, NodePlan
 from .nodes import resolve_nodes
 
-__all__ = ["AppPlan", "ClusterPlan", "ComponentPlan", "ExternalServicePlan", "NodePlan", "plan_cluster"]
+__all__ = ["AppPlan", "ClusterPlan", "ComponentPlan", "NodePlan", "plan_cluster"]
 
 
 def plan_cluster(inv: Inventory, warnings: list[Problem] | None = None) -> ClusterPlan:
@@ -27,9 +27,7 @@ def plan_cluster(inv: Inventory, warnings: list[Problem] | None = None) -> Clust
         nodes=tuple(nodes),
         components=tuple(plan_components(inv)),
         apps=tuple(apps),
-        external_services=tuple(
-            ExternalServicePlan(s.name, s.namespace, s.address, s.port, s.protocol, s.host) for s in inv.external_services
-        ),
+        external_services=inv.external_services,
         storage_class="local-path",
         cluster_issuer=issuer,
         ingress_address=ingress_address(inv),

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import Problem
-from ..inventory.model import Device, Disk, Gpu, Inventory, IPAddress, Taint
+from ..inventory.model import Device, Disk, ExternalService, Gpu, Inventory, IPAddress, Taint
 
 LABEL_PREFIX = "clustergen.dev"
 DEVICE_LABEL_PREFIX = "device.clustergen.dev"
@@ -71,16 +71,6 @@ class AppPlan:
 
 
 @dataclass(frozen=True)
-class ExternalServicePlan:
-    name: str
-    namespace: str
-    address: IPAddress
-    port: int
-    protocol: str
-    host: str | None
-
-
-@dataclass(frozen=True)
 class ClusterPlan:
     inventory: Inventory
     distribution_version: str
@@ -88,7 +78,7 @@ class ClusterPlan:
     nodes: tuple[NodePlan, ...]
     components: tuple[ComponentPlan, ...]
     apps: tuple[AppPlan, ...]
-    external_services: tuple[ExternalServicePlan, ...]
+    external_services: tuple[ExternalService, ...]
     storage_class: str
     cluster_issuer: str | None
     ingress_address: str | None

@@ -15,7 +15,7 @@ import yaml
 
 from . import tool
 from .documents import Document, PathPart
-from .kubernetes import Locator, SchemaResult, _fault, is_schema_subject, missing_schema_reason
+from .kubernetes import Locator, SchemaResult, _fault, is_schema_subject
 from .options import ValidateOptions
 from .schemas import expand_location
 
@@ -86,12 +86,7 @@ def parse_output(stdout: str, docs: list[Document], strict: bool, locate: Locato
             counts.errors += 1
             result.faults.append(_fault(doc, (), str(res.get("msg", "error")), locate))
         elif status.endswith("Skipped"):
-            counts.skipped += 1
-            reason = missing_schema_reason(doc)
-            if (doc.kind, reason) not in result.skipped:
-                result.skipped.append((doc.kind, reason))
-            if strict:
-                result.faults.append(_fault(doc, (), reason + " (strict)", locate))
+            result.skip(doc, strict, locate)
     return result
 
 

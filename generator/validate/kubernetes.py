@@ -28,6 +28,15 @@ class SchemaResult:
     def count(self, kind: str) -> KindCounts:
         return self.kinds.setdefault(kind, KindCounts())
 
+    def skip(self, doc: Document, strict: bool, locate: Locator) -> None:
+        """A document with no schema: counted as skipped, and a fault under --strict."""
+        self.count(doc.kind).skipped += 1
+        reason = missing_schema_reason(doc)
+        if (doc.kind, reason) not in self.skipped:
+            self.skipped.append((doc.kind, reason))
+        if strict:
+            self.faults.append(_fault(doc, (), reason + " (strict)", locate))
+
     def extend(self, other: SchemaResult) -> None:
         self.faults.extend(other.faults)
         for kind, counts in other.kinds.items():
@@ -65,12 +74,7 @@ def validate_documents(docs: Iterable[Document], store: SchemaStore, strict: boo
             result.faults.append(_fault(doc, (), str(exc), locate))
             continue
         if compiled is None:
-            counts.skipped += 1
-            reason = missing_schema_reason(doc)
-            if (doc.kind, reason) not in result.skipped:
-                result.skipped.append((doc.kind, reason))
-            if strict:
-                result.faults.append(_fault(doc, (), reason + " (strict)", locate))
+            result.skip(doc, strict, locate)
             continue
         data: Any = doc.data
         if doc.sops_encrypted:
