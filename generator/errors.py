@@ -20,6 +20,7 @@ class Problem:
     field: str | None = None  # dotted path such as nodes[2].address
     hint: str | None = None
     severity: str = "error"  # error | warning
+    code: str | None = None  # a named rule, e.g. etcd-on-sd-card, for docs and tests
 
     def location(self) -> str:
         where = self.file or "<inventory>"
@@ -30,7 +31,7 @@ class Problem:
         return where
 
     def format(self) -> str:
-        text = f"{self.location()}: {self.severity}"
+        text = f"{self.location()}: {self.severity}" + (f"[{self.code}]" if self.code else "")
         if self.field:
             text += f": {self.field}"
         text += f": {self.message}"

@@ -18,6 +18,7 @@ def plan_as_data(plan: ClusterPlan) -> dict[str, Any]:
         "engine": plan.inventory.engine,
         "apiEndpoint": str(plan.api_endpoint),
         "storageClass": plan.storage_class,
+        "storageBackend": plan.storage_backend,
         "nodes": [
             {
                 "name": n.name,
@@ -32,6 +33,9 @@ def plan_as_data(plan: ClusterPlan) -> dict[str, Any]:
                 "gpus": [g.vendor + (f" {g.model}" if g.model else "") for g in n.gpus],
                 "devices": [d.name for d in n.devices],
                 "labels": n.node_labels,
+                "storage": {"role": n.storage_role, "disks": [d.path for d in n.storage_disks]},
+                "swapMiB": n.swap_mib,
+                "k3sDataDisk": n.data_disk.path if n.data_disk else None,
             }
             for n in plan.nodes
         ],
@@ -40,8 +44,16 @@ def plan_as_data(plan: ClusterPlan) -> dict[str, Any]:
             {"name": a.name, "namespace": a.namespace, "image": a.image, "host": a.host, "nodes": list(a.eligible_nodes), "why": a.placement_reason}
             for a in plan.apps
         ],
-        "warnings": [{"message": w.message, "location": w.location(), "field": w.field, "hint": w.hint} for w in plan.warnings],
+        "warnings": [{"code": w.code, "message": w.message, "location": w.location(), "field": w.field, "hint": w.hint} for w in plan.warnings],
     }
+
+
+def _storage_text(node: Any) -> str:
+    if node.storage_role == "ceph-osd":
+        return f"Ceph OSD x{len(node.storage_disks)}"
+    if node.storage_role == "longhorn":
+        return "Longhorn disk"
+    return "none"
 
 
 def print_plan(plan: ClusterPlan) -> None:
@@ -52,7 +64,7 @@ def print_plan(plan: ClusterPlan) -> None:
 
     # Piped output gets a wide table instead of rich's 80-column fallback.
     console = Console(width=None if sys.stdout.isatty() else 200)
-    nodes = Table(title=f"{plan.inventory.cluster_name}: nodes (k3s {plan.distribution_version}, API {plan.api_endpoint})")
+    nodes = Table(title=f"{plan.inventory.cluster_name}: nodes (k3s {plan.distribution_version}, API {plan.api_endpoint}, storage {plan.storage_backend}: default class {plan.storage_class})")
     for column in ("node", "profile", "arch", "memory", "boot", "role", "etcd", "storage", "GPU", "devices", "labels"):
         nodes.add_column(column)
     for n in plan.nodes:
@@ -66,7 +78,7 @@ def print_plan(plan: ClusterPlan) -> None:
             n.boot_medium,
             role,
             etcd,
-            plan.storage_class,
+            _storage_text(n),
             ", ".join(g.vendor for g in n.gpus) or "-",
             ", ".join(d.name for d in n.devices) or "-",
             ", ".join(f"{k}={v}" for k, v in n.node_labels.items()),
@@ -80,6 +92,6 @@ def print_plan(plan: ClusterPlan) -> None:
             apps.add_row(a.name, a.namespace, a.image, f"https://{a.host}" if a.host else "-", a.placement_reason)
         console.print(apps)
     for w in plan.warnings:
-        console.print(f"[yellow]warning[/yellow] {w.location()}: {w.message}" + (f"\n  hint: {w.hint}" if w.hint else ""), highlight=False)
+        console.print(f"[yellow]warning{'[' + w.code + ']' if w.code else ''}[/yellow] {w.location()}: {w.message}" + (f"\n  hint: {w.hint}" if w.hint else ""), highlight=False)
     if not plan.warnings:
         console.print("no warnings")

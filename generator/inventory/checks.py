@@ -163,6 +163,7 @@ def _control_plane_count(inv: Inventory) -> Iterator[Problem]:
             f"{len(explicit)} control planes: an even count adds no fault tolerance (etcd needs a majority, so 2 survive no more failures than 1)",
             hint="use 1, 3 or 5 control planes, or role: auto",
             severity="warning",
+            code="even-control-planes",
             **inv.where("nodes", explicit[-1].index, "role"),
         )
     if len(explicit) > 1 and inv.network.control_plane_endpoint is None:

@@ -278,7 +278,7 @@ def _build(data: dict[str, Any], filename: str, source: SourceMap) -> Inventory:
             external_dns_provider=edns.get("provider", "none"),
             external_dns_secret=edns.get("credentialsSecret"),
             load_balancer=comps.get("loadBalancer", "metallb"),
-            storage=comps.get("storage", "local-path"),
+            storage=comps.get("storage", "auto"),
             monitoring=comps.get("monitoring", False),
             backup=comps.get("backup", False),
         ),

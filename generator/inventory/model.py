@@ -109,7 +109,7 @@ class Components:
     external_dns_provider: str = "none"
     external_dns_secret: str | None = None
     load_balancer: str = "metallb"
-    storage: str = "local-path"
+    storage: str = "auto"
     monitoring: bool = False
     backup: bool = False
 

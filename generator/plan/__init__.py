@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from .. import catalog
-from ..errors import Problem
+from ..errors import PlanError, Problem
 from ..inventory.model import Inventory
 from .apps import plan_apps
-from .components import cluster_issuer_name, ingress_address, plan_components
+from .components import STORAGE_CLASS, cluster_issuer_name, ingress_address, plan_components
+from .hardware import apply_hardware_rules
+from .lessons import check_lessons
+from .storage import choose_storage
 from .model import AppPlan, ClusterPlan, ComponentPlan, NodePlan
 from .nodes import resolve_nodes
 
@@ -17,18 +20,27 @@ def plan_cluster(inv: Inventory, warnings: list[Problem] | None = None) -> Clust
     collected = list(warnings or [])
     nodes, node_warnings = resolve_nodes(inv)
     collected.extend(node_warnings)
+    nodes, hardware_problems = apply_hardware_rules(inv, nodes)
+    storage_backend, nodes, storage_problems = choose_storage(inv, nodes)
+    problems = hardware_problems + storage_problems
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
+        raise PlanError(errors)
+    collected.extend(problems)
     issuer = cluster_issuer_name(inv)
     apps, app_warnings = plan_apps(inv, nodes, issuer)
     collected.extend(app_warnings)
+    collected.extend(check_lessons(inv, nodes, apps))
     return ClusterPlan(
         inventory=inv,
         distribution_version=inv.distribution_version or catalog.k3s_version(),
         kubernetes_version=catalog.kubernetes_version(),
         nodes=tuple(nodes),
-        components=tuple(plan_components(inv)),
+        components=tuple(plan_components(inv, nodes, storage_backend)),
         apps=tuple(apps),
         external_services=inv.external_services,
-        storage_class="local-path",
+        storage_class=STORAGE_CLASS[storage_backend],
+        storage_backend=storage_backend,
         cluster_issuer=issuer,
         ingress_address=ingress_address(inv),
         warnings=tuple(collected),

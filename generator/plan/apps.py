@@ -83,6 +83,10 @@ def _plan_app(inv: Inventory, app: App, nodes: list[NodePlan], cluster_issuer: s
     wanted_devices = list(app.devices or entry.get("devices", []))
     gpu_count = app.gpu
     namespace = app.namespace or entry.get("namespace") or app.name
+    if app.devices and not app.namespace:
+        # Device access needs Pod Security "privileged"; a namespace of its own
+        # keeps that from loosening the namespace other apps share.
+        namespace = app.name
 
     reasons: list[str] = []
     eligible = []

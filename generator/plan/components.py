@@ -6,7 +6,7 @@ from typing import Any
 
 from .. import catalog
 from ..inventory.model import Inventory
-from .model import ComponentPlan
+from .model import LABEL_PREFIX, ComponentPlan, NodePlan
 
 # Annotation each load balancer reads to give a Service a fixed address.
 LB_IP_ANNOTATION = {"metallb": "metallb.io/loadBalancerIPs", "kube-vip": "kube-vip.io/loadbalancerIPs"}
@@ -52,33 +52,52 @@ def wanted_components(inv: Inventory) -> list[str]:
         keys.append("kube-vip-cloud-provider")
     if comps.external_dns_provider != "none":
         keys.append("external-dns")
-    keys.append("local-path-provisioner")
     if comps.monitoring:
         keys.append("kube-prometheus-stack")
     return keys
 
 
-def plan_components(inv: Inventory) -> list[ComponentPlan]:
+STORAGE_COMPONENTS = {
+    "local-path": ("local-path-provisioner",),
+    "longhorn": ("longhorn",),
+    "rook-ceph": ("rook-ceph", "rook-ceph-cluster"),
+}
+STORAGE_CLASS = {"local-path": "local-path", "longhorn": "longhorn-2-replicas", "rook-ceph": "ceph-block"}
+# Components that hold data: their namespaces are never pruned.
+DATA_COMPONENTS = frozenset({"longhorn", "rook-ceph", "rook-ceph-cluster", "local-path-provisioner", "kube-prometheus-stack"})
+
+
+def plan_components(inv: Inventory, nodes: list[NodePlan], storage_backend: str) -> list[ComponentPlan]:
+    keyed = [(key, "controllers") for key in wanted_components(inv)]
+    if any(g.vendor == "nvidia" for n in nodes for g in n.gpus):
+        keyed.append(("nvidia-device-plugin", "controllers"))
+    keyed += [(key, "storage") for key in STORAGE_COMPONENTS[storage_backend]]
     plans = []
-    for key in wanted_components(inv):
+    # kube-system belongs to Kubernetes itself and is never declared.
+    declared = {"kube-system"}
+    for key, layer in keyed:
         entry = catalog.component(key)
+        owns_namespace = entry["namespace"] not in declared
+        declared.add(entry["namespace"])
         plans.append(
             ComponentPlan(
                 key=key,
-                layer="controllers",
+                layer=layer,
                 namespace=entry["namespace"],
                 pod_security=entry.get("pod_security", "baseline"),
                 chart=dict(entry["chart"]),
                 values=entry.get("values") or {},
-                cluster_values=_cluster_values(inv, key),
+                cluster_values=_cluster_values(inv, key, nodes),
                 release_name=entry.get("release_name", key),
-                keeps_data=bool(entry.get("keeps_data", False)),
+                keeps_data=key in DATA_COMPONENTS,
+                depends_on=("rook-ceph",) if key == "rook-ceph-cluster" else (),
+                owns_namespace=owns_namespace,
             )
         )
     return plans
 
 
-def _cluster_values(inv: Inventory, key: str) -> dict[str, Any]:
+def _cluster_values(inv: Inventory, key: str, nodes: list[NodePlan]) -> dict[str, Any]:
     comps = inv.components
     address = ingress_address(inv)
     annotation = LB_IP_ANNOTATION.get(comps.load_balancer)
@@ -87,6 +106,10 @@ def _cluster_values(inv: Inventory, key: str) -> dict[str, Any]:
         return {"controller": {"service": {"annotations": lb_annotations}}}
     if key == "traefik" and lb_annotations:
         return {"service": {"annotations": lb_annotations}}
+    if key == "nvidia-device-plugin":
+        return nvidia_values(nodes)
+    if key == "rook-ceph-cluster":
+        return rook_cluster_values(nodes)
     if key == "kube-vip-cloud-provider":
         pools = inv.network.load_balancer_pools
         data = {}
@@ -110,3 +133,38 @@ def _cluster_values(inv: Inventory, key: str) -> dict[str, Any]:
             ]
         return values
     return {}
+
+
+def time_slicing_config(replicas: int) -> str:
+    return (
+        "version: v1\nflags:\n  migStrategy: none\nsharing:\n  timeSlicing:\n    renameByDefault: false\n"
+        f"    failRequestsGreaterThanOne: false\n    resources:\n      - name: nvidia.com/gpu\n        replicas: {replicas}\n"
+    )
+
+
+def gpu_config_name(sharing: int) -> str:
+    return f"time-slicing-{sharing}" if sharing > 1 else "exclusive"
+
+
+def nvidia_values(nodes: list[NodePlan]) -> dict[str, Any]:
+    """Time-slicing per node: each GPU node is labelled with the config matching its sharing."""
+    sharings = sorted({g.sharing for n in nodes for g in n.gpus if g.vendor == "nvidia"})
+    return {
+        "nodeSelector": {f"{LABEL_PREFIX}/gpu": "nvidia"},
+        "config": {"default": gpu_config_name(sharings[0]), "map": {gpu_config_name(s): time_slicing_config(s) for s in sharings}},
+    }
+
+
+def rook_cluster_values(nodes: list[NodePlan]) -> dict[str, Any]:
+    osd_nodes = [n for n in nodes if n.storage_role == "ceph-osd"]
+    return {
+        "cephClusterSpec": {
+            "storage": {
+                # Never useAllDevices: Rook would take any empty disk it finds,
+                # including one the user plugged in for something else.
+                "useAllNodes": False,
+                "useAllDevices": False,
+                "nodes": [{"name": n.name, "devices": [{"name": d.path} for d in n.storage_disks]} for n in osd_nodes],
+            },
+        },
+    }

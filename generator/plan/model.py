@@ -32,6 +32,12 @@ class NodePlan:
     labels: dict[str, str]  # the full set the node will carry, automatic ones included
     taints: tuple[Taint, ...]
     reasons: tuple[str, ...] = ()
+    raspberry_pi: bool = False
+    swap_mib: int = 0  # swap file size; 0 = none
+    data_disk: Disk | None = None  # where k3s keeps its data when the boot medium would wear out
+    volatile_logs: bool = False
+    storage_role: str = "none"  # ceph-osd | longhorn | none
+    storage_disks: tuple[Disk, ...] = ()
 
     @property
     def address(self) -> IPAddress:
@@ -53,6 +59,8 @@ class ComponentPlan:
     cluster_values: dict[str, Any]  # inventory-specific values (the overlay patch)
     release_name: str = ""
     keeps_data: bool = False
+    depends_on: tuple[str, ...] = ()  # HelmReleases (same namespace) that must be ready first
+    owns_namespace: bool = True  # declares the Namespace (the first component in it does)
 
 
 @dataclass(frozen=True)
@@ -79,7 +87,8 @@ class ClusterPlan:
     components: tuple[ComponentPlan, ...]
     apps: tuple[AppPlan, ...]
     external_services: tuple[ExternalService, ...]
-    storage_class: str
+    storage_class: str  # the default StorageClass
+    storage_backend: str  # local-path | longhorn | rook-ceph
     cluster_issuer: str | None
     ingress_address: str | None
     warnings: tuple[Problem, ...] = field(default_factory=tuple)

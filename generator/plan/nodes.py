@@ -86,9 +86,10 @@ def choose_control_planes(inv: Inventory, nodes: list[NodePlan]) -> tuple[list[N
         pool = sturdy or candidates
         if not pool:
             raise_no_server(inv)
-        # Three servers tolerate one failure; more than three costs etcd
-        # write latency for no gain a homelab needs.  HA also needs a VIP.
-        want = 3 if len(pool) >= 3 and inv.network.control_plane_endpoint is not None else 1
+        # etcd needs a majority: 3 servers survive one failure, 5 survive two.
+        # More servers cost write latency, so 5 only for large clusters. HA also needs a VIP.
+        ha = inv.network.control_plane_endpoint is not None
+        want = 5 if ha and len(pool) >= 5 and len(nodes) >= 10 else 3 if ha and len(pool) >= 3 else 1
         ranked = sorted(pool, key=lambda n: (-n.memory_mib, nodes.index(n)))
         servers = {n.name for n in ranked[:want]}
         if not sturdy:
@@ -97,6 +98,7 @@ def choose_control_planes(inv: Inventory, nodes: list[NodePlan]) -> tuple[list[N
                     "no node has an SSD-class boot disk and 2 GiB of memory; the control plane runs on an SD card or a small node",
                     hint="etcd wears out SD cards; give one node an SSD or more memory, or accept the risk",
                     severity="warning",
+                    code="etcd-on-sd-card",
                     **inv.where("nodes"),
                 )
             )
@@ -123,6 +125,7 @@ def choose_control_planes(inv: Inventory, nodes: list[NodePlan]) -> tuple[list[N
                     f"control plane '{n.name}' boots from {n.boot_medium}: etcd's writes wear it out",
                     hint="move k3s data to an SSD or pick another node as control plane",
                     severity="warning",
+                    code="etcd-on-sd-card",
                     **inv.where("nodes", _index(inv, n.name), "role"),
                 )
             )
@@ -156,6 +159,11 @@ def label_node(inv: Inventory, node: NodePlan, embedded_etcd: bool) -> NodePlan:
         node_labels[f"{DEVICE_LABEL_PREFIX}/{device.type}"] = "true"
     for gpu in node.gpus:
         node_labels[f"{LABEL_PREFIX}/gpu"] = gpu.vendor
+        if gpu.vendor == "nvidia":
+            from .components import gpu_config_name
+
+            # The device plugin reads its per-node config name from this label.
+            node_labels["nvidia.com/device-plugin.config"] = gpu_config_name(max(g.sharing for g in node.gpus))
     if node.memory_mib <= 1024:
         node_labels[f"{LABEL_PREFIX}/small-memory"] = "true"
     original = next(n for n in inv.nodes if n.name == node.name)

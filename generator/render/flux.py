@@ -7,10 +7,14 @@ from .files import RenderedFile
 from .templates import render_template
 
 LAYER_COMMENTS = {
-    "infra-controllers": "1. Controllers and their CRDs: ingress, cert-manager, load balancer, storage.",
-    "infra-configs": "2. Objects that need those CRDs: issuers, address pools.",
-    "apps": "3. The apps, once the infrastructure is ready.",
+    "infra-controllers": "Controllers and their CRDs: ingress, cert-manager, load balancer, GPU plugin.",
+    "infra-storage": "Storage: the provisioner and its StorageClasses. Never pruned: they hold data.",
+    "infra-configs": "Objects that need the controllers' CRDs: issuers, address pools, runtime classes.",
+    "apps": "The apps, once the infrastructure is ready.",
 }
+LAYER_ORDER = ("infra-controllers", "infra-storage", "infra-configs", "apps")
+# Layers whose objects hold data: removing them from git must not delete them.
+NEVER_PRUNED = frozenset({"infra-storage"})
 
 
 def render_flux(plan: ClusterPlan, layers: dict[str, str]) -> list[RenderedFile]:
@@ -28,10 +32,16 @@ def render_flux(plan: ClusterPlan, layers: dict[str, str]) -> list[RenderedFile]
     ]
     ordered = []
     previous: str | None = None
-    for name in ("infra-controllers", "infra-configs", "apps"):
-        if name not in layers:
-            continue
-        ordered.append({"name": name, "path": layers[name], "depends_on": [previous] if previous else [], "comment": LAYER_COMMENTS[name]})
+    for number, name in enumerate((n for n in LAYER_ORDER if n in layers), start=1):
+        ordered.append(
+            {
+                "name": name,
+                "path": layers[name],
+                "depends_on": [previous] if previous else [],
+                "comment": f"{number}. {LAYER_COMMENTS[name]}",
+                "prune": name not in NEVER_PRUNED,
+            }
+        )
         previous = name
     infra = [layer for layer in ordered if layer["name"].startswith("infra-")]
     apps = [layer for layer in ordered if layer["name"] == "apps"]

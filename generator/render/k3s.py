@@ -13,6 +13,12 @@ from .templates import render_template
 # k3s's own Traefik, ServiceLB and local-path would fight the pinned,
 # Flux-managed ones over the same names, so they are switched off.
 DISABLED_PACKAGED_COMPONENTS = ["traefik", "servicelb", "local-storage"]
+KUBELET_DROPIN_DIR = "/etc/rancher/k3s/kubelet.conf.d"
+# Services a Raspberry Pi cannot spare memory or SD writes for.
+PI_DISABLED_SERVICES = ["snapd.service", "snapd.socket", "ModemManager.service", "unattended-upgrades.service", "multipathd.service", "multipathd.socket", "bluetooth.service"]
+# Where the kernel command line lives: Ubuntu, Debian's Pi images and Raspberry
+# Pi OS (bookworm and later) use /boot/firmware; older Raspberry Pi OS /boot.
+PI_CMDLINE = {"ubuntu": "/boot/firmware/cmdline.txt", "debian": "/boot/firmware/cmdline.txt", "raspios": "/boot/firmware/cmdline.txt"}
 
 
 def _join(values: Any) -> str:
@@ -49,6 +55,8 @@ def k3s_config(plan: ClusterPlan, node: NodePlan, token: str) -> dict[str, Any]:
         config.update(shared_server_config(plan))
     else:
         config["server"] = f"https://{_host(plan.api_endpoint)}:6443"
+    if node.swap_mib:
+        config["kubelet-arg"] = [f"config-dir={KUBELET_DROPIN_DIR}"]
     if node.node_labels:
         config["node-label"] = [f"{k}={v}" for k, v in node.node_labels.items()]
     if node.taints:
@@ -62,6 +70,24 @@ def _host(address: Any) -> str:
 
 def _extra_files(plan: ClusterPlan, node: NodePlan) -> list[dict[str, str]]:
     extra = []
+    if node.swap_mib:
+        extra.append(
+            {
+                "path": f"{KUBELET_DROPIN_DIR}/50-swap.conf",
+                "permissions": "0644",
+                # failSwapOn: false alone only lets the kubelet start; pods use
+                # swap only with a swapBehavior of LimitedSwap.
+                "content": "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nfailSwapOn: false\nmemorySwap:\n  swapBehavior: LimitedSwap",
+            }
+        )
+    if node.volatile_logs:
+        extra.append(
+            {
+                "path": "/etc/systemd/journald.conf.d/50-volatile.conf",
+                "permissions": "0644",
+                "content": "# Logs stay in RAM: the boot medium wears out under constant journal writes.\n[Journal]\nStorage=volatile\nRuntimeMaxUse=64M",
+            }
+        )
     inv = plan.inventory
     vip = inv.network.control_plane_endpoint
     services_by_kube_vip = inv.components.load_balancer == "kube-vip"
@@ -92,10 +118,16 @@ def render_cloud_init(plan: ClusterPlan, token: str) -> list[RenderedFile]:
         user_data = render_template(
             "bootstrap/cloud-init/user-data.j2",
             node={"name": node.name, "role_text": "server" if node.is_server else "agent"},
+            swap_bytes=node.swap_mib * 1024 * 1024,
+            data_disk=node.data_disk,
+            boot_medium=node.boot_medium,
+            mounts=_mounts(plan, node),
+            prepare=_prepare_commands(plan, node),
+            reboot=node.raspberry_pi,
             cluster_name=inv.cluster_name,
             domain=inv.domain,
             timezone=inv.timezone,
-            packages=_packages(node),
+            packages=_packages(plan, node),
             k3s_config=k3s_config(plan, node, token),
             extra_files=_extra_files(plan, node),
             k3s_version=version,
@@ -125,8 +157,49 @@ def render_cloud_init(plan: ClusterPlan, token: str) -> list[RenderedFile]:
     return files
 
 
-def _packages(node: NodePlan) -> list[str]:
-    packages = ["ca-certificates", "curl"]
+def _packages(plan: ClusterPlan, node: NodePlan) -> list[str]:
     # NFS client lets pods mount a NAS; cheap and often wanted in a homelab.
-    packages.append("nfs-common")
+    packages = {"ca-certificates", "curl", "nfs-common"}
+    if plan.storage_backend == "longhorn":
+        packages.add("open-iscsi")  # every node may attach a Longhorn volume over iSCSI
+    if node.storage_role == "ceph-osd":
+        packages.update({"lvm2", "gdisk"})  # Rook OSDs are LVM-based; sgdisk prepares the disks (README)
+    if node.raspberry_pi and node.os == "ubuntu":
+        packages.add("linux-modules-extra-raspi")  # VXLAN for flannel is not in the base Pi kernel package
+    if any(g.vendor == "nvidia" for g in node.gpus):
+        packages.add("ubuntu-drivers-common" if node.os == "ubuntu" else "nvidia-detect")
     return sorted(packages)
+
+
+def _mounts(plan: ClusterPlan, node: NodePlan) -> list[list[str]]:
+    mounts = []
+    if node.data_disk is not None:
+        mounts.append(["LABEL=k3s-data", "/var/lib/rancher", "ext4", "defaults,noatime,nofail", "0", "2"])
+    if node.storage_role == "longhorn":
+        # Formatted by hand (README: "Disks to prepare"); nofail keeps boot working before that.
+        mounts.append(["LABEL=longhorn", "/var/lib/longhorn", "ext4", "defaults,noatime,nofail", "0", "2"])
+    return mounts
+
+
+def _prepare_commands(plan: ClusterPlan, node: NodePlan) -> list[str]:
+    commands = []
+    if node.raspberry_pi:
+        cmdline = PI_CMDLINE.get(node.os, "/boot/firmware/cmdline.txt")
+        # k3s needs the memory cgroup, which Raspberry Pi kernels leave off.
+        commands.append(
+            f"f={cmdline}; [ -f $f ] || f=/boot/cmdline.txt; grep -q 'cgroup_memory=1' $f || sed -i '1 s/$/ cgroup_memory=1 cgroup_enable=memory/' $f"
+        )
+        commands.append("systemctl disable --now " + " ".join(PI_DISABLED_SERVICES) + " || true")
+    if node.volatile_logs:
+        commands.append("systemctl restart systemd-journald")
+    if any(g.vendor == "nvidia" for g in node.gpus) and node.os == "ubuntu":
+        # Driver (legacy branches for old cards are chosen by ubuntu-drivers) and the
+        # container toolkit; k3s finds nvidia-container-runtime when it starts.
+        commands.append("ubuntu-drivers install --gpgpu")
+        commands.append(
+            "curl -fsSL https://nvidia.github.io/libnvidia-container/gpgkey | gpg --dearmor -o /usr/share/keyrings/nvidia-container-toolkit-keyring.gpg"
+            " && curl -fsSL https://nvidia.github.io/libnvidia-container/stable/deb/nvidia-container-toolkit.list"
+            " | sed 's#deb https://#deb [signed-by=/usr/share/keyrings/nvidia-container-toolkit-keyring.gpg] https://#' > /etc/apt/sources.list.d/nvidia-container-toolkit.list"
+            " && apt-get update && apt-get install -y nvidia-container-toolkit"
+        )
+    return commands

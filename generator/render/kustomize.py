@@ -25,11 +25,11 @@ def render_component_base(component: ComponentPlan) -> list[RenderedFile]:
         "source_name": source_name(component),
         "release_name": component.release_name,
         "values": component.values,
+        "depends_on": list(component.depends_on),
     }
     files = []
     resources = []
-    # kube-system is owned by Kubernetes itself; never declare it.
-    if component.namespace != "kube-system":
+    if component.owns_namespace:
         files.append(RenderedFile.text(f"{folder}/namespace.yaml", render_template("bases/component/namespace.yaml.j2", **context)))
         resources.append("namespace.yaml")
     files.append(RenderedFile.text(f"{folder}/source.yaml", render_template("bases/component/source.yaml.j2", **context)))
@@ -63,25 +63,28 @@ def render_overlays(plan: ClusterPlan) -> tuple[list[RenderedFile], dict[str, st
     files: list[RenderedFile] = []
     layers: dict[str, str] = {}
 
-    controllers = f"{root}/infrastructure/controllers"
-    patches = []
-    for component in plan.components:
-        if component.cluster_values:
-            name = f"{component.key}-values.yaml"
-            patches.append(name)
-            files.append(
-                RenderedFile.text(
-                    f"{controllers}/{name}",
-                    render_template("overlays/cluster/release-patch.yaml.j2", name=component.release_name, namespace=component.namespace, values=component.cluster_values),
+    for layer in ("controllers", "storage"):
+        folder = f"{root}/infrastructure/{layer}"
+        members = [c for c in plan.components if c.layer == layer]
+        extra = storage_classes(plan) if layer == "storage" else []
+        if not members and not extra:
+            continue
+        patches = []
+        for component in members:
+            if component.cluster_values:
+                name = f"{component.key}-values.yaml"
+                patches.append(name)
+                files.append(
+                    RenderedFile.text(
+                        f"{folder}/{name}",
+                        render_template("overlays/cluster/release-patch.yaml.j2", name=component.release_name, namespace=component.namespace, values=component.cluster_values),
+                    )
                 )
-            )
-    files.append(
-        RenderedFile.text(
-            f"{controllers}/kustomization.yaml",
-            render_template("overlays/cluster/kustomization.yaml.j2", resources=[f"../../../../bases/{c.key}" for c in plan.components], patches=patches),
-        )
-    )
-    layers["infra-controllers"] = controllers
+        for name, text in extra:
+            files.append(RenderedFile.text(f"{folder}/{name}", text))
+        resources = [f"../../../../bases/{c.key}" for c in members] + [name for name, _ in extra]
+        files.append(RenderedFile.text(f"{folder}/kustomization.yaml", render_template("overlays/cluster/kustomization.yaml.j2", resources=resources, patches=patches)))
+        layers[f"infra-{layer}"] = folder
 
     config_files = _config_files(plan)
     if config_files:
@@ -139,6 +142,8 @@ def _config_files(plan: ClusterPlan) -> list[tuple[str, str]]:
                 ),
             )
         )
+    if any(g.vendor == "nvidia" for n in plan.nodes for g in n.gpus):
+        result.append(("runtimeclass-nvidia.yaml", render_template("overlays/cluster/configs/runtimeclass-nvidia.yaml.j2")))
     if comps.load_balancer == "metallb":
         result.append(("metallb-pool.yaml", render_template("overlays/cluster/configs/metallb-pool.yaml.j2", pools=list(inv.network.load_balancer_pools))))
     return result
@@ -163,3 +168,14 @@ def _external_services(plan: ClusterPlan) -> str:
         for s in plan.external_services
     ]
     return render_template("overlays/cluster/external-services.yaml.j2", services=services)
+
+
+def storage_classes(plan: ClusterPlan) -> list[tuple[str, str]]:
+    """StorageClasses clustergen owns (Longhorn's; Rook's and local-path's come from their charts)."""
+    if plan.storage_backend != "longhorn":
+        return []
+    classes = [
+        {"name": "longhorn-2-replicas", "replicas": 2, "default": True},
+        {"name": "longhorn-1-replica", "replicas": 1, "default": False},
+    ]
+    return [("storageclasses.yaml", render_template("overlays/cluster/storage/longhorn-storageclasses.yaml.j2", classes=classes))]
