@@ -87,7 +87,7 @@ def test_fresh_token_is_random_secret_and_kept(tmp_path: Path) -> None:
 
 def test_user_edit_is_never_overwritten(tmp_path: Path) -> None:
     repo = generate("single-mini-pc", tmp_path / "repo")
-    patch = repo / "overlays" / "tiny" / "apps" / "node-red-values.yaml"
+    patch = repo / "overlays" / "tiny" / "apps" / "releases" / "node-red-values.yaml"
     patch.write_text(patch.read_text() + "    # my tweak\n")
     text = (EXAMPLES / "single-mini-pc.yaml").read_text().replace("Europe/Berlin", "Europe/Paris")
     inventory = tmp_path / "inventory.yaml"
@@ -95,7 +95,7 @@ def test_user_edit_is_never_overwritten(tmp_path: Path) -> None:
     assert main(["generate", str(inventory), "-o", str(repo)]) == 0
     assert patch.read_text().endswith("    # my tweak\n")
     assert "Europe/Paris" in Path(str(patch) + ".clustergen-new").read_text()
-    assert "Europe/Paris" in (repo / "overlays" / "tiny" / "apps" / "mosquitto-values.yaml").read_text()
+    assert "Europe/Paris" in (repo / "overlays" / "tiny" / "apps" / "releases" / "mosquitto-values.yaml").read_text()
 
 
 def test_refuses_foreign_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -38,14 +38,16 @@ def test_flux_layers_are_ordered_and_point_at_real_paths(repos: dict[str, Path],
     repo = repos[example]
     docs = kustomize_build(next(repo.glob("clusters/*")))
     layers = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Kustomization"}
+    order = [name for name in ("infra-controllers", "infra-storage", "infra-configs", "apps") if name in layers]
+    assert order[:2] == ["infra-controllers", "infra-storage"]
     assert "dependsOn" not in layers["infra-controllers"]["spec"]
-    if "infra-configs" in layers:
-        assert layers["infra-configs"]["spec"]["dependsOn"] == [{"name": "infra-controllers"}]
+    for before, after in zip(order, order[1:]):
+        assert layers[after]["spec"]["dependsOn"] == [{"name": before}]
     for name, layer in layers.items():
         assert (repo / layer["spec"]["path"]).is_dir(), name
         assert layer["spec"]["wait"] is True
-    if "apps" in layers:
-        assert layers["apps"]["spec"]["dependsOn"] == [{"name": "infra-configs"}]
+        # The storage layer holds data: removing it from git must not delete it.
+        assert layer["spec"]["prune"] is (name != "infra-storage")
 
 
 @pytest.mark.parametrize("example", EXAMPLE_NAMES)

@@ -30,7 +30,11 @@ def plan_cluster(inv: Inventory, warnings: list[Problem] | None = None) -> Clust
     issuer = cluster_issuer_name(inv)
     apps, app_warnings = plan_apps(inv, nodes, issuer)
     collected.extend(app_warnings)
-    collected.extend(check_lessons(inv, nodes, apps))
+    lessons = check_lessons(inv, nodes, apps)
+    lesson_errors = [p for p in lessons if p.severity == "error"]
+    if lesson_errors:
+        raise PlanError(lesson_errors)
+    collected.extend(lessons)
     return ClusterPlan(
         inventory=inv,
         distribution_version=inv.distribution_version or catalog.k3s_version(),

@@ -46,6 +46,7 @@ def choose_storage(inv: Inventory, nodes: list[NodePlan]) -> tuple[str, list[Nod
                     f"rook-ceph needs {CEPH_MIN_NODES} nodes each with a raw disk and about {OSD_MEMORY_MIB // 1024} GiB memory per OSD on top of {NODE_BASE_MEMORY_MIB // 1024} GiB; "
                     f"{len(ceph_ready)} qualify ({'; '.join(details)})",
                     hint="use storage: longhorn or local-path, or add disks and memory",
+                    code="ceph-on-small-nodes",
                     **inv.where("components", "storage"),
                 )
             ]
@@ -79,6 +80,7 @@ def choose_storage(inv: Inventory, nodes: list[NodePlan]) -> tuple[str, list[Nod
                         f"node '{n.name}' has storage disks but too little memory for Ceph OSDs; its disks stay unused",
                         hint=f"it would need {(NODE_BASE_MEMORY_MIB + OSD_MEMORY_MIB * len(_storage_disks(n))) // 1024} GiB",
                         severity="warning",
+                        code="ceph-on-small-nodes",
                         **inv.where("nodes", next(x.index for x in inv.nodes if x.name == n.name), "memory"),
                     )
                 )

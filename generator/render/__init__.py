@@ -8,7 +8,7 @@ from ..plan.model import ClusterPlan
 from .files import RenderedFile
 from .flux import render_flux
 from .k3s import render_cloud_init
-from .kustomize import render_app_bases, render_component_base, render_overlays
+from .kustomize import render_app_bases, render_component_base, render_overlays, render_profile_components
 from .repo import K3S_TOKEN_PATH, render_app_chart, render_ci_files, render_topology, render_facts, render_gitignore, render_inventory_copy, render_readme
 
 __all__ = ["ClusterSecrets", "RenderedFile", "render_repository"]
@@ -26,6 +26,7 @@ def render_repository(plan: ClusterPlan, secrets: ClusterSecrets, inventory_text
     files.extend(render_app_bases(plan))
     overlay_files, layers = render_overlays(plan)
     files.extend(overlay_files)
+    files.extend(render_profile_components(plan))
     files.extend(render_flux(plan, layers))
     files.extend(render_cloud_init(plan, secrets.k3s_token))
     files.extend(render_app_chart())

@@ -96,25 +96,41 @@ def render_overlays(plan: ClusterPlan) -> tuple[list[RenderedFile], dict[str, st
 
     if plan.apps or plan.external_services:
         apps_dir = f"{root}/apps"
+        # Two levels: releases/ patches each app's values; the level above adds the
+        # hardware-profile Components, which must see the patched releases (labels included).
+        releases_dir = f"{apps_dir}/releases"
         resources = ["namespaces.yaml"]
-        app_patches = []
         keeps_data = {a.namespace for a in plan.apps if a.base_values.get("persistence") or a.cluster_values.get("persistence")}
         namespaces = [{"name": ns, "level": level, "keeps_data": ns in keeps_data} for ns, level in plan.namespaces.items()]
         files.append(RenderedFile.text(f"{apps_dir}/namespaces.yaml", render_template("overlays/cluster/namespaces.yaml.j2", namespaces=namespaces)))
-        for app in plan.apps:
-            resources.append(f"../../../{APP_BASES}/{app.name}")
-            name = f"{app.name}-values.yaml"
-            app_patches.append(name)
-            files.append(
-                RenderedFile.text(
-                    f"{apps_dir}/{name}",
-                    render_template("overlays/cluster/release-patch.yaml.j2", name=app.name, namespace=app.namespace, values=app.cluster_values),
+        if plan.apps:
+            profile_of = {n.name: n.profile for n in plan.nodes}
+            release_resources, app_patches = [], []
+            for app in plan.apps:
+                release_resources.append(f"../../../../{APP_BASES}/{app.name}")
+                name = f"{app.name}-values.yaml"
+                app_patches.append(name)
+                profiles = {profile_of[n] for n in app.eligible_nodes}
+                # An app confined to one hardware profile takes that profile's adjustments.
+                labels = {"clustergen.dev/profile": profiles.pop()} if len(profiles) == 1 else {}
+                files.append(
+                    RenderedFile.text(
+                        f"{releases_dir}/{name}",
+                        render_template("overlays/cluster/release-patch.yaml.j2", name=app.name, namespace=app.namespace, values=app.cluster_values, labels=labels),
+                    )
                 )
-            )
+            files.append(RenderedFile.text(f"{releases_dir}/kustomization.yaml", render_template("overlays/cluster/kustomization.yaml.j2", resources=release_resources, patches=app_patches)))
+            resources.append("releases")
         if plan.external_services:
             resources.append("external-services.yaml")
             files.append(RenderedFile.text(f"{apps_dir}/external-services.yaml", _external_services(plan)))
-        files.append(RenderedFile.text(f"{apps_dir}/kustomization.yaml", render_template("overlays/cluster/kustomization.yaml.j2", resources=resources, patches=app_patches)))
+        components = [f"../../profiles/{p}" for p in sorted({n.profile for n in plan.nodes})]
+        files.append(
+            RenderedFile.text(
+                f"{apps_dir}/kustomization.yaml",
+                render_template("overlays/cluster/kustomization.yaml.j2", resources=resources, patches=[], components=components),
+            )
+        )
         layers["apps"] = apps_dir
     return files, layers
 
@@ -179,3 +195,27 @@ def storage_classes(plan: ClusterPlan) -> list[tuple[str, str]]:
         {"name": "longhorn-1-replica", "replicas": 1, "default": False},
     ]
     return [("storageclasses.yaml", render_template("overlays/cluster/storage/longhorn-storageclasses.yaml.j2", classes=classes))]
+
+
+def render_profile_components(plan: ClusterPlan) -> list[RenderedFile]:
+    """overlays/profiles/<profile>/: one Kustomize Component per hardware profile in use."""
+    from .. import catalog
+
+    custom = plan.inventory.raw.get("profiles", {})
+    files = []
+    for profile in sorted({n.profile for n in plan.nodes}):
+        data = {**catalog.profiles().get(profile, {}), **custom.get(profile, {})}
+        overlay = data.get("overlay", {})
+        files.append(
+            RenderedFile.text(
+                f"overlays/profiles/{profile}/kustomization.yaml",
+                render_template(
+                    "overlays/profile/kustomization.yaml.j2",
+                    profile=profile,
+                    description=data.get("description", "defined in the inventory"),
+                    requests=overlay.get("requests"),
+                    memory_limit=overlay.get("memoryLimit"),
+                ),
+            )
+        )
+    return files
