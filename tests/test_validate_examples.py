@@ -52,3 +52,18 @@ def test_a_broken_edit_is_caught_with_its_location(repos: dict[str, Path], capsy
 def test_validate_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate", str(tmp_path / "missing")]) == 2
     assert "is not a folder" in capsys.readouterr().err
+
+
+def test_a_data_namespace_that_flux_may_prune_is_a_fault(repos: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    repo = repos["single-mini-pc"]
+    namespaces = repo / "overlays" / "tiny" / "apps" / "namespaces.yaml"
+    original = namespaces.read_text()
+    namespaces.write_text(original.replace("    kustomize.toolkit.fluxcd.io/prune: disabled\n", "    note: the user removed the guard\n"))
+    try:
+        code = main(["validate", "-o", "json", str(repo)])
+        report = json.loads(capsys.readouterr().out)
+    finally:
+        namespaces.write_text(original)
+    assert code == 1
+    messages = [f["message"] for f in report["faults"]]
+    assert any("[pruning-data-namespace] namespace home-automation holds volumes" in m for m in messages), messages

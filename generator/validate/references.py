@@ -72,6 +72,9 @@ def load_facts(root: Path) -> tuple[Facts | None, list[Fault]]:
     return facts, []
 
 
+PRUNE_ANNOTATION = "kustomize.toolkit.fluxcd.io/prune"
+
+
 class ReferenceCheck:
     def __init__(self, docs: Iterable[Document], locate: Locate):
         self.docs = [d for d in docs if d.is_kubernetes]
@@ -132,6 +135,29 @@ class ReferenceCheck:
                 where = f"{namespace}/{dep['name']}" if namespace else dep["name"]
                 self._fault(doc, ("spec", "dependsOn", i, "name"),
                             f"dependsOn {doc.kind} {where} does not exist in the repository")
+
+    # -- data safety ---------------------------------------------------------------------------
+
+    def data_namespaces(self) -> None:
+        """Lesson from the seeds: deleting a namespace deleted its volumes. A namespace that
+        holds claims must carry the annotation that stops Flux from pruning it."""
+        claims: dict[str, list[str]] = {}
+        for doc in self.docs:
+            if doc.kind == "PersistentVolumeClaim":
+                claims.setdefault(doc.namespace, []).append(doc.name)
+            elif doc.kind == "StatefulSet" and get_path(doc.data, ("spec", "volumeClaimTemplates")):
+                claims.setdefault(doc.namespace, []).append(f"{doc.name} (volumeClaimTemplates)")
+        for doc in self.docs:
+            if doc.kind != "Namespace" or doc.name not in claims:
+                continue
+            annotations = doc.metadata.get("annotations") or {}
+            if annotations.get(PRUNE_ANNOTATION) != "disabled":
+                self._fault(
+                    doc,
+                    ("metadata", "annotations"),
+                    f"[pruning-data-namespace] namespace {doc.name} holds volumes ({', '.join(sorted(claims[doc.name]))}) "
+                    f"but Flux may prune it, deleting the data: add the annotation {PRUNE_ANNOTATION}: disabled",
+                )
 
     # -- facts-based -------------------------------------------------------------------------
 

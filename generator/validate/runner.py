@@ -224,6 +224,7 @@ def _schemas(docs, unmanaged, options, report, locator) -> None:
 def _references(root, docs, report, locator) -> None:
     check = ReferenceCheck(docs, locator)
     check.flux()
+    check.data_namespaces()
     facts, faults = load_facts(root)
     report.faults.extend(faults)
     if facts is None:
