@@ -279,3 +279,33 @@ def test_profile_component_trims_apps_confined_to_pis(tmp_path: Path) -> None:
     assert release["spec"]["values"]["resources"]["limits"] == {"memory": "192Mi"}
     for profile in ("mini-pc", "rpi3"):
         subprocess.run([kubectl(), "kustomize", str(tmp_path / "overlays" / "profiles" / profile)], capture_output=True, check=True)
+
+
+# -- the examples ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("example", sorted(p.stem for p in EXAMPLES.glob("*.yaml")))
+def test_plan_prints_tables_for_every_example(example: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", str(EXAMPLES / f"{example}.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert "nodes" in out and "apps" in out and "can run on" in out
+
+
+def test_mixed_shelf_plan_warnings_and_placement(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", "--json", str(EXAMPLES / "mixed-shelf.yaml")]) == 0
+    plan = yaml.safe_load(capsys.readouterr().out)
+    warnings = {(w["code"], w["message"].split(":")[0]) for w in plan["warnings"]}
+    assert ("ceph-on-small-nodes", "node 'pi2' has storage disks but too little memory for Ceph OSDs; its disks stay unused") in warnings
+    assert sum("wear the card out" in w["message"] for w in plan["warnings"]) == 2
+    apps = {a["name"]: a["nodes"] for a in plan["apps"]}
+    assert apps["zigbee2mqtt"] == ["laptop1"]
+    assert apps["jellyfin"] == ["laptop1", "laptop2"]
+    assert apps["node-red"] == ["tower"]
+    assert plan["storageBackend"] == "rook-ceph"
+    osd = [n["name"] for n in plan["nodes"] if n["storage"]["role"] == "ceph-osd"]
+    assert osd == ["tower", "laptop1", "laptop2"]
+    assert [n["swapMiB"] for n in plan["nodes"] if n["name"].startswith("pi")] == [1024, 1024]
+
+
+def test_impossible_example_is_refused_by_plan(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", str(EXAMPLES / "impossible" / "ceph-on-pis.yaml")]) == 2
+    assert "rook-ceph needs 3 nodes" in capsys.readouterr().err
