@@ -6,16 +6,35 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import __version__
 from .errors import ClustergenError, Problem
 
+if TYPE_CHECKING:
+    from typing import TextIO
+
+    from .write import WriteReport
+
 DEFAULT_INVENTORY = "inventory.yaml"
+GENERATE_EXIT_STATUS = """exit status:
+  0  the repository is up to date
+  1  written, but some of your edits conflict with the new render: the files listed
+     at the end carry <<<<<<< markers to resolve before you commit
+  2  nothing written: an inventory error, uncommitted changes (see --allow-dirty),
+     another run in progress, or missing secrets (restore .clustergen/age.key)"""
 
 
 def main(argv: list[str] | None = None) -> int:
+    arguments = sys.argv[1:] if argv is None else argv
+    if arguments[:1] == ["probe"]:
+        # The probe is a standalone stdlib script (the generated repo carries a copy
+        # for machines without clustergen); it parses its own options.
+        from .probe import main as probe_main
+
+        return int(probe_main(arguments[1:]) or 0)
     parser = _parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(arguments)
     try:
         return int(args.func(args) or 0)
     except ClustergenError as exc:
@@ -50,11 +69,29 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--strict", action="store_true", help="treat warnings as errors")
     plan.set_defaults(func=_cmd_plan)
 
-    gen = sub.add_parser("generate", help="generate (or update) the GitOps repository")
-    gen.add_argument("inventory", nargs="?", default=DEFAULT_INVENTORY, type=Path)
-    gen.add_argument("-o", "--output", type=Path, help="repository folder (default: the inventory's folder)")
-    gen.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    gen = sub.add_parser(
+        "generate",
+        help="generate (or update) the GitOps repository",
+        description="Generate the repository, or regenerate it in place like `copier update`: files you did not\n"
+        "touch are updated, your edits are merged three-way (git merge-file), files you deleted stay\n"
+        "deleted, your own files are never touched, and secrets are never rotated. Refuses to start\n"
+        "on uncommitted changes, so git shows exactly what the run changed.",
+        epilog=GENERATE_EXIT_STATUS,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _generate_arguments(gen)
+    gen.add_argument("--dry-run", action="store_true", help="print a unified diff of what would change and write nothing (same as 'clustergen diff')")
+    gen.add_argument("--allow-dirty", action="store_true", help="regenerate even though the git tree has uncommitted changes")
     gen.set_defaults(func=_cmd_generate)
+
+    diff = sub.add_parser(
+        "diff",
+        help="show what generate would change, as a unified diff; writes nothing",
+        description="Print a unified diff (git apply accepts it) of what 'clustergen generate' would change, merges "
+        "included. Secret files are named but not shown. Exit status 0, or 2 on an error.",
+    )
+    _generate_arguments(diff)
+    diff.set_defaults(func=_cmd_generate, dry_run=True, allow_dirty=True)
 
     val = sub.add_parser("validate", help="check a generated repository with real kustomize, helm and schemas")
     val.add_argument("path", nargs="?", default=Path("."), type=Path)
@@ -64,6 +101,9 @@ def _parser() -> argparse.ArgumentParser:
     val.add_argument("--engine", choices=["builtin", "kubeconform"], default="builtin")
     val.add_argument("-o", "--output", choices=["text", "json", "junit"], default="text")
     val.set_defaults(func=_cmd_validate)
+
+    # Listed for --help; main() hands `probe` and everything after it to the probe script.
+    sub.add_parser("probe", help="print this machine's inventory entry (disks, GPUs, USB devices, NICs)")
 
     schema = sub.add_parser("schema", help="print the inventory JSON Schema")
     schema.set_defaults(func=_cmd_schema)
@@ -96,20 +136,54 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def _generate_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("inventory", nargs="?", default=DEFAULT_INVENTORY, type=Path)
+    parser.add_argument("-o", "--output", type=Path, help="repository folder (default: the inventory's folder)")
+    parser.add_argument("--strict", action="store_true", help="treat warnings as errors")
+
+
 def _cmd_generate(args: argparse.Namespace) -> int:
     from .pipeline import generate
+    from .write import unified_diff
 
     output = args.output or args.inventory.resolve().parent
-    result = generate(args.inventory, output, strict=args.strict)
+    result = generate(args.inventory, output, strict=args.strict, dry_run=args.dry_run, allow_dirty=args.allow_dirty)
     _print_problems(list(result.plan.warnings))
     report = result.report
     assert report is not None
-    print(f"{output}: {len(report.written)} written, {len(report.unchanged)} unchanged, {len(report.removed)} removed")
-    for path in report.kept_user_edits:
-        print(f"  kept your edits to {path}; the new version is in {path}.clustergen-new", file=sys.stderr)
+    if report.dry_run:
+        sys.stdout.write(unified_diff(report.updates))
+        _print_write_report(report, output, sys.stderr)
+        return 0
+    _print_write_report(report, output, sys.stdout)
+    return report.exit_code
+
+
+def _print_write_report(report: WriteReport, output: Path, out: TextIO) -> None:
+    if report.dry_run:
+        print(f"{output}: dry run, nothing written; {len(report.updates)} file(s) would change", file=out)
+    else:
+        merged = f", {len(report.merged)} merged" if report.merged else ""
+        print(f"{output}: {len(report.written)} written, {len(report.unchanged)} unchanged, {len(report.removed)} removed{merged}", file=out)
+    would = "would be " if report.dry_run else ""
+    for note in report.notes:
+        print(f"  note: {note}", file=out)
+    for path in report.merged:
+        print(f"  {'would merge' if report.dry_run else 'merged'} your edits into {path}", file=out)
+    for path in report.kept_deleted:
+        print(f"  {path}: you deleted it, so it stays deleted (clustergen's version changed)", file=out)
     for path in report.stale_kept:
-        print(f"  {path} is no longer generated but you changed it; left in place", file=sys.stderr)
-    return 0
+        print(f"  {path}: no longer generated, but you changed it, so it {would}kept; delete it if you no longer need it", file=out)
+    for path in report.kept_secret_edits:
+        print(f"  {path}: a secret file you edited; {would}kept as it is, never merged", file=out)
+    for path in report.approximate_base:
+        print(f"  {path}: merged against an approximate base (see note); review the result", file=out)
+    if report.conflicts or report.unresolved:
+        print("conflicts" + (" (would be)" if report.dry_run else "") + ": resolve the <<<<<<< markers, then commit:", file=out)
+        for path in report.conflicts:
+            print(f"  {path}", file=out)
+        for path in report.unresolved:
+            print(f"  {path} (markers from an earlier run)", file=out)
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:

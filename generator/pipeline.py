@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .errors import Problem
-from .inventory import load_inventory
-from .plan import ClusterPlan, plan_cluster
-from .render import RenderedFile, render_repository
-from .write import WriteReport, load_or_create_secrets, write_repository
+from .errors import ClustergenError, PlanError, Problem
+from .write import (
+    AGE_KEY_PATH,
+    ENCRYPTED_SECRETS_PATH,
+    SOPS_CONFIG_PATH,
+    STATE_PATH,
+    GenerationState,
+    WriteReport,
+    open_repository,
+    secret_files,
+    start_loading_secrets,
+)
+
+# render, plan and inventory are imported inside the functions: together they
+# take most of a no-op run's time, and `generate` overlaps their loading with
+# decrypting the secrets (a sops subprocess).
+if TYPE_CHECKING:
+    from .plan import ClusterPlan
+    from .render import ClusterSecrets, RenderedFile
 
 
 @dataclass
@@ -21,21 +35,82 @@ class Generation:
 
 
 def build_plan(inventory_path: Path) -> ClusterPlan:
+    # Imported here: loading the schema machinery is the slowest import, and
+    # `generate` overlaps it with decrypting the secrets.
+    from .inventory import load_inventory
+    from .plan import plan_cluster
+
     inventory, warnings = load_inventory(inventory_path)
     return plan_cluster(inventory, warnings)
 
 
-def render_for(plan: ClusterPlan, output: Path, inventory_text: str) -> list[RenderedFile]:
-    return render_repository(plan, load_or_create_secrets(output), inventory_text)
+def render_files(plan: ClusterPlan, cluster_secrets: ClusterSecrets, inventory_text: str, repo: Path) -> list[RenderedFile]:
+    """Everything the repository should hold: the render plus the secrets store (age key, .sops.yaml,
+    encrypted secrets)."""
+    from .render import render_repository
+
+    files = render_repository(plan, cluster_secrets, inventory_text)
+    files.extend(secret_files(repo, cluster_secrets))
+    files.sort(key=lambda f: f.path)
+    paths = [f.path for f in files]
+    assert len(paths) == len(set(paths)), "the render and the secrets store wrote the same path"
+    return files
 
 
-def generate(inventory_path: Path, output: Path, *, strict: bool = False) -> Generation:
-    plan = build_plan(inventory_path)
-    if strict and plan.warnings:
-        from .errors import PlanError
+def render_base(previous: GenerationState | None, cluster_secrets: ClusterSecrets, inventory_text: str, files: list[RenderedFile]) -> dict[str, bytes] | None:
+    """The merge base: the previous inventory rendered by this clustergen.
 
-        raise PlanError([Problem(w.message, w.file, w.line, w.column, w.field, w.hint, "error") for w in plan.warnings])
-    text = inventory_path.read_text(encoding="utf-8")
-    files = render_for(plan, output, text)
-    report = write_repository(output, files, "sha256:" + hashlib.sha256(text.encode()).hexdigest())
+    Where this version renders a file differently from the one that wrote it,
+    the base is not what the user started from; the write stage notices
+    (the state records each file's hash), looks for the real one in git
+    history, and otherwise reports the merge as approximate.
+    """
+    if previous is None or previous.inventory is None:
+        return None
+    if previous.inventory == inventory_text:
+        return {f.path: f.content for f in files}
+    from .inventory import load_inventory_text
+    from .plan import plan_cluster
+    from .render import render_repository
+
+    inventory, warnings = load_inventory_text(previous.inventory, f"{STATE_PATH} (previous inventory)")
+    rendered = render_repository(plan_cluster(inventory, warnings), cluster_secrets, previous.inventory)
+    base = {f.path: f.content for f in rendered}
+    # The secrets store is the same on both sides: it is never merged.
+    base.update({f.path: f.content for f in files if f.path in (AGE_KEY_PATH, SOPS_CONFIG_PATH, ENCRYPTED_SECRETS_PATH)})
+    return base
+
+
+def generate(inventory_path: Path, output: Path, *, strict: bool = False, dry_run: bool = False, allow_dirty: bool = False) -> Generation:
+    """Lock the repository (finishing an interrupted run), refuse uncommitted work, then load,
+    plan and render while sops decrypts the secrets, and write everything in one transaction
+    (or, for a dry run, only report it)."""
+    with open_repository(output, dry_run=dry_run) as session:
+        if not allow_dirty:
+            session.ensure_clean(inventory_path)
+        pending_secrets = start_loading_secrets(output)
+        try:
+            plan = build_plan(inventory_path)
+            if strict and plan.warnings:
+                raise PlanError([Problem(w.message, w.file, w.line, w.column, w.field, w.hint, "error") for w in plan.warnings])
+            text = inventory_path.read_text(encoding="utf-8")
+        except BaseException:
+            pending_secrets.discard()
+            raise
+        cluster_secrets = pending_secrets.result()
+        files = render_files(plan, cluster_secrets, text, output)
+        base_notes: list[str] = []
+
+        def load_base() -> dict[str, bytes] | None:
+            try:
+                return render_base(session.previous, cluster_secrets, text, files)
+            except ClustergenError as exc:
+                base_notes.append(
+                    "the previous inventory (kept in the state) no longer renders with this clustergen, so edited files "
+                    f"merge against what git history holds, or without a base: {exc.problems[0].message}"
+                )
+                return None
+
+        report = session.write(files, text, load_base)
+        report.notes.extend(base_notes)
     return Generation(plan, files, report)

@@ -19,10 +19,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--update-golden", action="store_true", help="rewrite tests/golden from the current generator")
 
 
+# A test-only age key and TEST_TOKEN encrypted to it, made once with the
+# write stage's own functions. Seeding the encrypted file (not only the key)
+# keeps golden trees byte-stable: SOPS output differs on every encryption.
+SECRETS_FIXTURE = Path(__file__).parent / "fixtures" / "secrets"
+
+
 def seed_secrets(repo: Path) -> None:
-    token = repo / ".clustergen" / "secrets" / "k3s-token"
-    token.parent.mkdir(parents=True, exist_ok=True)
-    token.write_text(TEST_TOKEN + "\n")
+    """Give repo the fixed secrets a user would restore from backup (age key) and git (encrypted file)."""
+    folder = repo / ".clustergen"
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("age.key", "secrets.sops.yaml"):
+        shutil.copyfile(SECRETS_FIXTURE / name, folder / name)
+    (folder / "age.key").chmod(0o600)
 
 
 def kubectl() -> str:

@@ -72,3 +72,18 @@ def test_generate_next_to_a_fresh_inventory(tmp_path: Path, monkeypatch: pytest.
     assert main(["generate"]) == 0  # the folder holds only the inventory, which the repo carries anyway
     assert (tmp_path / "clusters" / "tiny" / "kustomization.yaml").exists()
     assert (tmp_path / ".clustergen" / "state.yaml").exists()
+
+
+def test_probe_subcommand_runs_the_probe(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["probe", "--root", str(tmp_path), "--no-commands", "--name", "newbox"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "name: newbox" in out
+
+
+def test_generated_repo_carries_the_probe(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    assert main(["generate", str(ROOT / "examples" / "single-mini-pc.yaml"), "-o", str(repo)]) == 0
+    probe = repo / "bootstrap" / "probe.py"
+    assert probe.read_bytes() == (ROOT / "generator" / "probe.py").read_bytes()
+    assert probe.stat().st_mode & 0o111

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from generator.cli import main
+from generator.write import load_or_create_secrets
 
 from .conftest import EXAMPLES, TEST_TOKEN, seed_secrets
 
@@ -68,24 +69,30 @@ def test_regenerating_in_place_changes_nothing(tmp_path: Path, capsys: pytest.Ca
 def test_fresh_token_is_random_secret_and_kept(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
     assert main(["generate", str(EXAMPLES / "single-mini-pc.yaml"), "-o", str(repo)]) == 0
-    token_file = repo / ".clustergen" / "secrets" / "k3s-token"
-    token = token_file.read_text().strip()
+    token = load_or_create_secrets(repo).k3s_token
     assert len(token) == 64 and token != TEST_TOKEN
-    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+    key_file = repo / ".clustergen" / "age.key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert key_file.read_text().splitlines()[1].startswith("AGE-SECRET-KEY-1")
+    encrypted = repo / ".clustergen" / "secrets.sops.yaml"
+    assert token not in encrypted.read_text() and "ENC[AES256_GCM" in encrypted.read_text()
+    assert not (repo / ".clustergen" / "secrets").exists()  # no plaintext copy any more
     user_data = repo / "bootstrap" / "cloud-init" / "nuc" / "user-data"
     assert stat.S_IMODE(user_data.stat().st_mode) == 0o600
     assert f"token: {token}" in user_data.read_text()
     gitignore = (repo / ".gitignore").read_text()
-    assert "/.clustergen/secrets/" in gitignore and "/bootstrap/cloud-init/*/user-data" in gitignore
+    assert "/.clustergen/age.key" in gitignore and "/bootstrap/cloud-init/*/user-data" in gitignore
     other = tmp_path / "other"
     assert main(["generate", str(EXAMPLES / "single-mini-pc.yaml"), "-o", str(other)]) == 0
-    assert (other / ".clustergen" / "secrets" / "k3s-token").read_text().strip() != token
+    assert load_or_create_secrets(other).k3s_token != token
     # Regenerating keeps the token: nodes that joined with it must still be able to.
+    before = encrypted.read_bytes()
     assert main(["generate", str(EXAMPLES / "single-mini-pc.yaml"), "-o", str(repo)]) == 0
-    assert token_file.read_text().strip() == token
+    assert load_or_create_secrets(repo).k3s_token == token
+    assert encrypted.read_bytes() == before
 
 
-def test_user_edit_is_never_overwritten(tmp_path: Path) -> None:
+def test_user_edit_is_merged(tmp_path: Path) -> None:
     repo = generate("single-mini-pc", tmp_path / "repo")
     patch = repo / "overlays" / "tiny" / "apps" / "releases" / "node-red-values.yaml"
     patch.write_text(patch.read_text() + "    # my tweak\n")
@@ -93,8 +100,9 @@ def test_user_edit_is_never_overwritten(tmp_path: Path) -> None:
     inventory = tmp_path / "inventory.yaml"
     inventory.write_text(text)
     assert main(["generate", str(inventory), "-o", str(repo)]) == 0
-    assert patch.read_text().endswith("    # my tweak\n")
-    assert "Europe/Paris" in Path(str(patch) + ".clustergen-new").read_text()
+    merged = patch.read_text()
+    assert merged.endswith("    # my tweak\n") and "Europe/Paris" in merged and "Europe/Berlin" not in merged
+    assert not list(repo.rglob("*.clustergen-new"))
     assert "Europe/Paris" in (repo / "overlays" / "tiny" / "apps" / "releases" / "mosquitto-values.yaml").read_text()
 
 

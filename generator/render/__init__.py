@@ -9,7 +9,7 @@ from .files import RenderedFile
 from .flux import render_flux
 from .k3s import render_cloud_init
 from .kustomize import render_app_bases, render_component_base, render_overlays, render_profile_components
-from .repo import K3S_TOKEN_PATH, render_app_chart, render_ci_files, render_topology, render_facts, render_gitignore, render_inventory_copy, render_readme
+from .repo import render_app_chart, render_ci_files, render_probe, render_topology, render_facts, render_gitignore, render_inventory_copy, render_readme
 
 __all__ = ["ClusterSecrets", "RenderedFile", "render_repository"]
 
@@ -36,7 +36,7 @@ def render_repository(plan: ClusterPlan, secrets: ClusterSecrets, inventory_text
     files.append(render_readme(plan, layers))
     files.extend(render_ci_files(plan, layers))
     files.append(render_topology(plan))
-    files.append(RenderedFile.text(K3S_TOKEN_PATH, secrets.k3s_token, secret=True))
+    files.append(render_probe())
     files.sort(key=lambda f: f.path)
     paths = [f.path for f in files]
     assert len(paths) == len(set(paths)), "two renderers wrote the same path"

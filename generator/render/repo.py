@@ -12,11 +12,12 @@ from .templates import render_template
 from .yamltext import to_yaml
 
 SECRETS_DIR = ".clustergen/secrets"
-K3S_TOKEN_PATH = f"{SECRETS_DIR}/k3s-token"
 
 GITIGNORE = [
     "# Written by clustergen: secrets stay out of git.",
     f"/{SECRETS_DIR}/",
+    "# The age key that decrypts .clustergen/secrets.sops.yaml: back it up, never commit it.",
+    "/.clustergen/age.key",
     "# cloud-init user-data carries the cluster join token.",
     "/bootstrap/cloud-init/*/user-data",
     "# Local kubeconfig and talosconfig files.",
@@ -58,6 +59,13 @@ def render_app_chart() -> list[RenderedFile]:
     return files
 
 
+def render_probe() -> RenderedFile:
+    """The stdlib-only probe script, for new machines that have python3 but not clustergen."""
+    from ..resources import package_file
+
+    return RenderedFile("bootstrap/probe.py", package_file("probe.py").read_bytes(), 0o755)
+
+
 def render_inventory_copy(inventory_text: str) -> RenderedFile:
     # The repository describes itself: regenerate with `clustergen generate` inside it.
     return RenderedFile.text("inventory.yaml", inventory_text)
@@ -79,7 +87,6 @@ def render_readme(plan: ClusterPlan, layers: dict[str, str]) -> RenderedFile:
         agents=agents,
         layers=layers,
         flux_version=catalog.flux_version(),
-        token_path=K3S_TOKEN_PATH,
         apps=plan.apps,
         components=plan.components,
     )

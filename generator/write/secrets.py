@@ -1,25 +1,213 @@
-"""Cluster secrets are generated once and then only ever read back."""
+"""Cluster secrets: generated once, committed only SOPS-encrypted, then only ever read back.
+
+In the repository:
+  .clustergen/secrets.sops.yaml  committed; every value encrypted to the repository's age key
+  .clustergen/age.key            git-ignored, 0600; the one key that decrypts it: back it up
+  .sops.yaml                     committed; creation rules naming the age recipient
+
+SOPS output differs on every encryption (fresh data key, IVs, timestamp), so
+the encrypted file is never re-encrypted while its values stay the same:
+the bytes on disk are handed back unchanged, and regenerating is a no-op.
+Earlier versions kept the token in plaintext at .clustergen/secrets/k3s-token
+(git-ignored); such a repository is migrated on its next generation.
+
+The render package is imported inside the functions that need it: `generate`
+starts decrypting before the slow imports (render pulls in the inventory
+schema machinery) so the two overlap.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ..errors import WriteError
-from ..render import ClusterSecrets
-from ..render.repo import K3S_TOKEN_PATH
+from .layout import (
+    AGE_KEY_PATH,
+    ENCRYPTED_SECRETS_PATH,
+    LEGACY_TOKEN_PATH,
+    SOPS_CONFIG_PATH,
+    STATE_PATH,
+)
+from .sops import Decryption, encrypt
+from .state import digest
+
+if TYPE_CHECKING:
+    from ..render import ClusterSecrets
+    from ..render.files import RenderedFile
+
+# How a new value of each ClusterSecrets field is made; a field added there needs an entry here.
+NEW_VALUE: dict[str, Callable[[], str]] = {
+    # 256 bits from the OS CSPRNG; k3s accepts any string as a shared token.
+    "k3s_token": lambda: secrets.token_hex(32),
+}
+
+# Fields every secrets store has held since clustergen first wrote one.
+ORIGINAL_FIELDS = frozenset({"k3s_token"})
+
+_RESTORE_KEY = (
+    "restore .clustergen/age.key from your backup (password manager); without it the cluster secrets "
+    "cannot be decrypted, and new ones would lock the running nodes out"
+)
+# Decrypted values by ciphertext digest, so secret_files need not run sops a second time.
+_decrypted: dict[str, dict[str, Any]] = {}
+
+
+def key_name(field_name: str) -> str:
+    """k3s_token → k3sToken, the key in the encrypted file."""
+    first, *rest = field_name.split("_")
+    return first + "".join(part.title() for part in rest)
+
+
+def secret_values(cluster_secrets: ClusterSecrets) -> dict[str, str]:
+    from ..render import ClusterSecrets
+
+    return {key_name(f.name): getattr(cluster_secrets, f.name) for f in dataclasses.fields(ClusterSecrets)}
+
+
+class PendingSecrets:
+    """Secrets being loaded: decryption runs in a sops subprocess meanwhile."""
+
+    def __init__(self, repo: Path):
+        self.repo = repo
+        self._decryption: Decryption | None = None
+        encrypted = repo / ENCRYPTED_SECRETS_PATH
+        if encrypted.is_file():
+            key = repo / AGE_KEY_PATH
+            if not key.is_file():
+                raise WriteError.single(f"{key} is missing, so {encrypted} cannot be decrypted", file=str(key), hint=_RESTORE_KEY)
+            read_age_key(key)  # a malformed key fails here with a clear message, not inside sops
+            self._ciphertext = encrypted.read_bytes()
+            self._decryption = Decryption(encrypted, key)
+
+    def discard(self) -> None:
+        """The run failed before it needed the secrets: stop the decryption."""
+        if self._decryption is not None:
+            self._decryption.process.kill()
+            self._decryption.process.communicate()
+
+    def result(self) -> ClusterSecrets:
+        if self._decryption is not None:
+            values = self._decryption.result()
+            _decrypted[digest(self._ciphertext)] = values
+            return _complete(values, self.repo / ENCRYPTED_SECRETS_PATH)
+        legacy = self.repo / LEGACY_TOKEN_PATH
+        if legacy.is_file():
+            token = legacy.read_text(encoding="utf-8").strip()
+            if not token:
+                raise WriteError.single(
+                    f"{legacy} is empty", file=str(legacy), hint="restore the token from your backup; a new token would lock the existing nodes out"
+                )
+            return _complete({key_name("k3s_token"): token}, legacy)
+        if (self.repo / STATE_PATH).is_file():
+            # The repository was generated before: new secrets would rotate the
+            # cluster token and lock every node out.
+            raise WriteError.single(
+                f"{self.repo / ENCRYPTED_SECRETS_PATH} is missing",
+                file=str(self.repo / ENCRYPTED_SECRETS_PATH),
+                hint=f"restore it from git (git checkout -- {ENCRYPTED_SECRETS_PATH}); clustergen never makes new secrets for an existing cluster",
+            )
+        return _complete({})
+
+
+def _complete(values: dict[str, Any], source: Path | None = None) -> ClusterSecrets:
+    """Values from the store, plus new ones for fields a newer clustergen added (generated once,
+    then stored). A field every store has had from the start is never made up: its absence
+    means a damaged or hand-edited file, and a new value would rotate that secret."""
+    from ..render import ClusterSecrets
+
+    found = {}
+    for f in dataclasses.fields(ClusterSecrets):
+        value = values.get(key_name(f.name))
+        if value is None and source is not None and f.name in ORIGINAL_FIELDS:
+            raise WriteError.single(
+                f"{source} has no {key_name(f.name)}",
+                file=str(source),
+                hint=f"restore the file from git (git log -- {ENCRYPTED_SECRETS_PATH}); clustergen never makes a new one for an existing cluster",
+            )
+        if value is None:
+            if f.name not in NEW_VALUE:
+                raise AssertionError(f"no generator for the new secret {f.name}: add it to write.secrets.NEW_VALUE")
+            value = NEW_VALUE[f.name]()
+        found[f.name] = str(value)
+    return ClusterSecrets(**found)
+
+
+def start_loading_secrets(repo: Path) -> PendingSecrets:
+    return PendingSecrets(repo)
 
 
 def load_or_create_secrets(repo: Path) -> ClusterSecrets:
-    token_file = repo / K3S_TOKEN_PATH
-    if token_file.exists():
-        token = token_file.read_text(encoding="utf-8").strip()
-        if not token:
-            raise WriteError.single(
-                f"{token_file} is empty",
-                file=str(token_file),
-                hint="restore the token from your backup; a new token would lock the existing nodes out",
-            )
-        return ClusterSecrets(k3s_token=token)
-    # 256 bits from the OS CSPRNG; k3s accepts any string as a shared token.
-    return ClusterSecrets(k3s_token=secrets.token_hex(32))
+    """The repository's secrets; new ones only for a repository that never had any."""
+    return PendingSecrets(repo).result()
+
+
+def read_age_key(path: Path) -> tuple[bytes, Any]:
+    import pyrage
+
+    data = path.read_bytes()
+    for line in data.decode("utf-8", errors="replace").splitlines():
+        if line.startswith("AGE-SECRET-KEY-1"):
+            try:
+                return data, pyrage.x25519.Identity.from_str(line.strip())
+            except pyrage.IdentityError:
+                break
+    raise WriteError.single(f"{path} does not hold an age secret key (AGE-SECRET-KEY-1…)", file=str(path), hint=_RESTORE_KEY)
+
+
+def _new_age_key() -> tuple[bytes, Any]:
+    import pyrage
+
+    identity = pyrage.x25519.Identity.generate()
+    # age-keygen's format without its "# created:" line, which would make the file differ per run for no use.
+    return f"# public key: {identity.to_public()}\n{identity}\n".encode(), identity
+
+
+def sops_config(recipient: str) -> str:
+    from ..render.yamltext import to_yaml
+
+    rules = [
+        # The cluster secrets: every value encrypted.
+        {"path_regex": r"(^|/)\.clustergen/secrets\.sops\.yaml$", "age": recipient},
+        # Kubernetes Secrets you add: only data/stringData, so kustomize and Flux still read the kind and name.
+        {"path_regex": r".*\.sops\.ya?ml$", "encrypted_regex": "^(data|stringData)$", "age": recipient},
+    ]
+    header = (
+        "# Written by clustergen: SOPS encrypts matching files to this repository's age key.\n"
+        "# The private key is .clustergen/age.key (git-ignored): back it up.\n"
+    )
+    return header + to_yaml({"creation_rules": rules}) + "\n"
+
+
+def secret_files(repo: Path, cluster_secrets: ClusterSecrets) -> list[RenderedFile]:
+    """The age key, .sops.yaml and the encrypted secrets file. Call once per run: a
+    repository without a key gets a new one each call."""
+    from ..render.files import RenderedFile
+
+    key_file = repo / AGE_KEY_PATH
+    encrypted_file = repo / ENCRYPTED_SECRETS_PATH
+    if key_file.is_file():
+        key_bytes, identity = read_age_key(key_file)
+    elif encrypted_file.is_file():
+        raise WriteError.single(f"{key_file} is missing, so {encrypted_file} cannot be decrypted", file=str(key_file), hint=_RESTORE_KEY)
+    else:
+        key_bytes, identity = _new_age_key()
+    config = sops_config(str(identity.to_public()))
+    wanted = secret_values(cluster_secrets)
+    if encrypted_file.is_file():
+        current = encrypted_file.read_bytes()
+        values = _decrypted.get(digest(current))
+        if values is None:
+            values = Decryption(encrypted_file, key_file).result()
+        # Unchanged values keep the very bytes on disk; re-encrypting would change them on every run.
+        encrypted = current if all(values.get(k) == v for k, v in wanted.items()) else encrypt({**values, **wanted}, config, ENCRYPTED_SECRETS_PATH)
+    else:
+        encrypted = encrypt(wanted, config, ENCRYPTED_SECRETS_PATH)
+    return [
+        RenderedFile(AGE_KEY_PATH, key_bytes, 0o600, secret=True),
+        RenderedFile.text(SOPS_CONFIG_PATH, config),
+        RenderedFile(ENCRYPTED_SECRETS_PATH, encrypted),
+    ]

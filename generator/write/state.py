@@ -1,7 +1,20 @@
-"""`.clustergen/state.yaml`: what the last generation wrote, so the next one knows what the user changed."""
+"""`.clustergen/state.yaml`: what the last generation wrote, so the next one knows what the user changed.
+
+It holds no timestamps, so regenerating from the same inventory rewrites it
+byte for byte.  Besides the content hash of every generated file it keeps
+the inventory text that produced them: re-rendering that text gives the
+merge base for the user's edits (copier's "render the old answers").
+
+The inventory is kept base64-encoded: as plain YAML inside this file,
+Renovate's regex managers (and grep-based tools) would find its pins and
+"update" the merge base, and one of them backtracks without end on it.
+Plain base64, not compressed: zlib output may differ between zlib builds,
+and the state must be the same bytes on every machine.
+"""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,9 +22,11 @@ from pathlib import Path
 import yaml
 
 from .. import __version__
-from ..render.yamltext import to_yaml
+from ..errors import WriteError
+from .layout import STATE_PATH
 
-STATE_PATH = ".clustergen/state.yaml"
+_HEADER = "# Written by clustergen; do not edit. It tells the next generation which files you changed.\n"
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def digest(data: bytes) -> str:
@@ -22,24 +37,59 @@ def digest(data: bytes) -> str:
 class GenerationState:
     tool_version: str = __version__
     inventory_digest: str = ""
-    files: dict[str, str] = field(default_factory=dict)  # path → content digest
+    # path → digest of the content clustergen rendered (not of a merge result),
+    # so that a merged file still counts as edited by the user next time.
+    files: dict[str, str] = field(default_factory=dict)
+    # The inventory these files were rendered from; None in states written
+    # before clustergen kept it, which then merge without a base.
+    inventory: str | None = None
 
     @classmethod
-    def read(cls, repo: Path) -> "GenerationState | None":
+    def read(cls, repo: Path) -> GenerationState | None:
         path = repo / STATE_PATH
-        if not path.exists():
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
             return None
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (OSError, UnicodeDecodeError) as exc:
+            raise WriteError.single(f"cannot read {path}: {exc}", file=str(path)) from None
+        try:
+            data = yaml.load(text, Loader=_Loader) or {}
+        except yaml.YAMLError as exc:
+            raise WriteError.single(
+                f"{path} is not valid YAML: {exc}",
+                file=str(path),
+                hint=f"restore it from git (git checkout -- {STATE_PATH}); it is written by clustergen",
+            ) from None
+        if not isinstance(data, dict):
+            raise WriteError.single(f"{path} is not a clustergen state file", file=str(path), hint=f"restore it from git (git checkout -- {STATE_PATH})")
         return cls(
             tool_version=str(data.get("toolVersion", "")),
             inventory_digest=str(data.get("inventoryDigest", "")),
-            files=dict(data.get("files") or {}),
+            files={str(k): str(v) for k, v in (data.get("files") or {}).items()},
+            inventory=_decode(data.get("inventoryBase64"), path),
         )
 
     def text(self) -> str:
-        data = {
+        from ..render.yamltext import to_yaml  # see write/__init__: render loads late
+
+        data: dict[str, object] = {
             "toolVersion": self.tool_version,
             "inventoryDigest": self.inventory_digest,
             "files": dict(sorted(self.files.items())),
         }
-        return "# Written by clustergen; do not edit. It tells the next generation which files you changed.\n" + to_yaml(data) + "\n"
+        if self.inventory is not None:
+            encoded = base64.b64encode(self.inventory.encode("utf-8")).decode("ascii")
+            data["inventoryBase64"] = "\n".join(encoded[i : i + 76] for i in range(0, len(encoded), 76)) + "\n"
+        return _HEADER + to_yaml(data) + "\n"
+
+
+def _decode(value: object, path: Path) -> str | None:
+    if value is None:
+        return None
+    try:
+        return base64.b64decode("".join(str(value).split()), validate=True).decode("utf-8")
+    except ValueError:
+        raise WriteError.single(
+            f"{path}: inventoryBase64 is damaged", file=str(path), hint=f"restore it from git (git checkout -- {STATE_PATH})"
+        ) from None

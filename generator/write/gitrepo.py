@@ -1,0 +1,83 @@
+"""What git knows about the repository: uncommitted changes, and earlier versions of a file."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+from pathlib import Path
+
+from ..errors import WriteError
+from .merge import git_environment
+
+
+def _git(repo: Path, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    git = shutil.which("git")
+    assert git is not None
+    return subprocess.run([git, "-C", str(repo), *args], input=stdin, capture_output=True, env=git_environment(), check=False)
+
+
+def uncommitted_changes(repo: Path, exempt: list[str]) -> list[str] | None:
+    """`git status` lines for changes under repo (None outside a git work tree).
+
+    `exempt` paths (relative to repo) do not count: the inventory the user
+    just edited is rewritten byte for byte, so nothing in it can be lost.
+    """
+    if shutil.which("git") is None:
+        if (repo / ".git").exists():
+            raise WriteError.single(
+                f"{repo} is a git repository but git is not installed, so uncommitted changes cannot be checked",
+                hint="install git, or pass --allow-dirty",
+            )
+        return None
+    excludes = [f":(exclude,literal){path}" for path in exempt]
+    result = _git(repo, "status", "--porcelain=v1", "-z", "--untracked-files=all", "--", ".", *excludes)
+    if result.returncode != 0:
+        message = result.stderr.decode(errors="replace").strip()
+        if "not a git repository" in message:
+            return None
+        raise WriteError.single(f"git status failed in {repo}: {message}", file=str(repo), hint="fix the repository, or pass --allow-dirty")
+    entries = result.stdout.decode(errors="replace").split("\0")
+    changes = []
+    skip_next = False
+    for entry in entries:
+        if skip_next:  # the source path of a rename or copy
+            skip_next = False
+            continue
+        if not entry:
+            continue
+        changes.append(entry)
+        skip_next = entry[:1] in "RC"
+    return changes
+
+
+def committed_version(repo: Path, path: str, wanted_digest: str, depth: int = 30) -> bytes | None:
+    """The content of `path` in recent history whose sha256 is `wanted_digest`: what clustergen
+    generated last time, when re-rendering cannot reproduce it (another clustergen version)."""
+    if shutil.which("git") is None:
+        return None
+    log = _git(repo, "log", "--format=%H", f"-n{depth}", "--", path)
+    if log.returncode != 0:
+        return None
+    commits = log.stdout.decode().split()
+    if not commits:
+        return None
+    # "./" makes the path relative to repo, which may be a subfolder of the work tree.
+    request = "".join(f"{commit}:./{path}\n" for commit in commits).encode()
+    batch = _git(repo, "cat-file", "--batch", stdin=request)
+    if batch.returncode != 0:
+        return None
+    out = batch.stdout
+    pos = 0
+    while pos < len(out):
+        end = out.index(b"\n", pos)
+        header = out[pos:end].split()
+        pos = end + 1
+        if len(header) != 3:  # "<name> missing"
+            continue
+        size = int(header[2])
+        content = out[pos : pos + size]
+        pos += size + 1
+        if "sha256:" + hashlib.sha256(content).hexdigest() == wanted_digest:
+            return content
+    return None

@@ -1,0 +1,64 @@
+"""Three-way merge of one file with `git merge-file`, the merge git itself uses.
+
+The labels say which side is which in the conflict markers; diff3 style
+shows what clustergen generated last time too, so the user can see what
+the generator changed, not only the two results.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import WriteError
+
+OURS_LABEL = "yours (repository)"
+BASE_LABEL = "clustergen base"
+THEIRS_LABEL = "clustergen new"
+CONFLICT_START = f"<<<<<<< {OURS_LABEL}".encode()
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    content: bytes
+    conflicts: int  # conflicting hunks; 0 is a clean merge
+
+
+def git_binary() -> str:
+    found = shutil.which("git")
+    if not found:
+        raise WriteError.single("git is not installed; clustergen needs `git merge-file` to merge your edits", hint="install git")
+    return found
+
+
+def git_environment() -> dict[str, str]:
+    # Our own markers and messages, whatever the user's locale and config say.
+    env = dict(os.environ, LC_ALL="C", GIT_OPTIONAL_LOCKS="0")
+    env.pop("GIT_DIR", None)
+    env.pop("GIT_WORK_TREE", None)
+    return env
+
+
+def merge_file(ours: bytes, base: bytes, theirs: bytes, path: str) -> MergeResult:
+    """Replay the user's edits (base → ours) onto the new render (theirs)."""
+    if b"\0" in ours or b"\0" in base or b"\0" in theirs:
+        # git merge-file refuses binary content; keep the user's file and say so.
+        return MergeResult(ours, 1)
+    with tempfile.TemporaryDirectory(prefix="clustergen-merge-") as tmp:
+        names = []
+        for name, data in (("ours", ours), ("base", base), ("theirs", theirs)):
+            Path(tmp, name).write_bytes(data)
+            names.append(str(Path(tmp, name)))
+        command = [
+            git_binary(), "merge-file", "-p", "--diff3",
+            "-L", OURS_LABEL, "-L", BASE_LABEL, "-L", THEIRS_LABEL, *names,
+        ]  # fmt: skip
+        result = subprocess.run(command, capture_output=True, env=git_environment(), check=False)
+    # The exit status is the number of conflicts (capped at 127); above that, an error.
+    if result.returncode < 0 or result.returncode > 127:
+        raise WriteError.single(f"git merge-file failed on {path}: {result.stderr.decode(errors='replace').strip()}", file=path)
+    return MergeResult(result.stdout, result.returncode)

@@ -1,0 +1,184 @@
+"""Decide, file by file, what a regeneration does to the repository (copier's update, per file).
+
+For every path it compares four versions: what is on disk (the user's),
+what clustergen recorded writing last time (a hash in the state), the
+merge base (the previous inventory re-rendered), and the new render:
+
+  on disk = recorded hash      untouched: replaced by the new render
+  on disk ≠ recorded hash      edited: three-way merged (git merge-file)
+  recorded but missing         deleted by the user: stays deleted (not a git-ignored secret file:
+                               missing from a fresh clone, it is written again)
+  recorded, no longer rendered removed if untouched, else kept and reported
+  never recorded               the user's own file: never touched
+
+Nothing here writes: the result is a list of FileUpdates for the transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from .layout import WRITE_ONCE_PATHS
+from .merge import CONFLICT_START, MergeResult, merge_file
+from .state import GenerationState, digest
+
+if TYPE_CHECKING:
+    from ..render.files import RenderedFile
+
+
+@dataclass(frozen=True)
+class FileUpdate:
+    path: str
+    before: bytes | None  # on disk now; None: absent
+    after: bytes | None  # after the run; None: removed
+    mode: int = 0o644
+    secret: bool = False
+
+
+@dataclass
+class WriteReport:
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)  # untouched by the user: the new render replaced them
+    merged: list[str] = field(default_factory=list)  # your edits replayed cleanly on the new render
+    conflicts: list[str] = field(default_factory=list)  # merged with conflict markers left in the file
+    unresolved: list[str] = field(default_factory=list)  # markers from an earlier run still in the file
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    kept_deleted: list[str] = field(default_factory=list)  # you deleted them and clustergen changed them since
+    stale_kept: list[str] = field(default_factory=list)  # no longer generated, but you changed them
+    kept_secret_edits: list[str] = field(default_factory=list)  # secret files are never merged
+    approximate_base: list[str] = field(default_factory=list)  # merged against a base that is not what was generated
+    notes: list[str] = field(default_factory=list)
+    updates: list[FileUpdate] = field(default_factory=list)
+    mode_fixes: list[tuple[str, int]] = field(default_factory=list)
+    dry_run: bool = False
+
+    @property
+    def written(self) -> list[str]:
+        return self.created + self.updated + self.merged + self.conflicts
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.conflicts or self.unresolved else 0
+
+
+class BaseContent(Protocol):
+    """The previous inventory rendered now, by path (a dict, or a lazy stand-in)."""
+
+    def get(self, path: str) -> bytes | None: ...
+
+
+Merge = Callable[[bytes, bytes, bytes, str], MergeResult]
+# The content clustergen wrote last time, from git history, when the base render cannot reproduce it.
+FindCommitted = Callable[[str, str], "bytes | None"]
+
+
+def _read(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes() if path.is_file() else None
+    except OSError:
+        return None
+
+
+def _has_markers(content: bytes) -> bool:
+    return content.startswith(CONFLICT_START) or b"\n" + CONFLICT_START in content
+
+
+@dataclass
+class Reconciler:
+    repo: Path
+    previous: GenerationState | None
+    base: BaseContent | None  # None when the previous inventory cannot be rendered
+    merge: Merge = merge_file
+    find_committed: FindCommitted | None = None
+    report: WriteReport = field(default_factory=WriteReport)
+
+    def run(self, files: list[RenderedFile]) -> WriteReport:
+        recorded = self.previous.files if self.previous else {}
+        for f in files:
+            self._generated(f, recorded.get(f.path))
+        produced = {f.path for f in files}
+        for path, recorded_digest in sorted(recorded.items()):
+            if path not in produced:
+                self._dropped(path, recorded_digest)
+        return self.report
+
+    def _generated(self, f: RenderedFile, recorded: str | None) -> None:
+        report = self.report
+        disk = _read(self.repo / f.path)
+        if disk is None:
+            # Secret files are git-ignored: missing in a fresh clone is not a
+            # deletion, and the user needs them (user-data to flash a node).
+            if recorded is None or f.secret:
+                self._change(f, None, f.content, report.created)
+            elif digest(f.content) != recorded:
+                report.kept_deleted.append(f.path)
+            return
+        if disk == f.content:
+            report.unchanged.append(f.path)
+            if f.secret and ((self.repo / f.path).stat().st_mode & 0o777) != f.mode:
+                report.mode_fixes.append((f.path, f.mode))
+            return
+        if recorded is not None and digest(disk) == recorded:
+            self._change(f, disk, f.content, report.updated)
+        elif f.path in WRITE_ONCE_PATHS:
+            # Derived from what is on disk (decrypted), so replacing loses nothing.
+            self._change(f, disk, f.content, report.updated)
+        elif f.secret:
+            # Git-ignored, so no history to recover from, and conflict markers
+            # around a token help nobody: the user's version stays.
+            report.kept_secret_edits.append(f.path)
+        else:
+            self._merge(f, disk, recorded)
+
+    def _merge(self, f: RenderedFile, disk: bytes, recorded: str | None) -> None:
+        report = self.report
+        base = self._base(f.path, recorded)
+        if base == f.content:
+            # The generator's side did not change: the user's version stands.
+            report.unchanged.append(f.path)
+            if _has_markers(disk):
+                report.unresolved.append(f.path)
+            return
+        result = self.merge(disk, base, f.content, f.path)
+        if result.content == disk:
+            report.unchanged.append(f.path)
+            if result.conflicts:
+                report.conflicts.append(f.path)
+            return
+        # The file is the user's now: it keeps their mode (say, an executable bit they set).
+        mode = (self.repo / f.path).stat().st_mode & 0o7777
+        self.report.updates.append(FileUpdate(f.path, disk, result.content, mode))
+        (report.conflicts if result.conflicts else report.merged).append(f.path)
+
+    def _base(self, path: str, recorded: str | None) -> bytes:
+        """What the user's edits started from. A file that was never recorded
+        (the user's own file at a path clustergen now generates) merges against
+        an empty base, so differences show up as conflicts, not silent wins."""
+        if recorded is None:
+            return b""
+        rendered = self.base.get(path) if self.base is not None else None
+        if rendered is not None and digest(rendered) == recorded:
+            return rendered
+        committed = self.find_committed(path, recorded) if self.find_committed else None
+        if committed is not None:
+            return committed
+        self.report.approximate_base.append(path)
+        return rendered if rendered is not None else b""
+
+    def _dropped(self, path: str, recorded: str) -> None:
+        disk = _read(self.repo / path)
+        if disk is None:
+            return
+        if digest(disk) == recorded:
+            self.report.updates.append(FileUpdate(path, disk, None))
+            self.report.removed.append(path)
+        else:
+            self.report.stale_kept.append(path)
+
+    def _change(self, f: RenderedFile, before: bytes | None, after: bytes, bucket: list[str]) -> None:
+        self.report.updates.append(FileUpdate(f.path, before, after, f.mode, f.secret))
+        bucket.append(f.path)

@@ -1,0 +1,242 @@
+"""Apply a set of file updates so that a crash at any moment loses nothing.
+
+Why per file with a journal, not a swap of the whole folder: the repository
+folder itself must stay the same inode.  The user's shell, editor and git
+are usually *inside* it (`clustergen generate` with no arguments is the
+normal flow), and a renamed-away folder would leave them in a deleted
+directory; moving `.git` and the user's own files across is a crash window
+of its own.
+
+The protocol (a redo log):
+  1. stage   every new content goes to a sibling folder `.<repo>.clustergen-stage/files/`
+             (same filesystem; `<repo>/.clustergen-stage/` when the repository is a mount
+             point of its own), written and fsynced with its final mode;
+  2. commit  the list of writes and removals is written to `journal.tmp`,
+             fsynced and renamed to `journal`: that rename is the commit point;
+  3. apply   each staged file is renamed over its target (atomic per file),
+             removed files are unlinked, directories fsynced;
+  4. finish  the journal and the stage folder are removed.
+A crash before 3 leaves the repository exactly as it was (the next run
+discards the stage folder); from 3 on, the next run finds the journal and
+finishes it, which is idempotent: a staged file already renamed is gone.
+
+One run at a time: an exclusive flock on the repository folder itself.  The
+kernel drops it when the process dies, so a crash never leaves a stale lock,
+and there is no lock file to ignore, commit or clean up.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+import shutil
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from ..errors import WriteError
+from .reconcile import FileUpdate
+
+JOURNAL = "journal"
+PAUSE_ENV = "CLUSTERGEN_TEST_PAUSE_AT"
+
+
+def pause_point(phase: str) -> None:
+    """Test hook: with CLUSTERGEN_TEST_PAUSE_AT=<phase> the run stops here (announcing it on
+    stderr) so a test can kill -9 it mid-write. Phases: staged, committed, applying, applied."""
+    if os.environ.get(PAUSE_ENV) == phase:
+        print(f"clustergen: paused at {phase}", file=sys.stderr, flush=True)
+        time.sleep(600)
+
+
+def _stage_candidates(repo: Path) -> tuple[Path, Path]:
+    repo = repo.resolve()
+    return repo.parent / f".{repo.name}.clustergen-stage", repo / ".clustergen-stage"
+
+
+def stage_folder(repo: Path) -> Path:
+    """Beside the repository; inside it only when the repository is a mount point of its own
+    (a container's bind mount) or its parent is not writable, since renames must not cross
+    filesystems."""
+    beside, inside = _stage_candidates(repo)
+    for existing in (beside, inside):
+        if existing.exists():
+            return existing
+    parent = beside.parent
+    if os.access(parent, os.W_OK | os.X_OK) and os.stat(parent).st_dev == os.stat(repo).st_dev:
+        return beside
+    return inside
+
+
+@contextmanager
+def repository_lock(repo: Path, *, shared: bool = False) -> Iterator[None]:
+    """Exclusive for a run that writes; shared for a dry run, which only needs no writer meanwhile."""
+    fd = os.open(repo, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        try:
+            fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise WriteError.single(
+                f"another clustergen run is writing {repo}",
+                file=str(repo),
+                hint="wait for it to finish and run again (the lock goes away by itself when that process ends)",
+            ) from None
+        yield
+    finally:
+        os.close(fd)
+
+
+def pending_recovery(repo: Path) -> bool:
+    return (stage_folder(repo) / JOURNAL).is_file()
+
+
+def recover(repo: Path) -> str | None:
+    """Finish or discard what an interrupted run left behind; returns a note for the user."""
+    repo = repo.resolve()
+    stage = stage_folder(repo)
+    if not stage.exists():
+        return None
+    if (stage / JOURNAL).is_file():
+        count = _roll_forward(repo, stage)
+        return f"finished writing an interrupted run's committed update ({count} file(s) were still pending)"
+    shutil.rmtree(stage, ignore_errors=True)
+    return "removed the staging folder of an interrupted run; it had not changed the repository"
+
+
+def apply_updates(repo: Path, updates: list[FileUpdate]) -> None:
+    if not updates:
+        return
+    repo = repo.resolve()
+    _check_targets(repo, updates)
+    stage = stage_folder(repo)
+    try:
+        os.mkdir(stage, 0o700)  # private: it holds secret files before they reach their 0600 targets
+    except FileExistsError:
+        raise WriteError.single(f"{stage} is in the way", file=str(stage), hint="remove it; it is left over from an interrupted run") from None
+    except OSError as exc:
+        raise WriteError.single(
+            f"cannot create {stage}: {exc.strerror}",
+            file=str(stage),
+            hint=f"clustergen stages its writes next to the repository; it needs write access to {repo.parent}",
+        ) from None
+    writes = [u for u in updates if u.after is not None]
+    removals = [u.path for u in updates if u.after is None]
+    try:
+        staged_dirs = {stage}
+        for update in writes:
+            target = stage / "files" / update.path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            _write_synced(target, update.after or b"", update.mode)
+            staged_dirs.update(p for p in target.parents if p.is_relative_to(stage))
+        for folder in staged_dirs:
+            _fsync_dir(folder)
+        pause_point("staged")
+        journal = {"repository": str(repo), "write": [u.path for u in writes], "remove": removals}
+        _write_synced(stage / (JOURNAL + ".tmp"), json.dumps(journal, indent=1).encode(), 0o600)
+        os.replace(stage / (JOURNAL + ".tmp"), stage / JOURNAL)
+        _fsync_dir(stage)
+    except OSError as exc:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise WriteError.single(f"cannot stage the new files: {exc}", file=str(stage)) from None
+    pause_point("committed")
+    try:
+        _roll_forward(repo, stage)
+    except OSError as exc:
+        raise WriteError.single(
+            f"writing {repo} stopped halfway: {exc}",
+            file=str(repo),
+            hint="fix the cause and run clustergen generate again; it finishes the committed update first",
+        ) from None
+
+
+def _roll_forward(repo: Path, stage: Path) -> int:
+    """Apply the journal; returns how many files this call changed (fewer when resuming)."""
+    journal = json.loads((stage / JOURNAL).read_text(encoding="utf-8"))
+    touched: set[Path] = set()
+    writes: list[str] = journal["write"]
+    changed = 0
+    for i, path in enumerate(writes):
+        source = stage / "files" / path
+        target = repo / path
+        if source.exists():  # absent: renamed into place before the interruption
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(source, target)
+            changed += 1
+        touched.update(_parents_within(target, repo))
+        if i == len(writes) // 2:
+            pause_point("applying")
+    for path in journal["remove"]:
+        target = repo / path
+        if target.exists():
+            target.unlink()
+            changed += 1
+        touched.update(_parents_within(target, repo))
+        _remove_empty_parents(target.parent, repo)
+    for folder in sorted(touched, key=lambda p: len(p.parts), reverse=True):
+        if folder.is_dir():
+            _fsync_dir(folder)
+    pause_point("applied")
+    (stage / JOURNAL).unlink()
+    shutil.rmtree(stage, ignore_errors=True)
+    _fsync_dir(stage.parent)
+    return changed
+
+
+def _check_targets(repo: Path, updates: list[FileUpdate]) -> None:
+    """Refuse before the commit point what would make the apply step fail halfway."""
+    for update in updates:
+        target = repo / update.path
+        if target.is_dir() and not target.is_symlink():
+            raise WriteError.single(f"{target} is a folder, but clustergen generates a file there", file=str(target), hint="move the folder away")
+        for parent in _parents_within(target, repo):
+            if parent.exists() and not parent.is_dir():
+                raise WriteError.single(f"{parent} is a file, but clustergen needs a folder there", file=str(parent), hint="move the file away")
+            if parent.is_dir():
+                if not os.access(parent, os.W_OK | os.X_OK):
+                    raise WriteError.single(f"cannot write into {parent}: permission denied", file=str(parent), hint="fix its permissions")
+                break  # the nearest existing folder is the one that matters
+
+
+def _parents_within(target: Path, repo: Path) -> list[Path]:
+    parents = []
+    for parent in target.parents:
+        parents.append(parent)
+        if parent == repo:
+            break
+    return parents
+
+
+def _write_synced(path: Path, data: bytes, mode: int) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fchmod(fd, mode)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    except FileNotFoundError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError as exc:  # some filesystems cannot fsync a directory; the data files are synced
+        if exc.errno not in (errno.EINVAL, errno.EBADF):
+            raise
+    finally:
+        os.close(fd)
+
+
+def _remove_empty_parents(folder: Path, repo: Path) -> None:
+    while folder != repo and folder.is_dir() and not any(folder.iterdir()):
+        folder.rmdir()
+        folder = folder.parent
