@@ -16,25 +16,25 @@ from .nodes import resolve_nodes
 __all__ = ["AppPlan", "ClusterPlan", "ComponentPlan", "NodePlan", "plan_cluster"]
 
 
+def _raise_errors(problems: list[Problem]) -> list[Problem]:
+    """Stop on the errors among a rule's problems; hand back its warnings."""
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
+        raise PlanError(errors)
+    return problems
+
+
 def plan_cluster(inv: Inventory, warnings: list[Problem] | None = None) -> ClusterPlan:
     collected = list(warnings or [])
     nodes, node_warnings = resolve_nodes(inv)
     collected.extend(node_warnings)
     nodes, hardware_problems = apply_hardware_rules(inv, nodes)
     storage_backend, nodes, storage_problems = choose_storage(inv, nodes)
-    problems = hardware_problems + storage_problems
-    errors = [p for p in problems if p.severity == "error"]
-    if errors:
-        raise PlanError(errors)
-    collected.extend(problems)
+    collected.extend(_raise_errors(hardware_problems + storage_problems))
     issuer = cluster_issuer_name(inv)
     apps, app_warnings = plan_apps(inv, nodes, issuer)
     collected.extend(app_warnings)
-    lessons = check_lessons(inv, nodes, apps)
-    lesson_errors = [p for p in lessons if p.severity == "error"]
-    if lesson_errors:
-        raise PlanError(lesson_errors)
-    collected.extend(lessons)
+    collected.extend(_raise_errors(check_lessons(inv, nodes, apps)))
     return ClusterPlan(
         inventory=inv,
         distribution_version=inv.distribution_version or catalog.k3s_version(),

@@ -177,6 +177,7 @@ def _plan_app(inv: Inventory, app: App, nodes: list[NodePlan], cluster_issuer: s
     image = merged["image"]
     return (
         AppPlan(
+            index=app.index,
             name=app.name,
             namespace=namespace,
             catalog=app.catalog,

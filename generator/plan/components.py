@@ -69,7 +69,7 @@ DATA_COMPONENTS = frozenset({"longhorn", "rook-ceph", "rook-ceph-cluster", "loca
 
 def plan_components(inv: Inventory, nodes: list[NodePlan], storage_backend: str) -> list[ComponentPlan]:
     keyed = [(key, "controllers") for key in wanted_components(inv)]
-    if any(g.vendor == "nvidia" for n in nodes for g in n.gpus):
+    if any(n.has_nvidia_gpu for n in nodes):
         keyed.append(("nvidia-device-plugin", "controllers"))
     keyed += [(key, "storage") for key in STORAGE_COMPONENTS[storage_backend]]
     plans = []

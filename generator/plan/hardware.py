@@ -28,7 +28,7 @@ def apply_hardware_rules(inv: Inventory, nodes: list[NodePlan]) -> tuple[list[No
     problems: list[Problem] = []
     result = []
     for node in nodes:
-        index = next(n.index for n in inv.nodes if n.name == node.name)
+        index = node.index
         original = inv.nodes[index]
         pi = profile_family(inv, node.profile) == "raspberry-pi"
         if pi and node.arch != "arm64":

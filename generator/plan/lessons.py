@@ -23,13 +23,12 @@ def gpu_without_runtime_class(inv: Inventory, apps: list[AppPlan]) -> list[Probl
     for app in apps:
         values = {**app.base_values, **app.cluster_values}
         if values.get("gpu", {}).get("enabled") and values.get("runtimeClassName", "nvidia") != "nvidia":
-            index = next(a.index for a in inv.apps if a.name == app.name)
             found.append(
                 Problem(
                     f"app '{app.name}' asks for a GPU but runs with runtimeClassName '{values.get('runtimeClassName')}'",
                     hint="remove runtimeClassName from the app's values; GPU apps need the 'nvidia' RuntimeClass",
                     code="gpu-without-runtime-class",
-                    **inv.where("apps", index, "values"),
+                    **inv.where("apps", app.index, "values"),
                 )
             )
     return found
@@ -40,16 +39,14 @@ def data_namespace_shared_with_stateless(inv: Inventory, apps: list[AppPlan]) ->
     with data into a namespace named like a throwaway one, where people delete freely."""
     found = []
     for app in apps:
-        has_data = bool(app.base_values.get("persistence") or app.cluster_values.get("persistence"))
-        if has_data and app.namespace in ("default", "tmp", "test", "scratch"):
-            index = next(a.index for a in inv.apps if a.name == app.name)
+        if app.has_data and app.namespace in ("default", "tmp", "test", "scratch"):
             found.append(
                 Problem(
                     f"app '{app.name}' keeps data in namespace '{app.namespace}'; deleting that namespace deletes the data",
                     hint="give apps with data a namespace of their own",
                     severity="warning",
                     code="data-in-throwaway-namespace",
-                    **inv.where("apps", index, "namespace" if inv.apps[index].namespace else "name"),
+                    **inv.where("apps", app.index, "namespace" if inv.apps[app.index].namespace else "name"),
                 )
             )
     return found

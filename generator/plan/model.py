@@ -14,6 +14,7 @@ DEVICE_LABEL_PREFIX = "device.clustergen.dev"
 
 @dataclass(frozen=True)
 class NodePlan:
+    index: int  # position in the inventory's nodes list, for error locations
     name: str
     addresses: tuple[IPAddress, ...]
     mac: str | None
@@ -47,6 +48,10 @@ class NodePlan:
     def is_server(self) -> bool:
         return self.role == "controlplane"
 
+    @property
+    def has_nvidia_gpu(self) -> bool:
+        return any(g.vendor == "nvidia" for g in self.gpus)
+
 
 @dataclass(frozen=True)
 class ComponentPlan:
@@ -65,6 +70,7 @@ class ComponentPlan:
 
 @dataclass(frozen=True)
 class AppPlan:
+    index: int  # position in the inventory's apps list, for error locations
     name: str
     namespace: str
     catalog: str | None
@@ -76,6 +82,10 @@ class AppPlan:
     host: str | None
     notes: str = ""
     image: str = ""
+
+    @property
+    def has_data(self) -> bool:
+        return bool(self.base_values.get("persistence") or self.cluster_values.get("persistence"))
 
 
 @dataclass(frozen=True)
@@ -96,6 +106,10 @@ class ClusterPlan:
     @property
     def servers(self) -> tuple[NodePlan, ...]:
         return tuple(n for n in self.nodes if n.is_server)
+
+    @property
+    def has_nvidia_gpus(self) -> bool:
+        return any(n.has_nvidia_gpu for n in self.nodes)
 
     @property
     def first_server(self) -> NodePlan:

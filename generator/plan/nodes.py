@@ -7,6 +7,7 @@ from dataclasses import replace
 from .. import catalog
 from ..errors import Problem
 from ..inventory.model import Inventory, Node, quantity_to_mib
+from .components import gpu_config_name
 from .model import DEVICE_LABEL_PREFIX, LABEL_PREFIX, NodePlan
 
 # SD cards and eMMC wear out under etcd's constant fsync writes; the k3s and
@@ -49,6 +50,7 @@ def resolve_nodes(inv: Inventory) -> tuple[list[NodePlan], list[Problem]]:
             )
         resolved.append(
             NodePlan(
+                index=node.index,
                 name=node.name,
                 addresses=node.addresses,
                 mac=node.mac,
@@ -90,7 +92,7 @@ def choose_control_planes(inv: Inventory, nodes: list[NodePlan]) -> tuple[list[N
         # More servers cost write latency, so 5 only for large clusters. HA also needs a VIP.
         ha = inv.network.control_plane_endpoint is not None
         want = 5 if ha and len(pool) >= 5 and len(nodes) >= 10 else 3 if ha and len(pool) >= 3 else 1
-        ranked = sorted(pool, key=lambda n: (-n.memory_mib, nodes.index(n)))
+        ranked = sorted(pool, key=lambda n: (-n.memory_mib, n.index))
         servers = {n.name for n in ranked[:want]}
         if not sturdy:
             warnings.append(
@@ -126,7 +128,7 @@ def choose_control_planes(inv: Inventory, nodes: list[NodePlan]) -> tuple[list[N
                     hint="move k3s data to an SSD or pick another node as control plane",
                     severity="warning",
                     code="etcd-on-sd-card",
-                    **inv.where("nodes", _index(inv, n.name), "role"),
+                    **inv.where("nodes", n.index, "role"),
                 )
             )
     return result, warnings
@@ -146,10 +148,6 @@ def raise_no_server(inv: Inventory) -> None:
     )
 
 
-def _index(inv: Inventory, name: str) -> int:
-    return next(n.index for n in inv.nodes if n.name == name)
-
-
 def label_node(inv: Inventory, node: NodePlan, embedded_etcd: bool) -> NodePlan:
     node_labels = {f"{LABEL_PREFIX}/profile": node.profile}
     # k3s refuses kubernetes.io/k8s.io labels in --node-label (NodeRestriction),
@@ -159,14 +157,12 @@ def label_node(inv: Inventory, node: NodePlan, embedded_etcd: bool) -> NodePlan:
         node_labels[f"{DEVICE_LABEL_PREFIX}/{device.type}"] = "true"
     for gpu in node.gpus:
         node_labels[f"{LABEL_PREFIX}/gpu"] = gpu.vendor
-        if gpu.vendor == "nvidia":
-            from .components import gpu_config_name
-
-            # The device plugin reads its per-node config name from this label.
-            node_labels["nvidia.com/device-plugin.config"] = gpu_config_name(max(g.sharing for g in node.gpus))
+    if node.has_nvidia_gpu:
+        # The device plugin reads its per-node config name from this label.
+        node_labels["nvidia.com/device-plugin.config"] = gpu_config_name(max(g.sharing for g in node.gpus))
     if node.memory_mib <= 1024:
         node_labels[f"{LABEL_PREFIX}/small-memory"] = "true"
-    original = next(n for n in inv.nodes if n.name == node.name)
+    original = inv.nodes[node.index]
     node_labels.update(original.labels)
     automatic = {
         "kubernetes.io/arch": node.arch,

@@ -21,9 +21,12 @@ def _storage_disks(node: NodePlan) -> tuple:
     return tuple(d for d in node.disks if d.use == "storage")
 
 
+def _ceph_memory_needed_mib(node: NodePlan) -> int:
+    return NODE_BASE_MEMORY_MIB + OSD_MEMORY_MIB * len(_storage_disks(node))
+
+
 def _ceph_shortfall(node: NodePlan) -> int:
-    needed = NODE_BASE_MEMORY_MIB + OSD_MEMORY_MIB * len(_storage_disks(node))
-    return max(0, needed - node.memory_mib)
+    return max(0, _ceph_memory_needed_mib(node) - node.memory_mib)
 
 
 def choose_storage(inv: Inventory, nodes: list[NodePlan]) -> tuple[str, list[NodePlan], list[Problem]]:
@@ -38,7 +41,7 @@ def choose_storage(inv: Inventory, nodes: list[NodePlan]) -> tuple[str, list[Nod
                 details.append(f"{n.name}: no disk with use: storage")
             elif _ceph_shortfall(n):
                 details.append(
-                    f"{n.name}: {n.memory_mib // 1024} GiB memory, needs {(NODE_BASE_MEMORY_MIB + OSD_MEMORY_MIB * len(_storage_disks(n))) // 1024} GiB for {len(_storage_disks(n))} OSD(s)"
+                    f"{n.name}: {n.memory_mib // 1024} GiB memory, needs {_ceph_memory_needed_mib(n) // 1024} GiB for {len(_storage_disks(n))} OSD(s)"
                 )
         raise PlanError(
             [
@@ -78,10 +81,10 @@ def choose_storage(inv: Inventory, nodes: list[NodePlan]) -> tuple[str, list[Nod
                 problems.append(
                     Problem(
                         f"node '{n.name}' has storage disks but too little memory for Ceph OSDs; its disks stay unused",
-                        hint=f"it would need {(NODE_BASE_MEMORY_MIB + OSD_MEMORY_MIB * len(_storage_disks(n))) // 1024} GiB",
+                        hint=f"it would need {_ceph_memory_needed_mib(n) // 1024} GiB",
                         severity="warning",
                         code="ceph-on-small-nodes",
-                        **inv.where("nodes", next(x.index for x in inv.nodes if x.name == n.name), "memory"),
+                        **inv.where("nodes", n.index, "memory"),
                     )
                 )
     return backend, planned, problems

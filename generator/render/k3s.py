@@ -166,7 +166,7 @@ def _packages(plan: ClusterPlan, node: NodePlan) -> list[str]:
         packages.update({"lvm2", "gdisk"})  # Rook OSDs are LVM-based; sgdisk prepares the disks (README)
     if node.raspberry_pi and node.os == "ubuntu":
         packages.add("linux-modules-extra-raspi")  # VXLAN for flannel is not in the base Pi kernel package
-    if any(g.vendor == "nvidia" for g in node.gpus):
+    if node.has_nvidia_gpu:
         packages.add("ubuntu-drivers-common" if node.os == "ubuntu" else "nvidia-detect")
     return sorted(packages)
 
@@ -192,7 +192,7 @@ def _prepare_commands(plan: ClusterPlan, node: NodePlan) -> list[str]:
         commands.append("systemctl disable --now " + " ".join(PI_DISABLED_SERVICES) + " || true")
     if node.volatile_logs:
         commands.append("systemctl restart systemd-journald")
-    if any(g.vendor == "nvidia" for g in node.gpus) and node.os == "ubuntu":
+    if node.has_nvidia_gpu and node.os == "ubuntu":
         # Driver (legacy branches for old cards are chosen by ubuntu-drivers) and the
         # container toolkit; k3s finds nvidia-container-runtime when it starts.
         commands.append("ubuntu-drivers install --gpgpu")

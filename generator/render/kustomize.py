@@ -100,7 +100,7 @@ def render_overlays(plan: ClusterPlan) -> tuple[list[RenderedFile], dict[str, st
         # hardware-profile Components, which must see the patched releases (labels included).
         releases_dir = f"{apps_dir}/releases"
         resources = ["namespaces.yaml"]
-        keeps_data = {a.namespace for a in plan.apps if a.base_values.get("persistence") or a.cluster_values.get("persistence")}
+        keeps_data = {a.namespace for a in plan.apps if a.has_data}
         namespaces = [{"name": ns, "level": level, "keeps_data": ns in keeps_data} for ns, level in plan.namespaces.items()]
         files.append(RenderedFile.text(f"{apps_dir}/namespaces.yaml", render_template("overlays/cluster/namespaces.yaml.j2", namespaces=namespaces)))
         if plan.apps:
@@ -158,7 +158,7 @@ def _config_files(plan: ClusterPlan) -> list[tuple[str, str]]:
                 ),
             )
         )
-    if any(g.vendor == "nvidia" for n in plan.nodes for g in n.gpus):
+    if plan.has_nvidia_gpus:
         result.append(("runtimeclass-nvidia.yaml", render_template("overlays/cluster/configs/runtimeclass-nvidia.yaml.j2")))
     if comps.load_balancer == "metallb":
         result.append(("metallb-pool.yaml", render_template("overlays/cluster/configs/metallb-pool.yaml.j2", pools=list(inv.network.load_balancer_pools))))
