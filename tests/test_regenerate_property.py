@@ -98,10 +98,10 @@ def test_no_user_line_is_lost(renders: Renders, data: st.DataObject) -> None:
 
     after = {u.path: u.after for u in report.updates}
     for path, mine in edited.items():
+        if mine == renders.old[path]:
+            continue  # the edits cancelled out: an untouched file, rightly replaced or removed
         final = after.get(path, mine)
         assert final is not None, f"{path}: the user's edited file was removed"
-        if mine == renders.old[path]:
-            continue  # the edits cancelled out: an untouched file, rightly replaced
         user_lines = [line for line in mine.decode().split("\n") if line.startswith("# user line ")]
         final_lines = final.decode().split("\n")
         for line in user_lines:
