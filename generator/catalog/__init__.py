@@ -50,3 +50,19 @@ def flux_version() -> str:
 
 def kubernetes_version() -> str:
     return components_file()["kubernetes"]["version"]
+
+
+def talos() -> dict[str, Any]:
+    return components_file()["talos"]
+
+
+def talos_version() -> str:
+    return talos()["version"]
+
+
+def talos_minor() -> str:
+    return str(talos()["minor"])
+
+
+def talos_kubernetes_version() -> str:
+    return talos()["kubernetes_version"]

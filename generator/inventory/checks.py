@@ -23,6 +23,7 @@ def check_inventory(inv: Inventory) -> list[Problem]:
         _cidrs_do_not_overlap,
         _vip_and_pool_free,
         _profiles_known,
+        _distribution_fields,
         _control_plane_count,
         _tls_settings,
         _load_balancer_pool_present,
@@ -153,6 +154,46 @@ def _profiles_known(inv: Inventory) -> Iterator[Problem]:
                 f"unknown hardware profile '{node.profile}'",
                 hint=hint + "known profiles: " + ", ".join(sorted(known)) + "; or define it under profiles:",
                 **inv.where("nodes", node.index, "profile"),
+            )
+
+
+def _distribution_fields(inv: Inventory) -> Iterator[Problem]:
+    """Fields that belong to one distribution only, and versions that name the other."""
+    version = inv.distribution_version
+    if inv.distribution == "k3s":
+        if version and "+k3s" not in version:
+            yield Problem(
+                f"'{version}' is not a k3s release: k3s versions end in +k3sN",
+                hint="write e.g. v1.36.1+k3s1, or leave version out for the tested default",
+                **inv.where("distribution", "version"),
+            )
+        for key, what in (("kubernetesVersion", "the k3s version already pins Kubernetes"), ("extensions", "system extensions are Talos's")):
+            if key in inv.raw.get("distribution", {}):
+                yield Problem(
+                    f"distribution.{key} applies to Talos only; {what}",
+                    hint=f"remove {key}, or set distribution.name: talos",
+                    **inv.where("distribution", key),
+                )
+        return
+    if version and "+k3s" in version:
+        yield Problem(
+            f"'{version}' is a k3s release, but the distribution is talos",
+            hint="write a Talos release such as v1.13.9, or leave version out for the tested default",
+            **inv.where("distribution", "version"),
+        )
+    elif version and not version.startswith(f"v{catalog.talos_minor()}."):
+        yield Problem(
+            f"Talos {version} is not the {catalog.talos_minor()} line clustergen's machine configs follow and are validated against",
+            hint=f"use a v{catalog.talos_minor()}.x release, or check the generated configs against that version's schema",
+            severity="warning",
+            **inv.where("distribution", "version"),
+        )
+    for node in inv.nodes:
+        if node.os is not None:
+            yield Problem(
+                f"node '{node.name}' sets os: {node.os}, but Talos nodes run Talos Linux",
+                hint="remove os: from the node (it applies to k3s's cloud-init only)",
+                **inv.where("nodes", node.index, "os"),
             )
 
 

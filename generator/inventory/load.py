@@ -295,6 +295,9 @@ def _build(data: dict[str, Any], filename: str, source: SourceMap) -> Inventory:
             )
             for i, s in enumerate(data.get("externalServices", []))
         ),
+        kubernetes_version=distribution.get("kubernetesVersion"),
+        registry_mirrors={k: tuple(v) for k, v in sorted(distribution.get("registryMirrors", {}).items())},
+        extensions=tuple(distribution.get("extensions", [])),
         raw=data,
         source_map=source,
     )
@@ -314,7 +317,8 @@ def _node(index: int, n: dict[str, Any]) -> Node:
         memory_mib=quantity_to_mib(n["memory"]) if "memory" in n else None,
         boot_medium=n.get("bootMedium"),
         disks=tuple(
-            Disk(d["path"], quantity_to_mib(d["size"]), d["type"], d.get("use", "system")) for d in n.get("disks", [])
+            Disk(d["path"], quantity_to_mib(d["size"]), d["type"], d.get("use", "system"), d.get("serial"), d.get("model"))
+            for d in n.get("disks", [])
         ),
         gpus=tuple(
             Gpu(g["vendor"], g.get("model"), quantity_to_mib(g["memory"]) if "memory" in g else None, g.get("sharing", 1))
@@ -324,6 +328,7 @@ def _node(index: int, n: dict[str, Any]) -> Node:
         labels=dict(n.get("labels", {})),
         taints=tuple(Taint(t["key"], t.get("value"), t["effect"]) for t in n.get("taints", [])),
         swap=n.get("swap", "auto"),
+        kernel_modules=tuple(n.get("kernelModules", [])),
     )
 
 

@@ -27,6 +27,8 @@ class Disk:
     size_mib: int
     type: str
     use: str
+    serial: str | None = None
+    model: str | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,7 @@ class Node:
     labels: dict[str, str]
     taints: tuple[Taint, ...]
     swap: str
+    kernel_modules: tuple[str, ...] = ()
 
     @property
     def address(self) -> IPAddress:
@@ -182,6 +185,9 @@ class Inventory:
     components: Components
     apps: tuple[App, ...]
     external_services: tuple[ExternalService, ...]
+    kubernetes_version: str | None = None  # Talos only; k3s versions pin Kubernetes
+    registry_mirrors: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    extensions: tuple[str, ...] = ()  # extra Talos system extensions
     raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
     source_map: Any = field(repr=False, compare=False, default=None)
 

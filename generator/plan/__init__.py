@@ -24,6 +24,19 @@ def _raise_errors(problems: list[Problem]) -> list[Problem]:
     return problems
 
 
+def default_version(distribution: str) -> str:
+    return catalog.talos_version() if distribution == "talos" else catalog.k3s_version()
+
+
+def kubernetes_version(inv: Inventory) -> str:
+    """Without the leading v, as kubeconform and kubernetes-validate spell it."""
+    if inv.distribution == "talos":
+        return (inv.kubernetes_version or catalog.talos_kubernetes_version()).lstrip("v")
+    if inv.distribution_version:
+        return inv.distribution_version.lstrip("v").split("+")[0]
+    return catalog.kubernetes_version()
+
+
 def plan_cluster(inv: Inventory, warnings: list[Problem] | None = None) -> ClusterPlan:
     collected = list(warnings or [])
     nodes, node_warnings = resolve_nodes(inv)
@@ -37,8 +50,8 @@ def plan_cluster(inv: Inventory, warnings: list[Problem] | None = None) -> Clust
     collected.extend(_raise_errors(check_lessons(inv, nodes, apps)))
     return ClusterPlan(
         inventory=inv,
-        distribution_version=inv.distribution_version or catalog.k3s_version(),
-        kubernetes_version=catalog.kubernetes_version(),
+        distribution_version=inv.distribution_version or default_version(inv.distribution),
+        kubernetes_version=kubernetes_version(inv),
         nodes=tuple(nodes),
         components=tuple(plan_components(inv, nodes, storage_backend)),
         apps=tuple(apps),
