@@ -97,7 +97,7 @@ def generate(inventory_path: Path, output: Path, *, strict: bool = False, dry_ru
         except BaseException:
             pending_secrets.discard()
             raise
-        cluster_secrets = pending_secrets.result()
+        cluster_secrets = pending_secrets.result(plan.inventory.distribution)
         files = render_files(plan, cluster_secrets, text, output)
         base_notes: list[str] = []
 

@@ -10,6 +10,7 @@ from .components import STORAGE_CLASS, cluster_issuer_name, ingress_address, pla
 from .hardware import apply_hardware_rules
 from .lessons import check_lessons
 from .storage import choose_storage
+from .talos import plan_talos_nodes
 from .model import AppPlan, ClusterPlan, ComponentPlan, NodePlan
 from .nodes import resolve_nodes
 
@@ -43,7 +44,10 @@ def plan_cluster(inv: Inventory, warnings: list[Problem] | None = None) -> Clust
     collected.extend(node_warnings)
     nodes, hardware_problems = apply_hardware_rules(inv, nodes)
     storage_backend, nodes, storage_problems = choose_storage(inv, nodes)
-    collected.extend(_raise_errors(hardware_problems + storage_problems))
+    distribution_problems: list[Problem] = []
+    if inv.distribution == "talos":
+        nodes, distribution_problems = plan_talos_nodes(inv, nodes, storage_backend)
+    collected.extend(_raise_errors(hardware_problems + storage_problems + distribution_problems))
     issuer = cluster_issuer_name(inv)
     apps, app_warnings = plan_apps(inv, nodes, issuer)
     collected.extend(app_warnings)

@@ -52,8 +52,9 @@ def apply_hardware_rules(inv: Inventory, nodes: list[NodePlan]) -> tuple[list[No
             if data_disk is None:
                 problems.append(
                     Problem(
-                        f"node '{node.name}' boots from {node.boot_medium} and has no other disk: k3s and container images will wear the card out",
-                        hint="attach a USB SSD and list it under disks with use: data; clustergen then mounts it at /var/lib/rancher",
+                        f"node '{node.name}' boots from {node.boot_medium} and has no other disk: {inv.distribution} and container images will wear the card out",
+                        hint="attach a USB SSD and list it under disks with use: data; clustergen then "
+                        + ("puts Talos's EPHEMERAL volume (/var) on it" if inv.distribution == "talos" else "mounts it at /var/lib/rancher"),
                         severity="warning",
                         **inv.where("nodes", index, "name"),
                     )

@@ -13,6 +13,17 @@ DEVICE_LABEL_PREFIX = "device.clustergen.dev"
 
 
 @dataclass(frozen=True)
+class TalosNode:
+    """What a Talos machine config needs beyond the generic node plan."""
+
+    install_disk: Disk | None  # None: chosen by type (install_disk_type) at install time
+    install_disk_type: str  # Talos disk selector type: ssd | hdd | nvme | sd
+    ephemeral_disk: Disk | None  # None: EPHEMERAL stays on the install disk
+    extensions: tuple[str, ...]  # official system extensions in the node's schematic
+    overlay: dict[str, str] | None  # SBC overlay (Raspberry Pi) for the schematic
+
+
+@dataclass(frozen=True)
 class NodePlan:
     index: int  # position in the inventory's nodes list, for error locations
     name: str
@@ -39,6 +50,8 @@ class NodePlan:
     volatile_logs: bool = False
     storage_role: str = "none"  # ceph-osd | longhorn | none
     storage_disks: tuple[Disk, ...] = ()
+    kernel_modules: tuple[str, ...] = ()  # loaded at boot: the inventory's, plus (Talos) the ones the hardware needs
+    talos: TalosNode | None = None  # Talos only: install disk, EPHEMERAL disk, extensions
 
     @property
     def address(self) -> IPAddress:

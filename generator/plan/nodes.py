@@ -68,6 +68,7 @@ def resolve_nodes(inv: Inventory) -> tuple[list[NodePlan], list[Problem]]:
                 node_labels={},
                 labels={},
                 taints=node.taints,
+                kernel_modules=node.kernel_modules,
             )
         )
     chosen, more = choose_control_planes(inv, resolved)

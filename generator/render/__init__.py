@@ -16,7 +16,11 @@ __all__ = ["ClusterSecrets", "RenderedFile", "render_repository"]
 
 @dataclass(frozen=True)
 class ClusterSecrets:
-    k3s_token: str
+    """Generated once per cluster, stored SOPS-encrypted; a distribution uses its own fields."""
+
+    k3s_token: str | None = None
+    talos_secrets: str | None = None  # talosctl's secrets bundle (secrets.yaml), as YAML text
+    talos_admin_client: str | None = None  # the talosconfig's os:admin client certificate and key
 
 
 def render_repository(plan: ClusterPlan, secrets: ClusterSecrets, inventory_text: str) -> list[RenderedFile]:

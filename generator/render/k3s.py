@@ -9,6 +9,7 @@ from .. import catalog
 from ..plan.model import ClusterPlan, NodePlan
 from .files import RenderedFile
 from .templates import render_template
+from .yamltext import to_yaml
 
 # k3s's own Traefik, ServiceLB and local-path would fight the pinned,
 # Flux-managed ones over the same names, so they are switched off.
@@ -89,6 +90,23 @@ def _extra_files(plan: ClusterPlan, node: NodePlan) -> list[dict[str, str]]:
             }
         )
     inv = plan.inventory
+    if node.kernel_modules:
+        extra.append(
+            {
+                "path": "/etc/modules-load.d/clustergen.conf",
+                "permissions": "0644",
+                "content": "# Kernel modules listed in the inventory, loaded at every boot.\n" + "\n".join(node.kernel_modules),
+            }
+        )
+    if inv.registry_mirrors:
+        extra.append(
+            {
+                "path": "/etc/rancher/k3s/registries.yaml",
+                "permissions": "0644",
+                # containerd tries the mirrors in order and falls back to the registry itself.
+                "content": to_yaml({"mirrors": {registry: {"endpoint": list(urls)} for registry, urls in inv.registry_mirrors.items()}}).rstrip("\n"),
+            }
+        )
     vip = inv.network.control_plane_endpoint
     services_by_kube_vip = inv.components.load_balancer == "kube-vip"
     if node.is_server and (vip is not None or services_by_kube_vip):

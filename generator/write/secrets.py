@@ -39,14 +39,39 @@ if TYPE_CHECKING:
     from ..render import ClusterSecrets
     from ..render.files import RenderedFile
 
-# How a new value of each ClusterSecrets field is made; a field added there needs an entry here.
-NEW_VALUE: dict[str, Callable[[], str]] = {
+def _new_talos_bundle(found: dict[str, str]) -> str:
+    from .talos_secrets import new_secrets_bundle
+
+    return new_secrets_bundle()
+
+
+def _new_talos_admin_client(found: dict[str, str]) -> str:
+    from .talos_secrets import new_admin_client
+
+    return new_admin_client(found["talos_secrets"])
+
+
+# How a new value of each ClusterSecrets field is made, given the fields before it;
+# a field added there needs an entry here.
+NEW_VALUE: dict[str, Callable[[dict[str, str]], str]] = {
     # 256 bits from the OS CSPRNG; k3s accepts any string as a shared token.
-    "k3s_token": lambda: secrets.token_hex(32),
+    "k3s_token": lambda found: secrets.token_hex(32),
+    "talos_secrets": _new_talos_bundle,
+    "talos_admin_client": _new_talos_admin_client,
 }
 
-# Fields every secrets store has held since clustergen first wrote one.
-ORIGINAL_FIELDS = frozenset({"k3s_token"})
+# The fields each distribution needs. Fields of another distribution already in
+# the store are kept as they are, never made up.
+NEEDED_FIELDS: dict[str, tuple[str, ...]] = {
+    "k3s": ("k3s_token",),
+    "talos": ("talos_secrets", "talos_admin_client"),
+}
+
+# Fields every store of a distribution has held since clustergen first wrote one.
+ORIGINAL_FIELDS: dict[str, frozenset[str]] = {
+    "k3s": frozenset({"k3s_token"}),
+    "talos": frozenset({"talos_secrets", "talos_admin_client"}),
+}
 
 _RESTORE_KEY = (
     "restore .clustergen/age.key from your backup (password manager); without it the cluster secrets "
@@ -65,7 +90,8 @@ def key_name(field_name: str) -> str:
 def secret_values(cluster_secrets: ClusterSecrets) -> dict[str, str]:
     from ..render import ClusterSecrets
 
-    return {key_name(f.name): getattr(cluster_secrets, f.name) for f in dataclasses.fields(ClusterSecrets)}
+    values = {key_name(f.name): getattr(cluster_secrets, f.name) for f in dataclasses.fields(ClusterSecrets)}
+    return {k: v for k, v in values.items() if v is not None}
 
 
 class PendingSecrets:
@@ -89,19 +115,19 @@ class PendingSecrets:
             self._decryption.process.kill()
             self._decryption.process.communicate()
 
-    def result(self) -> ClusterSecrets:
+    def result(self, distribution: str = "k3s") -> ClusterSecrets:
         if self._decryption is not None:
             values = self._decryption.result()
             _decrypted[digest(self._ciphertext)] = values
-            return _complete(values, self.repo / ENCRYPTED_SECRETS_PATH)
+            return _complete(distribution, values, self.repo / ENCRYPTED_SECRETS_PATH)
         legacy = self.repo / LEGACY_TOKEN_PATH
-        if legacy.is_file():
+        if legacy.is_file() and distribution == "k3s":
             token = legacy.read_text(encoding="utf-8").strip()
             if not token:
                 raise WriteError.single(
                     f"{legacy} is empty", file=str(legacy), hint="restore the token from your backup; a new token would lock the existing nodes out"
                 )
-            return _complete({key_name("k3s_token"): token}, legacy)
+            return _complete(distribution, {key_name("k3s_token"): token}, legacy)
         if (self.repo / STATE_PATH).is_file():
             # The repository was generated before: new secrets would rotate the
             # cluster token and lock every node out.
@@ -110,19 +136,30 @@ class PendingSecrets:
                 file=str(self.repo / ENCRYPTED_SECRETS_PATH),
                 hint=f"restore it from git (git checkout -- {ENCRYPTED_SECRETS_PATH}); clustergen never makes new secrets for an existing cluster",
             )
-        return _complete({})
+        return _complete(distribution, {})
 
 
-def _complete(values: dict[str, Any], source: Path | None = None) -> ClusterSecrets:
-    """Values from the store, plus new ones for fields a newer clustergen added (generated once,
-    then stored). A field every store has had from the start is never made up: its absence
-    means a damaged or hand-edited file, and a new value would rotate that secret."""
+def _complete(distribution: str, values: dict[str, Any], source: Path | None = None) -> ClusterSecrets:
+    """Values from the store, plus new ones for the fields this distribution needs that the
+    store lacks (a newer clustergen's additions: generated once, then stored). A field every
+    store of the distribution has had from the start is never made up: its absence means a
+    damaged or hand-edited file, and a new value would rotate that secret."""
     from ..render import ClusterSecrets
 
-    found = {}
+    found: dict[str, str] = {}
+    needed = NEEDED_FIELDS[distribution]
+    original = ORIGINAL_FIELDS[distribution]
+    # A store written for the other distribution (the inventory switched): its fields are
+    # kept and this one's are new. A store with no distribution's fields is damaged.
+    def holds(names: frozenset[str]) -> bool:
+        return any(values.get(key_name(name)) is not None for name in names)
+
+    fresh_for_distribution = not holds(original) and any(holds(o) for d, o in ORIGINAL_FIELDS.items() if d != distribution)
     for f in dataclasses.fields(ClusterSecrets):
         value = values.get(key_name(f.name))
-        if value is None and source is not None and f.name in ORIGINAL_FIELDS:
+        if value is None and f.name not in needed:
+            continue
+        if value is None and source is not None and f.name in original and not fresh_for_distribution:
             raise WriteError.single(
                 f"{source} has no {key_name(f.name)}",
                 file=str(source),
@@ -131,7 +168,7 @@ def _complete(values: dict[str, Any], source: Path | None = None) -> ClusterSecr
         if value is None:
             if f.name not in NEW_VALUE:
                 raise AssertionError(f"no generator for the new secret {f.name}: add it to write.secrets.NEW_VALUE")
-            value = NEW_VALUE[f.name]()
+            value = NEW_VALUE[f.name](found)
         found[f.name] = str(value)
     return ClusterSecrets(**found)
 
@@ -140,9 +177,9 @@ def start_loading_secrets(repo: Path) -> PendingSecrets:
     return PendingSecrets(repo)
 
 
-def load_or_create_secrets(repo: Path) -> ClusterSecrets:
-    """The repository's secrets; new ones only for a repository that never had any."""
-    return PendingSecrets(repo).result()
+def load_or_create_secrets(repo: Path, distribution: str = "k3s") -> ClusterSecrets:
+    """The repository's secrets; new ones only for fields the repository never had."""
+    return PendingSecrets(repo).result(distribution)
 
 
 def read_age_key(path: Path) -> tuple[bytes, Any]:

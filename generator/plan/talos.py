@@ -1,0 +1,109 @@
+"""Talos decisions per node: where it installs, where EPHEMERAL lives, which extensions its image needs."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from .. import catalog
+from ..errors import Problem
+from ..inventory.model import Disk, Inventory
+from .hardware import DURABLE_TYPES
+from .model import NodePlan, TalosNode
+
+# Talos publishes amd64 and arm64 images only.
+TALOS_ARCHES = frozenset({"amd64", "arm64"})
+# Talos's documented minimums: a control plane runs etcd and the API server.
+MIN_MEMORY_MIB = {"controlplane": 2048, "worker": 1024}
+# Pis the rpi_generic overlay boots.
+SUPPORTED_PIS = frozenset({"rpi4"})
+# Loaded at boot on NVIDIA nodes: the nonfree driver does not load itself on Talos.
+NVIDIA_MODULES = ("nvidia", "nvidia_uvm", "nvidia_drm", "nvidia_modeset")
+# Talos disk selector types for a boot medium, used when the inventory lists no system disk.
+SELECTOR_TYPE = {"sd": "sd", "emmc": "sd", "nvme": "nvme", "ssd": "ssd", "usb": "ssd", "hdd": "hdd", "network": "ssd"}
+
+
+def plan_talos_nodes(inv: Inventory, nodes: list[NodePlan], storage_backend: str) -> tuple[list[NodePlan], list[Problem]]:
+    problems: list[Problem] = []
+    result = []
+    for node in nodes:
+        problems.extend(_hardware_problems(inv, node))
+        install = next((d for d in node.disks if d.use == "system"), None)
+        if install is None:
+            problems.append(
+                Problem(
+                    f"node '{node.name}' lists no system disk; Talos will install to the first {SELECTOR_TYPE[node.boot_medium]} disk it finds",
+                    hint="list the install disk under disks with use: system (bootstrap/probe.py prints stable paths and serials)",
+                    severity="warning",
+                    **inv.where("nodes", node.index, "name"),
+                )
+            )
+        result.append(
+            replace(
+                node,
+                kernel_modules=_kernel_modules(node),
+                talos=TalosNode(
+                    install_disk=install,
+                    install_disk_type=SELECTOR_TYPE[node.boot_medium],
+                    ephemeral_disk=_ephemeral_disk(node),
+                    extensions=_extensions(inv, node, storage_backend),
+                    overlay=dict(catalog.talos()["raspberry_pi_overlay"]) if node.raspberry_pi else None,
+                ),
+            )
+        )
+    return result, problems
+
+
+def _hardware_problems(inv: Inventory, node: NodePlan) -> list[Problem]:
+    problems = []
+    original = inv.nodes[node.index]
+    if node.arch not in TALOS_ARCHES:
+        problems.append(
+            Problem(
+                f"node '{node.name}' is {node.arch}; Talos runs on amd64 and arm64 only",
+                hint="use distribution: k3s for this machine's cluster, or leave the machine out",
+                **inv.where("nodes", node.index, "arch" if original.arch else "profile"),
+            )
+        )
+    if node.raspberry_pi and node.profile not in SUPPORTED_PIS:
+        problems.append(
+            Problem(
+                f"node '{node.name}' is a {node.profile}; Talos's Raspberry Pi image (rpi_generic) boots the Pi 4 and CM4 only",
+                hint="use distribution: k3s for a cluster with this Pi, or replace it with a Pi 4",
+                **inv.where("nodes", node.index, "profile"),
+            )
+        )
+    minimum = MIN_MEMORY_MIB[node.role]
+    if node.memory_mib < minimum:
+        problems.append(
+            Problem(
+                f"node '{node.name}' has {node.memory_mib} MiB of memory; a Talos {node.role} needs at least {minimum} MiB",
+                hint="pick a node with more memory for this role (role: worker / controlplane), or use k3s, which fits smaller boards",
+                **inv.where("nodes", node.index, "memory" if original.memory_mib else "role"),
+            )
+        )
+    return problems
+
+
+def _ephemeral_disk(node: NodePlan) -> Disk | None:
+    """EPHEMERAL (/var: containerd, kubelet, etcd) goes on the data disk when there is one,
+    which also keeps it off an SD card; never on a disk Ceph or Longhorn will wipe."""
+    if node.data_disk is not None:
+        return node.data_disk
+    return next((d for d in node.disks if d.use == "data" and d.type in DURABLE_TYPES), None)
+
+
+def _extensions(inv: Inventory, node: NodePlan, storage_backend: str) -> tuple[str, ...]:
+    wanted = set(inv.extensions)
+    known = catalog.talos()["extensions"]
+    if storage_backend == "longhorn":
+        # Every node may mount a Longhorn volume over iSCSI, not only the ones holding replicas.
+        wanted.update(known["longhorn"])
+    if node.has_nvidia_gpu:
+        wanted.update(known["nvidia"])
+    return tuple(sorted(wanted))
+
+
+def _kernel_modules(node: NodePlan) -> tuple[str, ...]:
+    modules = list(NVIDIA_MODULES) if node.has_nvidia_gpu else []
+    modules += [m for m in node.kernel_modules if m not in modules]
+    return tuple(modules)
