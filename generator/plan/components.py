@@ -62,6 +62,7 @@ STORAGE_COMPONENTS = {
     "longhorn": ("longhorn",),
     "rook-ceph": ("rook-ceph", "rook-ceph-cluster"),
 }
+TALOS_LOCAL_PATH = "/var/local-path-provisioner"
 STORAGE_CLASS = {"local-path": "local-path", "longhorn": "longhorn-2-replicas", "rook-ceph": "ceph-block"}
 # Components that hold data: their namespaces are never pruned.
 DATA_COMPONENTS = frozenset({"longhorn", "rook-ceph", "rook-ceph-cluster", "local-path-provisioner", "kube-prometheus-stack"})
@@ -108,6 +109,10 @@ def _cluster_values(inv: Inventory, key: str, nodes: list[NodePlan]) -> dict[str
         return {"service": {"annotations": lb_annotations}}
     if key == "nvidia-device-plugin":
         return nvidia_values(nodes)
+    if key == "local-path-provisioner" and inv.distribution == "talos":
+        # Talos's root filesystem is read-only; /var is the writable EPHEMERAL volume,
+        # bind-mounted into the kubelet by the machine config.
+        return {"nodePathMap": [{"node": "DEFAULT_PATH_FOR_NON_LISTED_NODES", "paths": [TALOS_LOCAL_PATH]}]}
     if key == "rook-ceph-cluster":
         return rook_cluster_values(nodes)
     if key == "kube-vip-cloud-provider":

@@ -14,8 +14,6 @@ from .model import NodePlan, TalosNode
 TALOS_ARCHES = frozenset({"amd64", "arm64"})
 # Talos's documented minimums: a control plane runs etcd and the API server.
 MIN_MEMORY_MIB = {"controlplane": 2048, "worker": 1024}
-# Pis the rpi_generic overlay boots.
-SUPPORTED_PIS = frozenset({"rpi4"})
 # Loaded at boot on NVIDIA nodes: the nonfree driver does not load itself on Talos.
 NVIDIA_MODULES = ("nvidia", "nvidia_uvm", "nvidia_drm", "nvidia_modeset")
 # Talos disk selector types for a boot medium, used when the inventory lists no system disk.
@@ -27,6 +25,14 @@ def plan_talos_nodes(inv: Inventory, nodes: list[NodePlan], storage_backend: str
     result = []
     for node in nodes:
         problems.extend(_hardware_problems(inv, node))
+        if node.mac is None:
+            problems.append(
+                Problem(
+                    f"node '{node.name}' has no mac: Talos selects the LAN interface by its MAC address",
+                    hint="add mac: to the node (bootstrap/probe.py prints it, as does the Talos console)",
+                    **inv.where("nodes", node.index, "name"),
+                )
+            )
         install = next((d for d in node.disks if d.use == "system"), None)
         if install is None:
             problems.append(
@@ -46,7 +52,7 @@ def plan_talos_nodes(inv: Inventory, nodes: list[NodePlan], storage_backend: str
                     install_disk_type=SELECTOR_TYPE[node.boot_medium],
                     ephemeral_disk=_ephemeral_disk(node),
                     extensions=_extensions(inv, node, storage_backend),
-                    overlay=dict(catalog.talos()["raspberry_pi_overlay"]) if node.raspberry_pi else None,
+                    overlay=dict(catalog.talos()["raspberry_pi_overlays"][node.profile]) if node.raspberry_pi else None,
                 ),
             )
         )
@@ -64,11 +70,11 @@ def _hardware_problems(inv: Inventory, node: NodePlan) -> list[Problem]:
                 **inv.where("nodes", node.index, "arch" if original.arch else "profile"),
             )
         )
-    if node.raspberry_pi and node.profile not in SUPPORTED_PIS:
+    if node.raspberry_pi and node.profile not in catalog.talos()["raspberry_pi_overlays"]:
         problems.append(
             Problem(
-                f"node '{node.name}' is a {node.profile}; Talos's Raspberry Pi image (rpi_generic) boots the Pi 4 and CM4 only",
-                hint="use distribution: k3s for a cluster with this Pi, or replace it with a Pi 4",
+                f"node '{node.name}' is a {node.profile}; Talos boots the Raspberry Pi 4, CM4 and 5 only",
+                hint="use distribution: k3s for a cluster with this Pi, or replace it with a Pi 4 or 5",
                 **inv.where("nodes", node.index, "profile"),
             )
         )

@@ -8,6 +8,7 @@ from ..plan.model import ClusterPlan
 from .files import RenderedFile
 from .flux import render_flux
 from .k3s import render_cloud_init
+from .talos import render_talos
 from .kustomize import render_app_bases, render_component_base, render_overlays, render_profile_components
 from .repo import render_app_chart, render_ci_files, render_probe, render_topology, render_facts, render_gitignore, render_inventory_copy, render_readme
 
@@ -32,7 +33,12 @@ def render_repository(plan: ClusterPlan, secrets: ClusterSecrets, inventory_text
     files.extend(overlay_files)
     files.extend(render_profile_components(plan))
     files.extend(render_flux(plan, layers))
-    files.extend(render_cloud_init(plan, secrets.k3s_token))
+    if plan.inventory.distribution == "talos":
+        assert secrets.talos_secrets and secrets.talos_admin_client, "the write stage makes Talos secrets for a Talos cluster"
+        files.extend(render_talos(plan, secrets.talos_secrets, secrets.talos_admin_client))
+    else:
+        assert secrets.k3s_token, "the write stage makes a k3s token for a k3s cluster"
+        files.extend(render_cloud_init(plan, secrets.k3s_token))
     files.extend(render_app_chart())
     files.append(render_facts(plan))
     files.append(render_gitignore())

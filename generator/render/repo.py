@@ -20,6 +20,8 @@ GITIGNORE = [
     "/.clustergen/age.key",
     "# cloud-init user-data carries the cluster join token.",
     "/bootstrap/cloud-init/*/user-data",
+    "# Complete Talos machine configs and the talosconfig carry the cluster's CAs and tokens.",
+    "/bootstrap/talos/clusterconfig/",
     "# Local kubeconfig and talosconfig files.",
     "kubeconfig",
     "talosconfig",
@@ -89,8 +91,20 @@ def render_readme(plan: ClusterPlan, layers: dict[str, str]) -> RenderedFile:
         flux_version=catalog.flux_version(),
         apps=plan.apps,
         components=plan.components,
+        talos=_talos_readme(plan) if plan.inventory.distribution == "talos" else None,
     )
     return RenderedFile.text("README.md", text)
+
+
+def _talos_readme(plan: ClusterPlan) -> dict[str, Any]:
+    from .talos import image_urls, schematics
+
+    arch = {n.name: n.arch for n in plan.nodes}
+    rows = []
+    for label, (schematic, nodes) in schematics(plan).items():
+        for node_arch in sorted({arch[n] for n in nodes}):
+            rows.append({"label": label, "nodes": [n for n in nodes if arch[n] == node_arch], "urls": image_urls(plan, schematic, node_arch)})
+    return {"schematics": rows}
 
 
 def render_ci_files(plan: ClusterPlan, layers: dict[str, str]) -> list[RenderedFile]:

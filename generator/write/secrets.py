@@ -40,13 +40,13 @@ if TYPE_CHECKING:
     from ..render.files import RenderedFile
 
 def _new_talos_bundle(found: dict[str, str]) -> str:
-    from .talos_secrets import new_secrets_bundle
+    from ..talos_pki import new_secrets_bundle
 
     return new_secrets_bundle()
 
 
 def _new_talos_admin_client(found: dict[str, str]) -> str:
-    from .talos_secrets import new_admin_client
+    from ..talos_pki import new_admin_client
 
     return new_admin_client(found["talos_secrets"])
 
