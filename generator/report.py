@@ -29,13 +29,15 @@ def plan_as_data(plan: ClusterPlan) -> dict[str, Any]:
                 "bootMedium": n.boot_medium,
                 "role": n.role,
                 "firstServer": n.first_server,
-                "etcdMember": n.is_server and len(plan.servers) > 1,
+                "etcdMember": n.is_server and (plan.inventory.distribution == "talos" or len(plan.servers) > 1),
                 "gpus": [g.vendor + (f" {g.model}" if g.model else "") for g in n.gpus],
                 "devices": [d.name for d in n.devices],
                 "labels": n.node_labels,
                 "storage": {"role": n.storage_role, "disks": [d.path for d in n.storage_disks]},
                 "swapMiB": n.swap_mib,
                 "k3sDataDisk": n.data_disk.path if n.data_disk else None,
+                "kernelModules": list(n.kernel_modules),
+                **({"talos": _talos_json(n)} if n.talos else {}),
             }
             for n in plan.nodes
         ],
@@ -56,6 +58,23 @@ def _storage_text(node: Any) -> str:
     return "none"
 
 
+def _talos_json(node: Any) -> dict[str, Any]:
+    talos = node.talos
+    return {
+        "installDisk": talos.install_disk.path if talos.install_disk else f"first {talos.install_disk_type} disk",
+        "ephemeralDisk": talos.ephemeral_disk.path if talos.ephemeral_disk else None,
+        "extensions": list(talos.extensions),
+        "overlay": talos.overlay["name"] if talos.overlay else None,
+    }
+
+
+def _talos_image(node: Any) -> str:
+    """The node's Image Factory extensions, shortened, and where EPHEMERAL goes."""
+    extensions = ", ".join(e.split("/", 1)[1] for e in node.talos.extensions) or "plain"
+    ephemeral = node.talos.ephemeral_disk.path.rsplit("/", 1)[-1] if node.talos.ephemeral_disk else "install disk"
+    return f"{extensions}; EPHEMERAL on {ephemeral}"
+
+
 def print_plan(plan: ClusterPlan) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -64,12 +83,20 @@ def print_plan(plan: ClusterPlan) -> None:
 
     # Piped output gets a wide table instead of rich's 80-column fallback.
     console = Console(width=None if sys.stdout.isatty() else 200)
-    nodes = Table(title=f"{plan.inventory.cluster_name}: nodes (k3s {plan.distribution_version}, API {plan.api_endpoint}, storage {plan.storage_backend}: default class {plan.storage_class})")
-    for column in ("node", "profile", "arch", "memory", "boot", "role", "etcd", "storage", "GPU", "devices", "labels"):
+    talos = plan.inventory.distribution == "talos"
+    release = f"Talos {plan.distribution_version}, Kubernetes v{plan.kubernetes_version}" if talos else f"k3s {plan.distribution_version}"
+    nodes = Table(title=f"{plan.inventory.cluster_name}: nodes ({release}, {plan.inventory.engine}, API {plan.api_endpoint}, storage {plan.storage_backend}: default class {plan.storage_class})")
+    columns = ["node", "profile", "arch", "memory", "boot", "role", "etcd", "storage", "GPU", "devices", "labels"]
+    if talos:
+        columns.insert(columns.index("labels"), "image")
+    for column in columns:
         nodes.add_column(column)
+    # k3s and Talos name the roles differently; the plan's roles are the same.
+    names = ("control plane", "worker") if talos else ("server", "agent")
     for n in plan.nodes:
-        role = ("server, first" if n.first_server else "server") if n.is_server else "agent"
-        etcd = "yes" if n.is_server and len(plan.servers) > 1 else ("sqlite" if n.is_server else "-")
+        role = (f"{names[0]}, first" if n.first_server else names[0]) if n.is_server else names[1]
+        # A single k3s server keeps its state in SQLite; Talos always runs etcd.
+        etcd = "yes" if n.is_server and (talos or len(plan.servers) > 1) else ("sqlite" if n.is_server else "-")
         nodes.add_row(
             n.name,
             n.profile,
@@ -81,6 +108,7 @@ def print_plan(plan: ClusterPlan) -> None:
             _storage_text(n),
             ", ".join(g.vendor for g in n.gpus) or "-",
             ", ".join(d.name for d in n.devices) or "-",
+            *([_talos_image(n)] if talos else []),
             ", ".join(f"{k}={v}" for k, v in n.node_labels.items()),
         )
     console.print(nodes)

@@ -5,6 +5,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
 from generator.binaries import wheel_binary
 
@@ -23,15 +24,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 # A test-only age key and TEST_TOKEN encrypted to it, made once with the
 # write stage's own functions. Seeding the encrypted file (not only the key)
 # keeps golden trees byte-stable: SOPS output differs on every encryption.
+# The Talos fixture holds a Talos secrets bundle and admin certificate made by
+# generator.talos_pki, encrypted to the same key.
 SECRETS_FIXTURE = Path(__file__).parent / "fixtures" / "secrets"
+TALOS_SECRETS_FIXTURE = Path(__file__).parent / "fixtures" / "secrets-talos"
 
 
-def seed_secrets(repo: Path) -> None:
+def distribution_of(inventory: Path) -> str:
+    data = yaml.safe_load(inventory.read_text(encoding="utf-8"))
+    return (data.get("distribution") or {}).get("name", "k3s")
+
+
+def seed_secrets(repo: Path, distribution: str = "k3s") -> None:
     """Give repo the fixed secrets a user would restore from backup (age key) and git (encrypted file)."""
     folder = repo / ".clustergen"
     folder.mkdir(parents=True, exist_ok=True)
+    fixture = TALOS_SECRETS_FIXTURE if distribution == "talos" else SECRETS_FIXTURE
     for name in ("age.key", "secrets.sops.yaml"):
-        shutil.copyfile(SECRETS_FIXTURE / name, folder / name)
+        shutil.copyfile(fixture / name, folder / name)
     (folder / "age.key").chmod(0o600)
 
 

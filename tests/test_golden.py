@@ -11,7 +11,7 @@ import pytest
 from generator.cli import main
 from generator.write import load_or_create_secrets
 
-from .conftest import EXAMPLES, TEST_TOKEN, seed_secrets
+from .conftest import EXAMPLES, TEST_TOKEN, distribution_of, seed_secrets
 
 GOLDEN = Path(__file__).parent / "golden"
 EXAMPLE_NAMES = sorted(p.stem for p in EXAMPLES.glob("*.yaml"))
@@ -21,7 +21,7 @@ RENAMES = {".gitignore": "dot-gitignore"}
 
 
 def generate(example: str, out: Path) -> Path:
-    seed_secrets(out)
+    seed_secrets(out, distribution_of(EXAMPLES / f"{example}.yaml"))
     code = main(["generate", str(EXAMPLES / f"{example}.yaml"), "-o", str(out)])
     assert code == 0
     return out
