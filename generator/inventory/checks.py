@@ -188,6 +188,12 @@ def _distribution_fields(inv: Inventory) -> Iterator[Problem]:
             severity="warning",
             **inv.where("distribution", "version"),
         )
+    if inv.components.load_balancer == "kube-vip":
+        yield Problem(
+            "loadBalancer: kube-vip is wired through k3s's manifests folder, which Talos does not have",
+            hint="use loadBalancer: metallb on Talos (Talos holds the API VIP itself, without kube-vip)",
+            **inv.where("components", "loadBalancer"),
+        )
     for node in inv.nodes:
         if node.os is not None:
             yield Problem(

@@ -52,7 +52,7 @@ def plan_talos_nodes(inv: Inventory, nodes: list[NodePlan], storage_backend: str
                     install_disk_type=SELECTOR_TYPE[node.boot_medium],
                     ephemeral_disk=_ephemeral_disk(node),
                     extensions=_extensions(inv, node, storage_backend),
-                    overlay=dict(catalog.talos()["raspberry_pi_overlays"][node.profile]) if node.raspberry_pi else None,
+                    overlay=_overlay(node),
                 ),
             )
         )
@@ -113,3 +113,8 @@ def _kernel_modules(node: NodePlan) -> tuple[str, ...]:
     modules = list(NVIDIA_MODULES) if node.has_nvidia_gpu else []
     modules += [m for m in node.kernel_modules if m not in modules]
     return tuple(modules)
+
+
+def _overlay(node: NodePlan) -> dict[str, str] | None:
+    overlay = catalog.talos()["raspberry_pi_overlays"].get(node.profile) if node.raspberry_pi else None
+    return dict(overlay) if overlay else None  # an unsupported Pi is reported by _hardware_problems
