@@ -35,6 +35,11 @@ def distribution_of(inventory: Path) -> str:
     return (data.get("distribution") or {}).get("name", "k3s")
 
 
+def engine_of(inventory: Path) -> str:
+    data = yaml.safe_load(inventory.read_text(encoding="utf-8"))
+    return data["gitops"].get("engine", "flux")
+
+
 def seed_secrets(repo: Path, distribution: str = "k3s") -> None:
     """Give repo the fixed secrets a user would restore from backup (age key) and git (encrypted file)."""
     folder = repo / ".clustergen"

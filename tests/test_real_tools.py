@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import kubectl
+from .conftest import EXAMPLES, engine_of, kubectl
 from .test_golden import EXAMPLE_NAMES, generate
 
 
@@ -33,7 +33,10 @@ def test_every_kustomization_builds(repos: dict[str, Path], example: str) -> Non
         kustomize_build(folder)
 
 
-@pytest.mark.parametrize("example", EXAMPLE_NAMES)
+FLUX_EXAMPLES = [name for name in EXAMPLE_NAMES if engine_of(EXAMPLES / f"{name}.yaml") == "flux"]
+
+
+@pytest.mark.parametrize("example", FLUX_EXAMPLES)
 def test_flux_layers_are_ordered_and_point_at_real_paths(repos: dict[str, Path], example: str) -> None:
     repo = repos[example]
     docs = kustomize_build(next(repo.glob("clusters/*")))
@@ -57,13 +60,21 @@ def test_app_releases_render_with_real_helm(repos: dict[str, Path], example: str
 
     repo = repos[example]
     docs = kustomize_build(next(repo.glob("overlays/*/apps")))
-    releases = [d for d in docs if d["kind"] == "HelmRelease"]
+    # Flux HelmReleases carry the values in spec.values, Argo CD Applications in spec.source.helm.
+    releases = [
+        (d["metadata"]["name"], d["metadata"]["namespace"], d["spec"]["values"])
+        for d in docs
+        if d["kind"] == "HelmRelease"
+    ] + [
+        (d["spec"]["source"]["helm"]["releaseName"], d["spec"]["destination"]["namespace"], d["spec"]["source"]["helm"]["valuesObject"])
+        for d in docs
+        if d["kind"] == "Application"
+    ]
     assert releases
     with helm.Chart.load(str(repo / "charts" / "app")) as chart:
-        for release in releases:
-            values = release["spec"]["values"]
+        for name, namespace, values in releases:
             chart.validate_schema(values)
-            rendered = chart.render(values, name=release["metadata"]["name"], namespace=release["metadata"]["namespace"])
+            rendered = chart.render(values, name=name, namespace=namespace)
             kinds = []
             for path, text in rendered.items():
                 if path.endswith("NOTES.txt"):

@@ -10,7 +10,7 @@ import pytest
 
 from generator.cli import main
 
-from .conftest import SHARED_SCHEMAS, requires_shared
+from .conftest import EXAMPLES, SHARED_SCHEMAS, engine_of, requires_shared
 from .test_golden import EXAMPLE_NAMES, generate
 
 
@@ -28,7 +28,8 @@ def test_example_validates_strict(repos: dict[str, Path], example: str, capsys: 
     assert code == 0, report
     counted = json.dumps(report)
     # The CRD kinds were really checked against their schemas, not skipped.
-    for kind in ("HelmRelease", "Kustomization", "ClusterIssuer", "IPAddressPool"):
+    engine_kinds = ("Application", "AppProject") if engine_of(EXAMPLES / f"{example}.yaml") == "argocd" else ("HelmRelease", "Kustomization")
+    for kind in (*engine_kinds, "ClusterIssuer", "IPAddressPool"):
         assert kind in counted
 
 

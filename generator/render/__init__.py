@@ -6,10 +6,11 @@ from dataclasses import dataclass
 
 from ..plan.model import ClusterPlan
 from .files import RenderedFile
-from .flux import render_flux
 from .k3s import render_cloud_init
 from .talos import render_talos
-from .kustomize import render_app_bases, render_component_base, render_overlays, render_profile_components
+from .argocd import render_argocd
+from .flux import render_flux
+from .kustomize import release_style, render_app_bases, render_component_base, render_overlays, render_profile_components
 from .repo import render_app_chart, render_ci_files, render_probe, render_topology, render_facts, render_gitignore, render_inventory_copy, render_readme
 
 __all__ = ["ClusterSecrets", "RenderedFile", "render_repository"]
@@ -26,13 +27,14 @@ class ClusterSecrets:
 
 def render_repository(plan: ClusterPlan, secrets: ClusterSecrets, inventory_text: str) -> list[RenderedFile]:
     files: list[RenderedFile] = []
+    style = release_style(plan)
     for component in plan.components:
-        files.extend(render_component_base(component))
+        files.extend(render_component_base(component, style))
     files.extend(render_app_bases(plan))
     overlay_files, layers = render_overlays(plan)
     files.extend(overlay_files)
     files.extend(render_profile_components(plan))
-    files.extend(render_flux(plan, layers))
+    files.extend(render_argocd(plan, layers) if plan.inventory.engine == "argocd" else render_flux(plan, layers))
     if plan.inventory.distribution == "talos":
         assert secrets.talos_secrets and secrets.talos_admin_client, "the write stage makes Talos secrets for a Talos cluster"
         files.extend(render_talos(plan, secrets.talos_secrets, secrets.talos_admin_client))

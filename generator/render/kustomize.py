@@ -1,56 +1,98 @@
-"""bases/ (one generic base per component and app) and overlays/<cluster>/ (what this cluster adds)."""
+"""bases/ (one generic base per component and app) and overlays/<cluster>/ (what this cluster adds).
+
+The layout is shared by every GitOps engine; a ReleaseStyle names the few things
+that differ: which object carries a Helm release (Flux HelmRelease, Argo CD
+Application), where its values live, and how a namespace is kept from pruning.
+"""
 
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
+from dataclasses import dataclass
 
-from ..plan.model import ClusterPlan, ComponentPlan
+from ..plan.model import AppPlan, ClusterPlan, ComponentPlan
 from .files import RenderedFile
 from .templates import render_template
 
 APP_BASES = "bases/apps"
 
 
-def source_name(component: ComponentPlan) -> str:
-    return component.key
+@dataclass(frozen=True)
+class ReleaseStyle:
+    """What one GitOps engine writes into bases/ and overlays/."""
+
+    engine: str  # the inventory's gitops.engine
+    title: str  # for comments: "Flux", "Argo CD"
+    release_kind: str  # the object a values patch or profile Component targets
+    release_api_version: str
+    values_path: str  # JSON pointer to the Helm values inside that object
+    keep_annotation: tuple[str, str]  # stops the engine from pruning a namespace that holds data
+    # Namespace of the release objects; None: the workload's own namespace.
+    release_namespace: str | None
+    # (file name, text) pairs of a base after namespace.yaml, in kustomization order.
+    component_release: Callable[[ComponentPlan], list[tuple[str, str]]]
+    app_release: Callable[[AppPlan, ClusterPlan], list[tuple[str, str]]]
+
+    def namespace_of(self, workload_namespace: str) -> str:
+        return self.release_namespace or workload_namespace
 
 
-def render_component_base(component: ComponentPlan) -> list[RenderedFile]:
+def release_style(plan: ClusterPlan) -> ReleaseStyle:
+    # Imported here: the engine modules build their styles from this module.
+    from .argocd import ARGOCD_STYLE
+    from .flux import FLUX_STYLE
+
+    return {"flux": FLUX_STYLE, "argocd": ARGOCD_STYLE}[plan.inventory.engine]
+
+
+def render_component_base(component: ComponentPlan, style: ReleaseStyle) -> list[RenderedFile]:
     folder = f"bases/{component.key}"
-    context = {
-        "namespace": component.namespace,
-        "pod_security": component.pod_security,
-        "keeps_data": component.keeps_data,
-        "chart": component.chart,
-        "source_name": source_name(component),
-        "release_name": component.release_name,
-        "values": component.values,
-        "depends_on": list(component.depends_on),
-    }
     files = []
     resources = []
     if component.owns_namespace:
-        files.append(RenderedFile.text(f"{folder}/namespace.yaml", render_template("bases/component/namespace.yaml.j2", **context)))
+        text = render_template(
+            "bases/component/namespace.yaml.j2",
+            namespace=component.namespace,
+            pod_security=component.pod_security,
+            keeps_data=component.keeps_data,
+            engine_title=style.title,
+            keep_annotation=style.keep_annotation,
+        )
+        files.append(RenderedFile.text(f"{folder}/namespace.yaml", text))
         resources.append("namespace.yaml")
-    files.append(RenderedFile.text(f"{folder}/source.yaml", render_template("bases/component/source.yaml.j2", **context)))
-    files.append(RenderedFile.text(f"{folder}/helmrelease.yaml", render_template("bases/component/helmrelease.yaml.j2", **context)))
-    resources += ["source.yaml", "helmrelease.yaml"]
+    for name, text in style.component_release(component):
+        files.append(RenderedFile.text(f"{folder}/{name}", text))
+        resources.append(name)
     files.append(RenderedFile.text(f"{folder}/kustomization.yaml", render_template("bases/component/kustomization.yaml.j2", resources=resources)))
     return files
 
 
 def render_app_bases(plan: ClusterPlan) -> list[RenderedFile]:
+    style = release_style(plan)
     files = []
     for app in plan.apps:
         folder = f"{APP_BASES}/{app.name}"
-        files.append(
-            RenderedFile.text(
-                f"{folder}/helmrelease.yaml",
-                render_template("bases/app/helmrelease.yaml.j2", name=app.name, namespace=app.namespace, values=app.base_values),
-            )
-        )
-        files.append(RenderedFile.text(f"{folder}/kustomization.yaml", render_template("bases/component/kustomization.yaml.j2", resources=["helmrelease.yaml"])))
+        resources = []
+        for name, text in style.app_release(app, plan):
+            files.append(RenderedFile.text(f"{folder}/{name}", text))
+            resources.append(name)
+        files.append(RenderedFile.text(f"{folder}/kustomization.yaml", render_template("bases/component/kustomization.yaml.j2", resources=resources)))
     return files
+
+
+def _release_patch(style: ReleaseStyle, name: str, namespace: str, values: dict, labels: dict[str, str] | None = None) -> str:
+    """A values patch over a base's release object, merged by kustomize like the base's own values."""
+    return render_template(
+        "overlays/cluster/release-patch.yaml.j2",
+        name=name,
+        namespace=style.namespace_of(namespace),
+        values=values,
+        labels=labels or {},
+        api_version=style.release_api_version,
+        kind=style.release_kind,
+        values_keys=style.values_path.strip("/").split("/"),
+    )
 
 
 def overlay_root(plan: ClusterPlan) -> str:
@@ -59,6 +101,7 @@ def overlay_root(plan: ClusterPlan) -> str:
 
 def render_overlays(plan: ClusterPlan) -> tuple[list[RenderedFile], dict[str, str]]:
     """The cluster overlay; returns the files and the layer name → path map for the GitOps engine."""
+    style = release_style(plan)
     root = overlay_root(plan)
     files: list[RenderedFile] = []
     layers: dict[str, str] = {}
@@ -74,12 +117,7 @@ def render_overlays(plan: ClusterPlan) -> tuple[list[RenderedFile], dict[str, st
             if component.cluster_values:
                 name = f"{component.key}-values.yaml"
                 patches.append(name)
-                files.append(
-                    RenderedFile.text(
-                        f"{folder}/{name}",
-                        render_template("overlays/cluster/release-patch.yaml.j2", name=component.release_name, namespace=component.namespace, values=component.cluster_values),
-                    )
-                )
+                files.append(RenderedFile.text(f"{folder}/{name}", _release_patch(style, component.release_name, component.namespace, component.cluster_values)))
         for name, text in extra:
             files.append(RenderedFile.text(f"{folder}/{name}", text))
         resources = [f"../../../../bases/{c.key}" for c in members] + [name for name, _ in extra]
@@ -102,7 +140,12 @@ def render_overlays(plan: ClusterPlan) -> tuple[list[RenderedFile], dict[str, st
         resources = ["namespaces.yaml"]
         keeps_data = {a.namespace for a in plan.apps if a.has_data}
         namespaces = [{"name": ns, "level": level, "keeps_data": ns in keeps_data} for ns, level in plan.namespaces.items()]
-        files.append(RenderedFile.text(f"{apps_dir}/namespaces.yaml", render_template("overlays/cluster/namespaces.yaml.j2", namespaces=namespaces)))
+        files.append(
+            RenderedFile.text(
+                f"{apps_dir}/namespaces.yaml",
+                render_template("overlays/cluster/namespaces.yaml.j2", namespaces=namespaces, engine_title=style.title, keep_annotation=style.keep_annotation),
+            )
+        )
         if plan.apps:
             profile_of = {n.name: n.profile for n in plan.nodes}
             release_resources, app_patches = [], []
@@ -113,12 +156,7 @@ def render_overlays(plan: ClusterPlan) -> tuple[list[RenderedFile], dict[str, st
                 profiles = {profile_of[n] for n in app.eligible_nodes}
                 # An app confined to one hardware profile takes that profile's adjustments.
                 labels = {"clustergen.dev/profile": profiles.pop()} if len(profiles) == 1 else {}
-                files.append(
-                    RenderedFile.text(
-                        f"{releases_dir}/{name}",
-                        render_template("overlays/cluster/release-patch.yaml.j2", name=app.name, namespace=app.namespace, values=app.cluster_values, labels=labels),
-                    )
-                )
+                files.append(RenderedFile.text(f"{releases_dir}/{name}", _release_patch(style, app.name, app.namespace, app.cluster_values, labels)))
             files.append(RenderedFile.text(f"{releases_dir}/kustomization.yaml", render_template("overlays/cluster/kustomization.yaml.j2", resources=release_resources, patches=app_patches)))
             resources.append("releases")
         if plan.external_services:
@@ -201,6 +239,7 @@ def render_profile_components(plan: ClusterPlan) -> list[RenderedFile]:
     """overlays/profiles/<profile>/: one Kustomize Component per hardware profile in use."""
     from .. import catalog
 
+    style = release_style(plan)
     custom = plan.inventory.raw.get("profiles", {})
     files = []
     for profile in sorted({n.profile for n in plan.nodes}):
@@ -215,6 +254,8 @@ def render_profile_components(plan: ClusterPlan) -> list[RenderedFile]:
                     description=data.get("description", "defined in the inventory"),
                     requests=overlay.get("requests"),
                     memory_limit=overlay.get("memoryLimit"),
+                    release_kind=style.release_kind,
+                    values_path=style.values_path,
                 ),
             )
         )

@@ -8,6 +8,7 @@ from .. import __version__, catalog
 from ..plan.model import ClusterPlan
 from ..resources import source_dir
 from .files import RenderedFile
+from .argocd import VALUES_FILE as ARGOCD_VALUES_FILE
 from .templates import render_template
 from .yamltext import to_yaml
 
@@ -92,6 +93,8 @@ def render_readme(plan: ClusterPlan, layers: dict[str, str]) -> RenderedFile:
         apps=plan.apps,
         components=plan.components,
         talos=_talos_readme(plan) if plan.inventory.distribution == "talos" else None,
+        argocd_chart=catalog.component("argo-cd")["chart"],
+        argocd_values_file=ARGOCD_VALUES_FILE,
     )
     return RenderedFile.text("README.md", text)
 
@@ -116,7 +119,7 @@ def render_ci_files(plan: ClusterPlan, layers: dict[str, str]) -> list[RenderedF
         kubernetes_version=plan.kubernetes_version,
         layer_paths=list(layers.values()),
     )
-    renovate = render_template("bootstrap/repo/renovate.json.j2", check_yaml=False)
+    renovate = render_template("bootstrap/repo/renovate.json.j2", check_yaml=False, engine=plan.inventory.engine, distribution=plan.inventory.distribution)
     import json
 
     json.loads(renovate)  # a broken template must fail here, not in the user's Renovate

@@ -203,24 +203,32 @@ class Renderer:
         sources: list[tuple[PathPart, ...]] = [("spec", "source")] if isinstance(spec.get("source"), dict) else []
         sources += [("spec", "sources", i) for i, s in enumerate(spec.get("sources") or [])
                     if isinstance(s, dict)]
+        # Multi-source Applications name a source by `ref` and read its files as $ref/<path>.
+        refs = {src["ref"]: src for src in (get_path(doc.data, b) for b in sources)
+                if isinstance(src.get("ref"), str) and src["ref"]}
         namespace = get_path(spec, ("destination", "namespace")) or doc.namespace or "default"
         for base in sources:
             src = get_path(doc.data, base)
             path = src.get("path")
+            if src.get("chart") or not self.sources.is_local_url(src.get("repoURL")):
+                continue  # a chart from a Helm or OCI repository, or another repository's folder
             if not isinstance(path, str) or not (self.root / posixpath.normpath(path)).is_dir():
-                continue  # another repository's path, or a chart from a Helm repository
+                continue  # the references check reports a missing folder
             chart = posixpath.normpath(path)
             if not (self.root / chart / "Chart.yaml").is_file():
                 continue  # plain manifests or kustomize: built elsewhere
             h = mapping(src.get("helm"))
             values: dict = {}
-            for vf in h.get("valueFiles") or []:
+            for i, vf in enumerate(h.get("valueFiles") or []):
+                file = self._value_file(chart, str(vf), refs)
+                if file is None:
+                    continue  # a file in another repository
                 try:
-                    loaded, _ = load_all((self.root / chart / str(vf)).read_text(encoding="utf-8"))
+                    loaded, _ = load_all((self.root / file).read_text(encoding="utf-8"))
                     if loaded and isinstance(loaded[0], dict):
                         values = merge(values, loaded[0])
                 except (OSError, yaml.YAMLError) as exc:
-                    self._fault(doc, (*base, "helm", "valueFiles"), f"value file {vf}: {exc}")
+                    self._fault(doc, (*base, "helm", "valueFiles", i), f"value file {vf}: {exc}")
             if isinstance(h.get("values"), str):
                 try:
                     loaded, _ = load_all(h["values"])
@@ -232,6 +240,16 @@ class Renderer:
                 values = merge(values, h["valuesObject"])
             release = h.get("releaseName") or doc.name
             self._render(doc, "" if chart == "." else chart, values, release, namespace, [])
+
+    def _value_file(self, chart: str, raw: str, refs: dict[str, dict]) -> str | None:
+        """Repo-relative path of a valueFiles entry: relative to the chart, or $ref/<path>."""
+        if raw.startswith("$"):
+            name, _, rest = raw[1:].partition("/")
+            ref = refs.get(name)
+            if ref is None or not self.sources.is_local_url(ref.get("repoURL")):
+                return None
+            return posixpath.normpath(rest)
+        return posixpath.normpath(posixpath.join(chart, raw))
 
     def _render(self, doc: Document, chart: str, values: dict, release: str, namespace: str,
                 unavailable: list[str]) -> None:

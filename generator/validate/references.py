@@ -1,6 +1,6 @@
 """Cross-references between objects, and between objects and the cluster's facts.
 
-Flux references need only the documents.  Storage classes, ingress hosts and
+Flux and Argo CD references need only the documents.  Storage classes, ingress hosts and
 node scheduling also need ``.clustergen/facts.yaml`` (what the cluster
 provides without manifests: its domain, built-in storage classes, nodes and
 their labels); without it those three are reported as skipped.
@@ -8,15 +8,27 @@ their labels); without it those three are reported as skipped.
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from .documents import Document, PathPart, error_line, error_message, get_path, json_path, load_all, mapping
+from .documents import (
+    Document,
+    PathPart,
+    error_line,
+    error_message,
+    get_path,
+    json_path,
+    load_all,
+    mapping,
+)
 from .report import Fault
+from .sources import LocalSources, application_sources
 
 CHECK = "references"
 FACTS_FILE = ".clustergen/facts.yaml"
@@ -41,6 +53,7 @@ Locate = Callable[[Document, tuple[PathPart, ...]], "int | None"]
 @dataclass
 class Facts:
     domain: str | None = None
+    engine: str | None = None
     storage_classes: list[str] = field(default_factory=list)
     default_storage: bool = False
     nodes: list[tuple[str, dict[str, str]]] = field(default_factory=list)
@@ -58,6 +71,7 @@ def load_facts(root: Path) -> tuple[Facts | None, list[Fault]]:
     facts = Facts()
     domain = get_path(data, ("cluster", "domain"))
     facts.domain = domain.lower().strip(".") if isinstance(domain, str) and domain else None
+    facts.engine = data.get("engine") if isinstance(data.get("engine"), str) else None
     for entry in data.get("storageClasses") or []:
         # Entries are names, or {name, default} when the cluster's default is known.
         if isinstance(entry, dict) and entry.get("name"):
@@ -73,6 +87,18 @@ def load_facts(root: Path) -> tuple[Facts | None, list[Fault]]:
 
 
 PRUNE_ANNOTATION = "kustomize.toolkit.fluxcd.io/prune"
+ARGO_SYNC_OPTIONS = "argocd.argoproj.io/sync-options"
+ARGO_KEEP = "Prune=false,Delete=false"
+ARGO_DEFAULT_PROJECT = "default"  # every Argo CD has it; nothing declares it
+
+
+def _flux_keeps(annotations: dict) -> bool:
+    return annotations.get(PRUNE_ANNOTATION) == "disabled"
+
+
+def _argo_keeps(annotations: dict) -> bool:
+    options = {o.strip() for o in str(annotations.get(ARGO_SYNC_OPTIONS) or "").split(",")}
+    return "Prune=false" in options
 
 
 class ReferenceCheck:
@@ -138,9 +164,10 @@ class ReferenceCheck:
 
     # -- data safety ---------------------------------------------------------------------------
 
-    def data_namespaces(self) -> None:
+    def data_namespaces(self, engine: str | None = None) -> None:
         """Lesson from the seeds: deleting a namespace deleted its volumes. A namespace that
-        holds claims must carry the annotation that stops Flux from pruning it."""
+        holds claims must carry the annotation that stops the GitOps engine from pruning it
+        (either engine's, when the repository does not say which one syncs it)."""
         claims: dict[str, list[str]] = {}
         for doc in self.docs:
             if doc.kind == "PersistentVolumeClaim":
@@ -151,13 +178,82 @@ class ReferenceCheck:
             if doc.kind != "Namespace" or doc.name not in claims:
                 continue
             annotations = doc.metadata.get("annotations") or {}
-            if annotations.get(PRUNE_ANNOTATION) != "disabled":
+            if engine == "argocd":
+                kept, who, fix = _argo_keeps(annotations), "Argo CD", f"{ARGO_SYNC_OPTIONS}: {ARGO_KEEP}"
+            else:
+                kept = _flux_keeps(annotations) or (engine is None and _argo_keeps(annotations))
+                who, fix = "Flux", f"{PRUNE_ANNOTATION}: disabled"
+            if not kept:
                 self._fault(
                     doc,
                     ("metadata", "annotations"),
                     f"[pruning-data-namespace] namespace {doc.name} holds volumes ({', '.join(sorted(claims[doc.name]))}) "
-                    f"but Flux may prune it, deleting the data: add the annotation {PRUNE_ANNOTATION}: disabled",
+                    f"but {who} may prune it, deleting the data: add the annotation {fix}",
                 )
+
+    # -- Argo CD ---------------------------------------------------------------------------
+
+    def argocd(self, root: Path, sources: LocalSources) -> None:
+        """Applications: their project exists and allows their sources and destination; this
+        repository's folders and $ref value files they name exist."""
+        projects = {d.name: mapping(d.data.get("spec")) for d in self.docs
+                    if d.kind == "AppProject" and d.api_version.startswith("argoproj.io/")}
+        for doc in self.docs:
+            if doc.kind != "Application" or not doc.api_version.startswith("argoproj.io/"):
+                continue
+            spec = mapping(doc.data.get("spec"))
+            name = spec.get("project")
+            project = projects.get(name) if isinstance(name, str) else None
+            if isinstance(name, str) and project is None and name != ARGO_DEFAULT_PROJECT:
+                self._fault(doc, ("spec", "project"), f"AppProject {name!r} does not exist in the repository")
+            key = "source" if isinstance(spec.get("source"), dict) else "sources"
+            refs = {s["ref"]: s for s in application_sources(doc.data) if isinstance(s.get("ref"), str)}
+            for i, src in enumerate(application_sources(doc.data)):
+                path: tuple[PathPart, ...] = ("spec", "source") if key == "source" else ("spec", "sources", i)
+                self._argo_source(doc, path, src, project, refs, root, sources)
+            if project is not None:
+                self._argo_destination(doc, mapping(spec.get("destination")), project)
+
+    def _argo_source(self, doc: Document, path: tuple[PathPart, ...], src: dict, project: dict | None,
+                     refs: dict[str, dict], root: Path, sources: LocalSources) -> None:
+        url = src.get("repoURL")
+        if project is not None and isinstance(url, str):
+            allowed = [str(r) for r in project.get("sourceRepos") or []]
+            if not any(fnmatchcase(url, pattern) for pattern in allowed):
+                self._fault(doc, (*path, "repoURL"), f"repoURL {url} is not in the sourceRepos of AppProject "
+                            f"{get_path(doc.data, ('spec', 'project'))!r}")
+        if not sources.is_local_url(url) or src.get("chart"):
+            return
+        folder = src.get("path")
+        if isinstance(folder, str):
+            rel = posixpath.normpath(folder.lstrip("/"))
+            if rel.startswith("..") or not (root / rel).is_dir():
+                self._fault(doc, (*path, "path"), f"path {folder!r} does not exist in the repository")
+        for j, vf in enumerate(get_path(src, ("helm", "valueFiles")) or []):
+            if not isinstance(vf, str) or not vf.startswith("$"):
+                continue
+            ref_name, _, rest = vf[1:].partition("/")
+            ref = refs.get(ref_name)
+            if ref is None:
+                self._fault(doc, (*path, "helm", "valueFiles", j), f"value file {vf}: no source has ref: {ref_name}")
+            elif sources.is_local_url(ref.get("repoURL")) and not (root / posixpath.normpath(rest)).is_file():
+                self._fault(doc, (*path, "helm", "valueFiles", j), f"value file {vf}: {rest} does not exist in the repository")
+
+    def _argo_destination(self, doc: Document, destination: dict, project: dict) -> None:
+        namespace = str(destination.get("namespace") or "")
+        server = destination.get("server")
+        cluster = destination.get("name")
+        for allowed in project.get("destinations") or []:
+            if not isinstance(allowed, dict):
+                continue
+            if server is not None and not fnmatchcase(str(server), str(allowed.get("server") or "")):
+                continue
+            if server is None and not fnmatchcase(str(cluster or ""), str(allowed.get("name") or "")):
+                continue
+            if fnmatchcase(namespace, str(allowed.get("namespace") or "")):
+                return
+        self._fault(doc, ("spec", "destination"), f"destination namespace {namespace or '(none)'!r} is not allowed by "
+                    f"AppProject {get_path(doc.data, ('spec', 'project'))!r}")
 
     # -- facts-based -------------------------------------------------------------------------
 

@@ -125,7 +125,7 @@ def validate_repository(root: Path, options: ValidateOptions) -> ValidationRepor
             advance(1)
 
         _bootstrap(root, layout, options, report)
-        _references(root, known + rendered, report, locator)
+        _references(root, known + rendered, sources, report, locator)
     return report.finish()
 
 
@@ -221,12 +221,13 @@ def _schemas(docs, unmanaged, options, report, locator) -> None:
         report.skip(*item)
 
 
-def _references(root, docs, report, locator) -> None:
+def _references(root, docs, sources, report, locator) -> None:
     check = ReferenceCheck(docs, locator)
     check.flux()
-    check.data_namespaces()
+    check.argocd(root, sources)
     facts, faults = load_facts(root)
     report.faults.extend(faults)
+    check.data_namespaces(facts.engine if facts else None)
     if facts is None:
         if check.needs_facts() and not faults:
             report.skip("references", f"{FACTS_FILE} not found: storage class, ingress host and "
