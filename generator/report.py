@@ -29,7 +29,7 @@ def plan_as_data(plan: ClusterPlan) -> dict[str, Any]:
                 "bootMedium": n.boot_medium,
                 "role": n.role,
                 "firstServer": n.first_server,
-                "etcdMember": n.is_server and (plan.inventory.distribution == "talos" or len(plan.servers) > 1),
+                "etcdMember": _etcd_member(plan, n),
                 "gpus": [g.vendor + (f" {g.model}" if g.model else "") for g in n.gpus],
                 "devices": [d.name for d in n.devices],
                 "labels": n.node_labels,
@@ -48,6 +48,11 @@ def plan_as_data(plan: ClusterPlan) -> dict[str, Any]:
         ],
         "warnings": [{"code": w.code, "message": w.message, "location": w.location(), "field": w.field, "hint": w.hint} for w in plan.warnings],
     }
+
+
+def _etcd_member(plan: ClusterPlan, node: Any) -> bool:
+    # A single k3s server keeps its state in SQLite; Talos always runs etcd.
+    return node.is_server and (plan.inventory.distribution == "talos" or len(plan.servers) > 1)
 
 
 def _storage_text(node: Any) -> str:
@@ -95,8 +100,7 @@ def print_plan(plan: ClusterPlan) -> None:
     names = ("control plane", "worker") if talos else ("server", "agent")
     for n in plan.nodes:
         role = (f"{names[0]}, first" if n.first_server else names[0]) if n.is_server else names[1]
-        # A single k3s server keeps its state in SQLite; Talos always runs etcd.
-        etcd = "yes" if n.is_server and (talos or len(plan.servers) > 1) else ("sqlite" if n.is_server else "-")
+        etcd = "yes" if _etcd_member(plan, n) else ("sqlite" if n.is_server else "-")
         nodes.add_row(
             n.name,
             n.profile,

@@ -61,7 +61,8 @@ def talos_version() -> str:
 
 
 def talos_minor() -> str:
-    return str(talos()["minor"])
+    """The release line of the pinned version: v1.13.9 -> 1.13."""
+    return ".".join(talos_version().lstrip("v").split(".")[:2])
 
 
 def talos_kubernetes_version() -> str:

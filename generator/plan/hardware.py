@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from .. import catalog
 from ..errors import Problem
-from ..inventory.model import Inventory
+from ..inventory.model import Disk, Inventory
 from .model import NodePlan
 from .nodes import WEAR_PRONE_MEDIA
 
@@ -17,6 +17,11 @@ SWAP_MEMORY_THRESHOLD_MIB = 2048
 MAX_SWAP_MIB = 2048
 # Media that survive k3s's and etcd's write load.
 DURABLE_TYPES = frozenset({"ssd", "nvme", "hdd", "usb"})
+
+
+def durable_data_disk(node: NodePlan) -> Disk | None:
+    """The first disk listed for data that survives constant writes."""
+    return next((d for d in node.disks if d.use == "data" and d.type in DURABLE_TYPES), None)
 
 
 def profile_family(inv: Inventory, profile: str) -> str | None:
@@ -47,8 +52,7 @@ def apply_hardware_rules(inv: Inventory, nodes: list[NodePlan]) -> tuple[list[No
         if wear_prone:
             # etcd and containerd write constantly; on an SD card that is the
             # documented way to kill it. Put /var/lib/rancher on a real disk.
-            candidates = [d for d in node.disks if d.use == "data" and d.type in DURABLE_TYPES]
-            data_disk = candidates[0] if candidates else None
+            data_disk = durable_data_disk(node)
             if data_disk is None:
                 problems.append(
                     Problem(

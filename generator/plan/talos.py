@@ -7,7 +7,7 @@ from dataclasses import replace
 from .. import catalog
 from ..errors import Problem
 from ..inventory.model import Disk, Inventory
-from .hardware import DURABLE_TYPES
+from .hardware import durable_data_disk
 from .model import NodePlan, TalosNode
 
 # Talos publishes amd64 and arm64 images only.
@@ -93,9 +93,7 @@ def _hardware_problems(inv: Inventory, node: NodePlan) -> list[Problem]:
 def _ephemeral_disk(node: NodePlan) -> Disk | None:
     """EPHEMERAL (/var: containerd, kubelet, etcd) goes on the data disk when there is one,
     which also keeps it off an SD card; never on a disk Ceph or Longhorn will wipe."""
-    if node.data_disk is not None:
-        return node.data_disk
-    return next((d for d in node.disks if d.use == "data" and d.type in DURABLE_TYPES), None)
+    return node.data_disk or durable_data_disk(node)
 
 
 def _extensions(inv: Inventory, node: NodePlan, storage_backend: str) -> tuple[str, ...]:
