@@ -12,11 +12,12 @@ from typing import Any
 
 from .. import catalog
 from ..errors import Problem, RenderError
+from ..plan.merge import deep_merge
 from ..plan.model import AppPlan, ClusterPlan, ComponentPlan
 from .files import RenderedFile
 from .flux import layer_files, ordered_layers
 from .kustomize import ReleaseStyle
-from .templates import environment, render_template
+from .templates import render_template
 
 ARGOCD_NAMESPACE = "argocd"
 IN_CLUSTER = "https://kubernetes.default.svc"
@@ -53,19 +54,19 @@ def sync_policy(prune: bool, options: list[str] | None = None) -> dict[str, Any]
     return policy
 
 
-def _merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in overlay.items():
-        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
-    return out
+def sync_options(facts: dict[str, Any]) -> list[str]:
+    """Sync options a component's `argocd:` facts call for."""
+    options = ["ServerSideApply=true"] if facts.get("server_side_apply") else []
+    if facts.get("ignore_differences"):
+        # Without it a sync would overwrite the fields Argo CD was told to ignore.
+        options.append("RespectIgnoreDifferences=true")
+    return options
 
 
 def component_application(component: ComponentPlan) -> list[tuple[str, str]]:
     facts = engine_facts(component.key)
-    options = ["ServerSideApply=true"] if facts.get("server_side_apply") else []
+    options = sync_options(facts)
     ignore = list(facts.get("ignore_differences") or [])
-    if ignore:
-        options.append("RespectIgnoreDifferences=true")
     annotations = {}
     if component.depends_on:
         # After the releases it needs (wave 0) are healthy, like Flux's dependsOn.
@@ -80,7 +81,7 @@ def component_application(component: ComponentPlan) -> list[tuple[str, str]]:
         release_name=component.release_name,
         namespace=component.namespace,
         chart=component.chart,
-        values=_merge(component.values, facts.get("values") or {}),
+        values=deep_merge(component.values, facts.get("values") or {}),
         annotations=annotations,
         cascade=not component.keeps_data,
         sync_policy=sync_policy(not component.keeps_data, options),
@@ -175,8 +176,6 @@ def render_argocd(plan: ClusterPlan, layers: dict[str, str]) -> list[RenderedFil
     inv = plan.inventory
     chart = argocd_chart()
     common: dict[str, Any] = {"argocd_namespace": ARGOCD_NAMESPACE, "server": IN_CLUSTER, "repository": inv.repository, "branch": inv.branch}
-    argo_facts = engine_facts("argo-cd")
-    self_options = ["ServerSideApply=true"] if argo_facts.get("server_side_apply") else []
     files = [
         RenderedFile.text(
             VALUES_FILE,
@@ -199,7 +198,7 @@ def render_argocd(plan: ClusterPlan, layers: dict[str, str]) -> list[RenderedFil
                 release_name=SELF_APP,
                 values_file=VALUES_FILE,
                 folder=BOOTSTRAP,
-                sync_policy=sync_policy(False, self_options),
+                sync_policy=sync_policy(False, sync_options(engine_facts("argo-cd"))),
             ),
         ),
         RenderedFile.text(

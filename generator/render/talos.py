@@ -227,14 +227,14 @@ def node_patch(plan: ClusterPlan, node: NodePlan) -> list[dict[str, Any]]:
     if node.is_server and inv.network.control_plane_endpoint is not None:
         # Talos's own VIP: the control planes elect one holder through etcd, no kube-vip needed.
         documents.append({"apiVersion": "v1alpha1", "kind": "Layer2VIPConfig", "name": str(inv.network.control_plane_endpoint), "link": LINK})
-    ephemeral = talos.ephemeral_disk
+    # Stated even when EPHEMERAL stays on the install disk, so it can never land on a disk Ceph or Longhorn owns.
+    ephemeral_match = _disk_match(talos.ephemeral_disk) if talos.ephemeral_disk else "system_disk"
     documents.append(
         {
             "apiVersion": "v1alpha1",
             "kind": "VolumeConfig",
             "name": "EPHEMERAL",
-            # Stated even when it stays on the install disk, so it can never land on a disk Ceph or Longhorn owns.
-            "provisioning": {"diskSelector": {"match": _disk_match(ephemeral) if ephemeral else "system_disk"}, "grow": True},
+            "provisioning": {"diskSelector": {"match": ephemeral_match}, "grow": True},
         }
     )
     if node.swap_mib:
@@ -244,7 +244,7 @@ def node_patch(plan: ClusterPlan, node: NodePlan) -> list[dict[str, Any]]:
                 "kind": "SwapVolumeConfig",
                 "name": "swap",
                 "provisioning": {
-                    "diskSelector": {"match": _disk_match(ephemeral) if ephemeral else "system_disk"},
+                    "diskSelector": {"match": ephemeral_match},
                     "minSize": f"{node.swap_mib}MiB",
                     "maxSize": f"{node.swap_mib}MiB",
                 },
