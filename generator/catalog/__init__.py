@@ -67,3 +67,13 @@ def talos_minor() -> str:
 
 def talos_kubernetes_version() -> str:
     return talos()["kubernetes_version"]
+
+
+@cache
+def app_chart_defaults() -> dict[str, Any]:
+    """charts/app's values.yaml: what every app starts from before its own values."""
+    from ..resources import source_dir
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    with (source_dir("charts") / "app" / "values.yaml").open(encoding="utf-8") as fh:
+        return yaml.load(fh, Loader=loader) or {}

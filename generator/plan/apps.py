@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import catalog
+from .. import catalog, podsecurity
 from ..errors import PlanError, Problem
 from ..inventory.model import App, Inventory
 from .merge import deep_merge
@@ -211,11 +211,27 @@ def _why_not(node: NodePlan, arches: tuple[str, ...], weight: str, devices: list
 
 def pod_security_level(values: dict[str, Any]) -> str:
     """The Pod Security Standard an app's pods need, from its chart values."""
-    container = values.get("securityContext", {})
-    pod = values.get("podSecurityContext", {})
-    if container.get("privileged") or values.get("hostNetwork") or values.get("devices"):
-        return "privileged"
-    added = set(container.get("capabilities", {}).get("add", []) or [])
-    if pod.get("runAsNonRoot") is False or pod.get("runAsUser") == 0 or container.get("allowPrivilegeEscalation", False) or added - {"NET_BIND_SERVICE"}:
-        return "baseline"
-    return "restricted"
+    return podsecurity.required_level(app_pod_spec(deep_merge(catalog.app_chart_defaults(), values)))
+
+
+def app_pod_spec(values: dict[str, Any]) -> dict[str, Any]:
+    """The security-relevant part of the pod that charts/app renders from ``values``:
+    what the API server's Pod Security admission will look at."""
+    def as_map(value: Any) -> dict:
+        return value if isinstance(value, dict) else {}
+
+    container: dict[str, Any] = {"name": "app", "securityContext": as_map(values.get("securityContext"))}
+    spec: dict[str, Any] = {"containers": [container], "securityContext": as_map(values.get("podSecurityContext"))}
+    if values.get("hostNetwork"):
+        spec["hostNetwork"] = True
+    volumes: list[dict[str, Any]] = []
+    for device in values.get("devices") or []:
+        device = as_map(device)
+        volumes.append({"name": f"dev-{device.get('name')}", "hostPath": {"path": device.get("hostPath")}})
+    for name, entry in as_map(values.get("persistence")).items():
+        volumes.append({"name": str(name), "persistentVolumeClaim": {"claimName": str(name)}})
+    for name in as_map(values.get("emptyDirs")):
+        volumes.append({"name": f"empty-{name}", "emptyDir": {}})
+    if volumes:
+        spec["volumes"] = volumes
+    return spec

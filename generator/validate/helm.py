@@ -134,17 +134,18 @@ class Renderer:
             return None
         return "" if rel == "." else rel
 
-    def helm_release(self, doc: Document) -> None:
+    def helm_release(self, doc: Document) -> bool:
+        """Render a release whose chart is here; whether it was rendered."""
         spec = mapping(doc.data.get("spec"))
         chart_spec = mapping(get_path(spec, ("chart", "spec")))
         ref = mapping(chart_spec.get("sourceRef"))
         if ref.get("kind") != "GitRepository":
-            return
+            return False
         if not self.sources.is_local(ref.get("name"), ref.get("namespace") or doc.namespace):
-            return  # a chart in an upstream project's git
+            return False  # a chart in an upstream project's git
         chart = self._chart_dir(doc, chart_spec.get("chart"), ("spec", "chart", "spec", "chart"))
         if chart is None:
-            return
+            return False
         namespace = spec.get("targetNamespace") or doc.namespace or "default"
         release = spec.get("releaseName") or (
             f"{spec['targetNamespace']}-{doc.name}" if spec.get("targetNamespace") else doc.name)
@@ -160,7 +161,7 @@ class Renderer:
                 values = merge(values, got)
         if isinstance(spec.get("values"), dict):
             values = merge(values, spec["values"])
-        self._render(doc, chart, values, release, namespace, unavailable)
+        return self._render(doc, chart, values, release, namespace, unavailable)
 
     def _values_from(self, doc: Document, i: int, item: Any) -> Any:
         if not isinstance(item, dict):
@@ -198,7 +199,7 @@ class Renderer:
             return None
         return docs[0] if docs and isinstance(docs[0], dict) else {}
 
-    def application(self, doc: Document) -> None:
+    def application(self, doc: Document) -> bool:
         spec = mapping(doc.data.get("spec"))
         sources: list[tuple[PathPart, ...]] = [("spec", "source")] if isinstance(spec.get("source"), dict) else []
         sources += [("spec", "sources", i) for i, s in enumerate(spec.get("sources") or [])
@@ -207,6 +208,7 @@ class Renderer:
         refs = {src["ref"]: src for src in (get_path(doc.data, b) for b in sources)
                 if isinstance(src.get("ref"), str) and src["ref"]}
         namespace = get_path(spec, ("destination", "namespace")) or doc.namespace or "default"
+        rendered = False
         for base in sources:
             src = get_path(doc.data, base)
             path = src.get("path")
@@ -239,7 +241,8 @@ class Renderer:
             if isinstance(h.get("valuesObject"), dict):
                 values = merge(values, h["valuesObject"])
             release = h.get("releaseName") or doc.name
-            self._render(doc, "" if chart == "." else chart, values, release, namespace, [])
+            rendered |= self._render(doc, "" if chart == "." else chart, values, release, namespace, [])
+        return rendered
 
     def _value_file(self, chart: str, raw: str, refs: dict[str, dict]) -> str | None:
         """Repo-relative path of a valueFiles entry: relative to the chart, or $ref/<path>."""
@@ -252,7 +255,7 @@ class Renderer:
         return posixpath.normpath(posixpath.join(chart, raw))
 
     def _render(self, doc: Document, chart: str, values: dict, release: str, namespace: str,
-                unavailable: list[str]) -> None:
+                unavailable: list[str]) -> bool:
         helm = _helm()
         origin = f"helm template {doc.ident}"
         try:
@@ -265,7 +268,7 @@ class Renderer:
                 line = self.locate(doc, ())
             self.faults.append(Fault(CHECK, file, line, doc.ident, None,
                                      f"chart {chart or '.'} does not render: {exc}{note}"))
-            return
+            return True  # rendering was attempted: what failed is reported, not undecided
         for template, text in sorted(manifests.items()):
             if template.endswith("NOTES.txt") or not text.strip():
                 continue
@@ -279,3 +282,4 @@ class Renderer:
             for d in rendered:
                 d.index, d.line, d.namespace_default = -1, None, namespace
             self.docs.extend(rendered)
+        return True

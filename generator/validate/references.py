@@ -59,7 +59,8 @@ class Facts:
     nodes: list[tuple[str, dict[str, str]]] = field(default_factory=list)
 
 
-def load_facts(root: Path) -> tuple[Facts | None, list[Fault]]:
+def read_facts(root: Path) -> tuple[dict | None, list[Fault]]:
+    """The facts file's mapping, or None when it is absent or broken (with the fault)."""
     path = root / FACTS_FILE
     if not path.is_file():
         return None, []
@@ -67,7 +68,13 @@ def load_facts(root: Path) -> tuple[Facts | None, list[Fault]]:
         docs, _ = load_all(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         return None, [Fault(CHECK, FACTS_FILE, error_line(exc), None, None, error_message(exc))]
-    data = docs[0] if docs and isinstance(docs[0], dict) else {}
+    return (docs[0] if docs and isinstance(docs[0], dict) else {}), []
+
+
+def load_facts(root: Path) -> tuple[Facts | None, list[Fault]]:
+    data, faults = read_facts(root)
+    if data is None:
+        return None, faults
     facts = Facts()
     domain = get_path(data, ("cluster", "domain"))
     facts.domain = domain.lower().strip(".") if isinstance(domain, str) and domain else None

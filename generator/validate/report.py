@@ -60,10 +60,13 @@ class ValidationReport:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (kind or check, reason)
     # Files that did not parse count as errors without belonging to a kind.
     file_errors: int = 0
+    # Findings that need a person, not a fix (a claim to make by hand); faults under --strict.
+    warnings: list[Fault] = field(default_factory=list)
+    daemonsets: dict[str, list[str]] = field(default_factory=dict)  # DaemonSet -> nodes it lands on
 
     @property
     def exit_code(self) -> int:
-        return 1 if self.faults or (self.strict and self.skipped) else 0
+        return 1 if self.faults or (self.strict and (self.skipped or self.warnings)) else 0
 
     def totals(self) -> KindCounts:
         total = KindCounts(errors=self.file_errors)
@@ -85,6 +88,7 @@ class ValidationReport:
     def finish(self) -> ValidationReport:
         """Drop duplicate faults (a base shows up in every overlay) and sort."""
         self.faults = sorted(set(self.faults), key=_fault_key)
+        self.warnings = sorted(set(self.warnings), key=_fault_key)
         return self
 
     def summary(self) -> str:
@@ -115,8 +119,12 @@ def _render_text(report: ValidationReport, stream: TextIO) -> None:
     stream.write(report.summary() + "\n")
     for fault in report.faults:
         stream.write(f"{fault}\n")
+    for fault in report.warnings:
+        stream.write(f"warning: {fault}\n")
     for kind, reason in report.skipped:
         stream.write(f"skipped: {kind}: {reason}\n")
+    for ident, nodes in sorted(report.daemonsets.items()):
+        stream.write(f"lands on: {ident}: {', '.join(nodes) or 'no node'}\n")
     by_check = Counter(f.check for f in report.faults)
     if by_check:
         detail = ", ".join(f"{check} {n}" for check, n in sorted(by_check.items()))
@@ -139,13 +147,16 @@ def _render_json(report: ValidationReport, stream: TextIO) -> None:
         "kinds": {k: asdict(v) for k, v in sorted(report.kinds.items())},
         "faults": [asdict(f) for f in report.faults],
         "skipped": [{"kind": k, "reason": r} for k, r in report.skipped],
+        "warnings": [asdict(f) for f in report.warnings],
+        "daemonsets": dict(sorted(report.daemonsets.items())),
     }
     json.dump(payload, stream, indent=2)
     stream.write("\n")
 
 
 # One testsuite per check so CI dashboards group faults the way the text does.
-_CHECKS = ("yaml", "kustomize", "helm", "schema", "cloud-init", "talos", "secrets", "references")
+_CHECKS = ("yaml", "kustomize", "helm", "schema", "cloud-init", "talos", "secrets", "references",
+           "scheduling", "ordering", "storage", "pod-security", "devices", "services", "backup")
 
 
 def _render_junit(report: ValidationReport, stream: TextIO) -> None:

@@ -6,17 +6,17 @@ import json
 import posixpath
 from pathlib import Path
 
-from . import helm, kubeconform, kubernetes, kustomize, tool
+from . import helm, kubeconform, kubernetes, kustomize, model, tool
 from .cloudinit import CloudInitCheck
 from .documents import Document, PathPart, locate
 from .files import RepoLayout, bootstrap_files, discover
 from .options import ValidateOptions
 from .progress import Progress
-from .references import FACTS_FILE, ReferenceCheck, load_facts
+from .references import FACTS_FILE, ReferenceCheck, load_facts, read_facts
 from .report import Fault, ValidationReport
 from .scan import FileTask, ScanConfig, default_jobs, scan_files
 from .schemas import DEFAULT_BACKEND, SchemaStore, bootstrap_schema_paths, expand_location
-from .sources import LocalSources
+from .sources import LocalSources, application_sources
 from .talos import TalosCheck
 
 
@@ -106,8 +106,8 @@ def validate_repository(root: Path, options: ValidateOptions) -> ValidationRepor
                      for d in raw.get(rel, [])]
 
         with progress.stage("kustomize build", len(layout.kustomize_dirs)) as advance:
-            built, sources = _kustomize(root, layout, yaml_docs, unmanaged, bootstrap, jobs, report,
-                                        advance, locator)
+            built, sources, by_dir = _kustomize(root, layout, yaml_docs, unmanaged, bootstrap, jobs, report,
+                                                advance, locator)
         effective = unmanaged + built
         # Bootstrap files outside kustomize trees are already in ``unmanaged``;
         # twins of built objects only repeat entries in set-based indexes.
@@ -115,10 +115,12 @@ def validate_repository(root: Path, options: ValidateOptions) -> ValidationRepor
         known = effective + [d for d in bootstrap if id(d) not in unmanaged_ids]
 
         rendered: list[Document] = []
+        per_release: dict[str, list[Document]] = {}
         releases = [d for d in effective if _renderable(d)]
         if layout.chart_dirs or releases:
             with progress.stage("helm", len(layout.chart_dirs) + len(releases)) as advance:
-                rendered = _helm(root, layout, releases, known, sources, options, report, locator, advance)
+                rendered, per_release = _helm(root, layout, releases, known, sources, options, report, locator,
+                                              advance)
 
         with progress.stage("schemas", 1) as advance:
             _schemas(built + rendered, unmanaged, options, report, locator)
@@ -126,7 +128,58 @@ def validate_repository(root: Path, options: ValidateOptions) -> ValidationRepor
 
         _bootstrap(root, layout, options, report)
         _references(root, known + rendered, sources, report, locator)
+        with progress.stage("cluster model", 1) as advance:
+            _model(root, by_dir, bootstrap, unmanaged + built, rendered, per_release,
+                   complete=all(release_key(d) in per_release for d in releases), sources=sources,
+                   report=report, locator=locator)
+            advance(1)
     return report.finish()
+
+
+def _model(root, by_dir, bootstrap, built, rendered, per_release, complete, sources, report, locator) -> None:
+    """What the cluster will do: the rules of ``model``, owner by owner."""
+    data, faults = read_facts(root)
+    if data is None:
+        if not faults:
+            report.skip("model", f"{FACTS_FILE} not found: the cluster model (scheduling, ordering, storage, "
+                                 "Pod Security, devices, services) was not run")
+        return
+    facts = model.cluster_facts(data)
+    layers = _layers(by_dir, bootstrap, built, rendered, per_release, sources)
+    result = model.run_model(layers, facts, complete, locator)
+    report.faults.extend(result.faults)
+    report.warnings.extend(result.warnings)
+    report.daemonsets.update(result.daemonsets)
+    for rule, what in result.undecided:
+        report.skip(rule, f"not decided, since not every chart was rendered: {what}")
+
+
+def _layers(by_dir, bootstrap, built, rendered, per_release, sources) -> model.Layers:
+    engine = _dedupe([d for d in bootstrap + built
+                      if kustomize.is_flux_kustomization(d) or (d.kind == "Application" and d.api_version.startswith("argoproj.io/"))])
+    applied: dict[str, list[Document]] = {}
+    for doc in engine:
+        paths = [kustomize.flux_path(doc, sources)] if doc.kind == "Kustomization" else [
+            posixpath.normpath(p.lstrip("/")) for p in model.layers.local_paths(doc)
+            if sources.is_local_url(_repo_url(doc, p))]
+        applied[doc.ident] = [d for p in paths if p is not None for d in by_dir.get("" if p == "." else p, [])]
+    if not engine:  # a plain kustomize or chart repository: one owner applies everything
+        applied["repository"] = built
+        return model.build_layers(applied, [], per_release, release_key)
+    applied["bootstrap"] = bootstrap
+    return model.build_layers(applied, engine, per_release, release_key)
+
+
+def _repo_url(doc: Document, path: str) -> object:
+    for src in application_sources(doc.data):
+        if src.get("path") == path:
+            return src.get("repoURL")
+    return None
+
+
+def release_key(doc: Document) -> str:
+    """Releases are matched by content: the same object is parsed once per build it is in."""
+    return json.dumps(doc.data, sort_keys=True, default=str)
 
 
 def _bootstrap(root: Path, layout: RepoLayout, options: ValidateOptions, report: ValidationReport) -> None:
@@ -179,29 +232,32 @@ def _kustomize(root, layout, yaml_docs, unmanaged, bootstrap, jobs, report, adva
         kustomize.attribute(b.docs, b.directory, raw_index)
         built.extend(b.docs)
     report.faults.extend(kustomize.check_flux_paths(root, flux_ks, sources, locator))
-    return _dedupe(built), sources
+    by_dir = {b.directory: b.docs for b in builds if not b.fault}
+    return _dedupe(built), sources, by_dir
 
 
-def _helm(root, layout, releases, known, sources, options, report, locator, advance) -> list[Document]:
+def _helm(root, layout, releases, known, sources, options, report, locator,
+          advance) -> tuple[list[Document], dict[str, list[Document]]]:
     try:
         import helm_python  # noqa: F401
     except ImportError as exc:
         hint = "helm checks need the helm-python-sdk package (pip install helm-python-sdk)"
         target = (layout.chart_dirs[0] + "/Chart.yaml") if layout.chart_dirs else releases[0].file
         report.faults.append(Fault("helm", target, None, None, None, f"{hint}: {exc}"))
-        return []
+        return [], {}
     report.faults.extend(helm.lint_charts(root, layout.chart_dirs, options.kubernetes_version))
     advance(len(layout.chart_dirs))
     objects = {(d.kind, d.namespace, d.name): d for d in known if d.kind in ("ConfigMap", "Secret")}
     renderer = helm.Renderer(root, objects, sources, locator)
+    per_release: dict[str, list[Document]] = {}
     for d in releases:
-        if d.kind == "HelmRelease":
-            renderer.helm_release(d)
-        else:
-            renderer.application(d)
+        before = len(renderer.docs)
+        rendered = renderer.helm_release(d) if d.kind == "HelmRelease" else renderer.application(d)
+        if rendered:
+            per_release[release_key(d)] = renderer.docs[before:]
         advance(1)
     report.faults.extend(renderer.faults)
-    return renderer.docs
+    return renderer.docs, per_release
 
 
 def _schemas(docs, unmanaged, options, report, locator) -> None:

@@ -1,0 +1,119 @@
+"""Rule `services`: traffic has somewhere to go.
+
+Every Ingress or HTTPRoute backend is a Service with that port; every Service
+selector matches a pod template in its namespace; every LoadBalancer Service has
+something to give it an address; an ACME HTTP-01 solver is only used where the
+internet can reach the ingress.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from ..documents import Document, PathPart, get_path, mapping
+from .facts import ClusterFacts
+from .workloads import PodTemplate
+
+RULE = "services"
+
+
+@dataclass
+class Finding:
+    doc: Document
+    path: tuple[PathPart, ...]
+    message: str
+
+
+def _backends(doc: Document) -> Iterator[tuple[tuple[PathPart, ...], str, object]]:
+    """(path, service name, port name or number) of each backend."""
+    if doc.kind == "Ingress":
+        default = mapping(get_path(doc.data, ("spec", "defaultBackend", "service")))
+        if default.get("name"):
+            port = mapping(default.get("port"))
+            yield ("spec", "defaultBackend", "service"), str(default["name"]), port.get("name", port.get("number"))
+        for i, rule in enumerate(get_path(doc.data, ("spec", "rules")) or []):
+            for j, p in enumerate(get_path(rule, ("http", "paths")) or []):
+                svc = mapping(get_path(p, ("backend", "service")))
+                if svc.get("name"):
+                    port = mapping(svc.get("port"))
+                    yield (("spec", "rules", i, "http", "paths", j, "backend", "service"), str(svc["name"]),
+                           port.get("name", port.get("number")))
+    elif doc.kind == "HTTPRoute" and doc.api_version.startswith("gateway.networking.k8s.io/"):
+        for i, rule in enumerate(get_path(doc.data, ("spec", "rules")) or []):
+            for j, ref in enumerate(mapping(rule).get("backendRefs") or []):
+                ref = mapping(ref)
+                if ref.get("kind", "Service") == "Service" and ref.get("name"):
+                    yield ("spec", "rules", i, "backendRefs", j), str(ref["name"]), ref.get("port")
+
+
+def _port_matches(service: Document, port: object) -> bool:
+    for p in get_path(service.data, ("spec", "ports")) or []:
+        p = mapping(p)
+        if port is None or p.get("name") == port or p.get("port") == port:
+            return True
+    return False
+
+
+def _selects(selector: dict, labels: dict) -> bool:
+    return all(str(labels.get(k)) == str(v) for k, v in selector.items())
+
+
+def check_services(templates: list[PodTemplate], docs: list[Document], facts: ClusterFacts) -> list[Finding]:
+    findings: list[Finding] = []
+    services = {(d.namespace or "default", d.name): d for d in docs if d.kind == "Service" and d.api_version == "v1"}
+    for d in docs:
+        for path, name, port in _backends(d):
+            ns = d.namespace or "default"
+            svc = services.get((ns, name))
+            if svc is None:
+                findings.append(Finding(d, path, f"backend Service {ns}/{name} does not exist"))
+            elif not _port_matches(svc, port):
+                findings.append(Finding(d, path, f"backend Service {ns}/{name} has no port {port}"))
+    for (ns, name), svc in services.items():
+        selector = mapping(get_path(svc.data, ("spec", "selector")))
+        if selector and not any(t.namespace == ns and _selects(selector, t.labels) for t in templates):
+            pairs = ", ".join(f"{k}={v}" for k, v in selector.items())
+            findings.append(Finding(svc, ("spec", "selector"), f"selector {pairs} matches no pod in namespace {ns}"))
+    findings.extend(_load_balancers(services.values(), docs, facts))
+    findings.extend(_acme_reachability(docs, facts))
+    return findings
+
+
+def _load_balancers(services, docs: list[Document], facts: ClusterFacts) -> Iterator[Finding]:
+    served = set(facts.load_balancers)
+    if any(d.kind == "IPAddressPool" and d.api_version.startswith("metallb.io/") for d in docs):
+        served.add("metallb")
+    for svc in services:
+        if get_path(svc.data, ("spec", "type")) == "LoadBalancer" and not served:
+            yield Finding(svc, ("spec", "type"),
+                          "LoadBalancer Service, but nothing gives it an address (no MetalLB pool, kube-vip or "
+                          "k3s servicelb): it stays pending")
+
+
+def _acme_reachability(docs: list[Document], facts: ClusterFacts) -> Iterator[Finding]:
+    if facts.ingress_public:
+        return
+    for d in docs:
+        if d.kind not in ("ClusterIssuer", "Issuer") or not d.api_version.startswith("cert-manager.io/"):
+            continue
+        for i, solver in enumerate(get_path(d.data, ("spec", "acme", "solvers")) or []):
+            if "http01" in mapping(solver):
+                yield Finding(d, ("spec", "acme", "solvers", i, "http01"),
+                              "ACME HTTP-01 needs the ingress reachable from the internet, and this cluster's is "
+                              "not said to be: use a DNS-01 solver")
+
+
+def check_backups(docs: list[Document], facts: ClusterFacts) -> list[Finding]:
+    """Rule `backup`: with backups on, every namespace that holds claims has a k8up Schedule."""
+    if not facts.backups:
+        return []
+    scheduled = {d.namespace for d in docs if d.kind == "Schedule" and d.api_version.startswith("k8up.io/")}
+    findings, seen = [], set()
+    for d in docs:
+        holds = d.kind == "PersistentVolumeClaim" or (d.kind == "StatefulSet" and get_path(d.data, ("spec", "volumeClaimTemplates")))
+        if holds and d.namespace not in scheduled and d.namespace not in seen:
+            seen.add(d.namespace)
+            findings.append(Finding(d, ("metadata",), f"backups are on, but namespace {d.namespace} holds volumes and "
+                                                     "has no k8up Schedule: nothing backs them up"))
+    return findings
