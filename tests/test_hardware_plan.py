@@ -177,7 +177,7 @@ def test_auto_storage_rook_when_three_capable_nodes() -> None:
     assert storage["useAllDevices"] is False and storage["useAllNodes"] is False
     assert storage["nodes"][0] == {"name": "a", "devices": [{"name": "/dev/disk/by-id/ata-DISK_1"}]}
     base = yaml.safe_load(files["bases/rook-ceph-cluster/helmrelease.yaml"])["spec"]
-    assert base["dependsOn"] == [{"name": "rook-ceph"}]
+    assert base["dependsOn"] == [{"name": "rook-ceph"}, {"name": "ceph-csi-drivers"}]
     assert base["values"]["cephClusterSpec"]["mon"]["count"] == 3
     assert base["values"]["cephClusterSpec"]["cleanupPolicy"]["confirmation"] == ""
     assert base["values"]["cephBlockPools"][0]["storageClass"]["reclaimPolicy"] == "Retain"
@@ -225,16 +225,32 @@ def test_gpu_nodes_plugin_runtime_class_and_time_slicing() -> None:
     files = files_of(gpu_inventory())
     labels = k3s_config(files, "g")["node-label"]
     assert "clustergen.dev/gpu=nvidia" in labels and "nvidia.com/device-plugin.config=time-slicing-3" in labels
-    runtime = yaml.safe_load(files["overlays/lab/infrastructure/configs/runtimeclass-nvidia.yaml"])
+    runtime = yaml.safe_load(files["overlays/lab/infrastructure/controllers/runtimeclass-nvidia.yaml"])
     assert runtime["kind"] == "RuntimeClass" and runtime["handler"] == "nvidia"
     plugin = yaml.safe_load(files["overlays/lab/infrastructure/controllers/nvidia-device-plugin-values.yaml"])["spec"]["values"]
-    assert plugin["nodeSelector"] == {"clustergen.dev/gpu": "nvidia"}
+    terms = plugin["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+    # One term of our own replaces the chart's feature-discovery terms, which no node matches.
+    assert terms == [{"matchExpressions": [{"key": "clustergen.dev/gpu", "operator": "In", "values": ["nvidia"]}]}]
+    assert "nodeSelector" not in plugin
     assert "replicas: 3" in plugin["config"]["map"]["time-slicing-3"]
     assert yaml.safe_load(files["bases/nvidia-device-plugin/helmrelease.yaml"])["spec"]["values"]["runtimeClassName"] == "nvidia"
     app = yaml.safe_load(files["overlays/lab/apps/releases/transcode-values.yaml"])["spec"]["values"]
     assert app["runtimeClassName"] == "nvidia" and app["gpu"] == {"enabled": True, "count": 1}
     assert app["nodeSelector"] == {"clustergen.dev/gpu": "nvidia"}
     assert "ubuntu-drivers install --gpgpu" in " ".join(c[2] for c in user_data(files, "g")["runcmd"])
+
+
+@pytest.mark.parametrize("sharing, block", [(1, False), (2, True), (3, True)])
+def test_time_slicing_block_only_when_a_gpu_is_shared(sharing: int, block: bool) -> None:
+    """The plugin refuses time-slicing with fewer than 2 replicas: exclusive means no block."""
+    from generator.plan.components import gpu_config_name, time_slicing_config
+
+    config = yaml.safe_load(time_slicing_config(sharing))
+    assert ("sharing" in config) is block
+    assert config["version"] == "v1"
+    if block:
+        assert config["sharing"]["timeSlicing"]["resources"][0]["replicas"] == sharing
+    assert gpu_config_name(sharing) == ("exclusive" if sharing == 1 else f"time-slicing-{sharing}")
 
 
 def test_gpu_without_runtime_class_is_named() -> None:
@@ -309,3 +325,39 @@ def test_mixed_shelf_plan_warnings_and_placement(capsys: pytest.CaptureFixture[s
 def test_impossible_example_is_refused_by_plan(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["plan", str(EXAMPLES / "impossible" / "ceph-on-pis.yaml")]) == 2
     assert "rook-ceph needs 3 nodes" in capsys.readouterr().err
+
+
+def test_a_custom_app_can_open_its_device() -> None:
+    """Pre-fix: a custom app with a device got the CharDevice mount but privileged: false,
+    so the device cgroup denied open(). Now it runs privileged, in its own namespace."""
+    from generator import podsecurity
+    from generator.plan.apps import app_pod_spec
+
+    stick = {"name": "arduino", "type": "serial", "path": "/dev/serial/by-id/usb-Arduino-if00"}
+    data = inventory([node("a", 11, devices=[stick]), node("b", 12)],
+                     apps=[{"name": "nr", "image": "docker.io/nodered/node-red:4.0.9", "devices": ["arduino"],
+                            "ports": [{"name": "http", "port": 1880}]}])
+    app = plan_of(data).apps[0]
+    values = app.cluster_values
+    assert values["securityContext"] == {"privileged": True, "allowPrivilegeEscalation": True}
+    assert 20 in values["podSecurityContext"]["supplementalGroups"]  # dialout owns the serial adapters
+    assert app.pod_security == "privileged" and app.namespace == "nr"
+    spec = app_pod_spec({**app.base_values, **values})
+    assert podsecurity.required_level(spec) == "privileged"
+
+
+def test_every_component_pin_names_its_evidence() -> None:
+    from generator import catalog
+
+    for key, entry in catalog.components().items():
+        evidence = str(entry["chart"].get("evidence") or "")
+        assert any(word in evidence for word in ("tag", "release", "PR")), f"{key}: no evidence for its pin"
+
+
+def test_chart_value_keys_that_the_pinned_charts_read() -> None:
+    """traefik reads service.spec.type (service.type is ignored); Longhorn makes no class of its own."""
+    from generator import catalog
+
+    traefik = catalog.component("traefik")["values"]["service"]
+    assert "type" not in traefik and traefik["spec"]["type"] == "LoadBalancer"
+    assert catalog.component("longhorn")["values"]["persistence"]["createStorageClass"] is False

@@ -12,6 +12,14 @@ from .model import DEVICE_LABEL_PREFIX, LABEL_PREFIX, AppPlan, NodePlan
 
 INGRESS_CLASS = {"ingress-nginx": "nginx", "traefik": "traefik"}
 DEFAULT_ARCHES = ("amd64", "arm64")
+# A hostPath character device opens only in a privileged container: the runtime's device
+# cgroup denies every device node it did not grant. Device apps get a namespace of their
+# own, so privileged loosens nothing else. dialout (gid 20 on Debian, Ubuntu, Raspberry Pi
+# OS and Alpine) owns the serial adapters; the process itself stays uid 1000.
+DEVICE_ACCESS: dict[str, Any] = {
+    "securityContext": {"privileged": True, "allowPrivilegeEscalation": True},
+    "podSecurityContext": {"supplementalGroups": [20]},
+}
 
 
 def plan_apps(inv: Inventory, nodes: list[NodePlan], cluster_issuer: str | None) -> tuple[list[AppPlan], list[Problem]]:
@@ -140,6 +148,7 @@ def _plan_app(inv: Inventory, app: App, nodes: list[NodePlan], cluster_issuer: s
         device_mounts.append({"name": device_name, "hostPath": carriers[0][1].path, "containerPath": container_path})
     if device_mounts:
         cluster["devices"] = device_mounts
+        cluster.update(deep_merge(cluster, DEVICE_ACCESS))
     if gpu_count:
         selector[f"{LABEL_PREFIX}/gpu"] = "nvidia"
         cluster["gpu"] = {"enabled": True, "count": gpu_count}

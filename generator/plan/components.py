@@ -60,12 +60,16 @@ def wanted_components(inv: Inventory) -> list[str]:
 STORAGE_COMPONENTS = {
     "local-path": ("local-path-provisioner",),
     "longhorn": ("longhorn",),
-    "rook-ceph": ("rook-ceph", "rook-ceph-cluster"),
+    # Rook 1.20's order: the operator, then the CSI drivers it runs, then the cluster.
+    "rook-ceph": ("rook-ceph", "ceph-csi-drivers", "rook-ceph-cluster"),
 }
 TALOS_LOCAL_PATH = "/var/local-path-provisioner"
 STORAGE_CLASS = {"local-path": "local-path", "longhorn": "longhorn-2-replicas", "rook-ceph": "ceph-block"}
 # Components that hold data: their namespaces are never pruned.
-DATA_COMPONENTS = frozenset({"longhorn", "rook-ceph", "rook-ceph-cluster", "local-path-provisioner", "kube-prometheus-stack"})
+DATA_COMPONENTS = frozenset({"longhorn", "rook-ceph", "ceph-csi-drivers", "rook-ceph-cluster", "local-path-provisioner",
+                             "kube-prometheus-stack"})
+# HelmReleases (same namespace) each must wait for, in install order.
+DEPENDS_ON = {"ceph-csi-drivers": ("rook-ceph",), "rook-ceph-cluster": ("rook-ceph", "ceph-csi-drivers")}
 
 
 def plan_components(inv: Inventory, nodes: list[NodePlan], storage_backend: str) -> list[ComponentPlan]:
@@ -91,11 +95,16 @@ def plan_components(inv: Inventory, nodes: list[NodePlan], storage_backend: str)
                 cluster_values=_cluster_values(inv, key, nodes),
                 release_name=entry.get("release_name", key),
                 keeps_data=key in DATA_COMPONENTS,
-                depends_on=("rook-ceph",) if key == "rook-ceph-cluster" else (),
+                depends_on=DEPENDS_ON.get(key, ()),
+                install_step=install_step(key),
                 owns_namespace=owns_namespace,
             )
         )
     return plans
+
+
+def install_step(key: str) -> int:
+    return max((install_step(d) + 1 for d in DEPENDS_ON.get(key, ())), default=0)
 
 
 def _cluster_values(inv: Inventory, key: str, nodes: list[NodePlan]) -> dict[str, Any]:
@@ -141,8 +150,13 @@ def _cluster_values(inv: Inventory, key: str, nodes: list[NodePlan]) -> dict[str
 
 
 def time_slicing_config(replicas: int) -> str:
-    return (
-        "version: v1\nflags:\n  migStrategy: none\nsharing:\n  timeSlicing:\n    renameByDefault: false\n"
+    """The device plugin's config for one GPU shared ``replicas`` ways. An exclusive GPU gets
+    no sharing block at all: the plugin refuses time-slicing with fewer than 2 replicas."""
+    config = "version: v1\nflags:\n  migStrategy: none\n"
+    if replicas < 2:
+        return config
+    return config + (
+        "sharing:\n  timeSlicing:\n    renameByDefault: false\n"
         f"    failRequestsGreaterThanOne: false\n    resources:\n      - name: nvidia.com/gpu\n        replicas: {replicas}\n"
     )
 
@@ -155,7 +169,11 @@ def nvidia_values(nodes: list[NodePlan]) -> dict[str, Any]:
     """Time-slicing per node: each GPU node is labelled with the config matching its sharing."""
     sharings = sorted({g.sharing for n in nodes for g in n.gpus if g.vendor == "nvidia"})
     return {
-        "nodeSelector": {f"{LABEL_PREFIX}/gpu": "nvidia"},
+        # The chart's default affinity wants node-feature-discovery labels, which nothing sets
+        # here; a required affinity of our own replaces it (Helm replaces lists), so the
+        # plugin lands on exactly the GPU nodes.
+        "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+            {"matchExpressions": [{"key": f"{LABEL_PREFIX}/gpu", "operator": "In", "values": ["nvidia"]}]}]}}},
         "config": {"default": gpu_config_name(sharings[0]), "map": {gpu_config_name(s): time_slicing_config(s) for s in sharings}},
     }
 

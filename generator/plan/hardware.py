@@ -74,3 +74,17 @@ def apply_hardware_rules(inv: Inventory, nodes: list[NodePlan]) -> tuple[list[No
             )
         )
     return result, problems
+
+
+# What the kubelet keeps back. k3s reserves nothing but the eviction threshold; Talos also
+# reserves 50m CPU and 192Mi for the system. The kernel and firmware take about 5% of the
+# nominal memory before Kubernetes sees it. An estimate: the real figure is on the node.
+EVICTION_MIB = 100
+SYSTEM_RESERVED = {"talos": (50, 192)}
+
+
+def allocatable(cpu: int | None, memory_mib: int, distribution: str) -> tuple[int | None, int]:
+    """(millicores or None when unknown, MiB) a node offers its pods."""
+    reserved_cpu, reserved_mib = SYSTEM_RESERVED.get(distribution, (0, 0))
+    mib = int(memory_mib * 0.95) - EVICTION_MIB - reserved_mib
+    return (None if cpu is None else cpu * 1000 - reserved_cpu), max(mib, 0)

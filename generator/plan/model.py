@@ -78,6 +78,7 @@ class ComponentPlan:
     release_name: str = ""
     keeps_data: bool = False
     depends_on: tuple[str, ...] = ()  # HelmReleases (same namespace) that must be ready first
+    install_step: int = 0  # length of the longest depends_on chain below it (Argo CD's sync wave)
     owns_namespace: bool = True  # declares the Namespace (the first component in it does)
 
 

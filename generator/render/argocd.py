@@ -68,9 +68,9 @@ def component_application(component: ComponentPlan) -> list[tuple[str, str]]:
     options = sync_options(facts)
     ignore = list(facts.get("ignore_differences") or [])
     annotations = {}
-    if component.depends_on:
-        # After the releases it needs (wave 0) are healthy, like Flux's dependsOn.
-        annotations[SYNC_WAVE] = "1"
+    if component.install_step:
+        # After the releases it needs (lower waves) are healthy, like Flux's dependsOn.
+        annotations[SYNC_WAVE] = str(component.install_step)
     if component.keeps_data:
         annotations[SYNC_OPTIONS] = KEEP_OPTIONS
     text = render_template(

@@ -14,6 +14,12 @@ from .yamltext import to_yaml
 # k3s's own Traefik, ServiceLB and local-path would fight the pinned,
 # Flux-managed ones over the same names, so they are switched off.
 DISABLED_PACKAGED_COMPONENTS = ["traefik", "servicelb", "local-storage"]
+PACKAGED_COMPONENTS = ["coredns", "local-storage", "metrics-server", "servicelb", "traefik"]
+
+
+def packaged_components(plan: ClusterPlan) -> list[str]:
+    """The k3s packaged components left running (validation models what they provide)."""
+    return [c for c in PACKAGED_COMPONENTS if c not in DISABLED_PACKAGED_COMPONENTS]
 KUBELET_DROPIN_DIR = "/etc/rancher/k3s/kubelet.conf.d"
 # Services a Raspberry Pi cannot spare memory or SD writes for.
 PI_DISABLED_SERVICES = ["snapd.service", "snapd.socket", "ModemManager.service", "unattended-upgrades.service", "multipathd.service", "multipathd.socket", "bluetooth.service"]

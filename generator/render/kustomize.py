@@ -109,7 +109,7 @@ def render_overlays(plan: ClusterPlan) -> tuple[list[RenderedFile], dict[str, st
     for layer in ("controllers", "storage"):
         folder = f"{root}/infrastructure/{layer}"
         members = [c for c in plan.components if c.layer == layer]
-        extra = storage_classes(plan) if layer == "storage" else []
+        extra = storage_classes(plan) if layer == "storage" else controller_objects(plan)
         if not members and not extra:
             continue
         patches = []
@@ -196,8 +196,6 @@ def _config_files(plan: ClusterPlan) -> list[tuple[str, str]]:
                 ),
             )
         )
-    if plan.has_nvidia_gpus:
-        result.append(("runtimeclass-nvidia.yaml", render_template("overlays/cluster/configs/runtimeclass-nvidia.yaml.j2")))
     if comps.load_balancer == "metallb":
         result.append(("metallb-pool.yaml", render_template("overlays/cluster/configs/metallb-pool.yaml.j2", pools=list(inv.network.load_balancer_pools))))
     return result
@@ -222,6 +220,15 @@ def _external_services(plan: ClusterPlan) -> str:
         for s in plan.external_services
     ]
     return render_template("overlays/cluster/external-services.yaml.j2", services=services)
+
+
+def controller_objects(plan: ClusterPlan) -> list[tuple[str, str]]:
+    """Objects the controllers themselves need. The device plugin runs with runtimeClassName
+    nvidia and its layer waits for it, so the RuntimeClass is applied with it, never later
+    (k3s ships one; Talos does not)."""
+    if not plan.has_nvidia_gpus:
+        return []
+    return [("runtimeclass-nvidia.yaml", render_template("overlays/cluster/configs/runtimeclass-nvidia.yaml.j2"))]
 
 
 def storage_classes(plan: ClusterPlan) -> list[tuple[str, str]]:

@@ -63,6 +63,9 @@ class ValidationReport:
     # Findings that need a person, not a fix (a claim to make by hand); faults under --strict.
     warnings: list[Fault] = field(default_factory=list)
     daemonsets: dict[str, list[str]] = field(default_factory=dict)  # DaemonSet -> nodes it lands on
+    # (rule, what) the model could not decide because a release was not rendered; the
+    # unrendered release itself is the skip that --strict counts.
+    undecided: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
@@ -123,6 +126,8 @@ def _render_text(report: ValidationReport, stream: TextIO) -> None:
         stream.write(f"warning: {fault}\n")
     for kind, reason in report.skipped:
         stream.write(f"skipped: {kind}: {reason}\n")
+    for rule, what in report.undecided:
+        stream.write(f"not decided: {rule}: {what}\n")
     for ident, nodes in sorted(report.daemonsets.items()):
         stream.write(f"lands on: {ident}: {', '.join(nodes) or 'no node'}\n")
     by_check = Counter(f.check for f in report.faults)
@@ -149,6 +154,7 @@ def _render_json(report: ValidationReport, stream: TextIO) -> None:
         "skipped": [{"kind": k, "reason": r} for k, r in report.skipped],
         "warnings": [asdict(f) for f in report.warnings],
         "daemonsets": dict(sorted(report.daemonsets.items())),
+        "undecided": [{"rule": r, "what": w} for r, w in report.undecided],
     }
     json.dump(payload, stream, indent=2)
     stream.write("\n")

@@ -150,8 +150,7 @@ def _model(root, by_dir, bootstrap, built, rendered, per_release, complete, sour
     report.faults.extend(result.faults)
     report.warnings.extend(result.warnings)
     report.daemonsets.update(result.daemonsets)
-    for rule, what in result.undecided:
-        report.skip(rule, f"not decided, since not every chart was rendered: {what}")
+    report.undecided.extend(result.undecided)
 
 
 def _layers(by_dir, bootstrap, built, rendered, per_release, sources) -> model.Layers:

@@ -78,6 +78,7 @@ def cluster_facts(data: Any) -> ClusterFacts:
             facts.shipped |= {("IngressClass", "traefik")}
         if "servicelb" in packaged:
             facts.load_balancers.add("servicelb")
+    facts.load_balancers |= {str(lb) for lb in data.get("loadBalancers") or [] if lb != "metallb"}
     facts.backups = bool(data.get("backups"))
     facts.ingress_public = bool(data.get("ingressPublic"))
     return facts

@@ -1,0 +1,308 @@
+"""Rules ordering, storage, pod-security, devices, services and backup: a fault case
+taken from what clustergen generated before the fixes, and the clean case after."""
+
+from __future__ import annotations
+
+import pytest
+
+from generator import podsecurity
+
+from .conftest import messages
+
+LAYERS = """
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: infra-controllers, namespace: flux-system}
+spec: {path: ./c}
+---
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: infra-storage, namespace: flux-system}
+spec: {path: ./s, dependsOn: [{name: infra-controllers}]}
+---
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: infra-configs, namespace: flux-system}
+spec: {path: ./g, dependsOn: [{name: infra-storage}]}
+"""
+CONTROLLERS, STORAGE, CONFIGS = (f"Kustomization/flux-system/{n}" for n in ("infra-controllers", "infra-storage", "infra-configs"))
+PLUGIN = """
+apiVersion: v1
+kind: Namespace
+metadata: {name: nvidia-device-plugin}
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: nvidia-device-plugin, namespace: nvidia-device-plugin}
+spec:
+  selector: {matchLabels: {app: p}}
+  template:
+    metadata: {labels: {app: p}}
+    spec:
+      runtimeClassName: nvidia
+      containers: [{name: c, image: x:1}]
+"""
+RUNTIME_CLASS = "apiVersion: node.k8s.io/v1\nkind: RuntimeClass\nmetadata: {name: nvidia}\nhandler: nvidia\n"
+
+
+def test_runtime_class_in_a_later_layer_deadlocks_on_talos(model):
+    """Pre-fix: the plugin (controllers, wait) needs the RuntimeClass only configs creates."""
+    result = model({CONTROLLERS: PLUGIN, STORAGE: "", CONFIGS: RUNTIME_CLASS}, engine=LAYERS, distribution="talos")
+    [msg] = messages(result, "ordering")
+    assert "RuntimeClass nvidia" in msg and "infra-configs" in msg
+
+
+def test_runtime_class_with_the_plugin_is_in_time(model):
+    result = model({CONTROLLERS: PLUGIN + "---\n" + RUNTIME_CLASS, STORAGE: "", CONFIGS: ""}, engine=LAYERS,
+                   distribution="talos")
+    assert messages(result, "ordering") == []
+
+
+def test_k3s_ships_the_nvidia_runtime_class_and_talos_does_not(model):
+    assert messages(model({CONTROLLERS: PLUGIN}, engine=LAYERS, distribution="k3s"), "ordering") == []
+    [msg] = messages(model({CONTROLLERS: PLUGIN}, engine=LAYERS, distribution="talos"), "ordering")
+    assert "nothing in the repository or the talos distribution creates" in msg
+
+
+def test_a_custom_resource_before_its_crd(model):
+    crd = ("apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: pools.metallb.io}\n"
+           "spec: {group: metallb.io, scope: Namespaced, names: {kind: IPAddressPool}}\n")
+    pool = "apiVersion: metallb.io/v1beta1\nkind: IPAddressPool\nmetadata: {name: p, namespace: kube-system}\n"
+    late = model({CONTROLLERS: pool, STORAGE: "", CONFIGS: crd}, engine=LAYERS)
+    assert len(messages(late, "ordering")) == 1
+    assert messages(model({CONTROLLERS: crd, STORAGE: "", CONFIGS: pool}, engine=LAYERS), "ordering") == []
+    # Not rendered: undecided, never a fault.
+    unknown = model({CONFIGS: pool}, engine=LAYERS, complete=False)
+    assert messages(unknown, "ordering") == [] and unknown.undecided
+
+
+def test_a_missing_namespace_and_a_created_one(model):
+    cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: ghost}\n"
+    assert "Namespace ghost" in messages(model({"x": cm}), "ordering")[0]
+    release = ("apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: r, namespace: flux-system}\n"
+               "spec: {targetNamespace: ghost, install: {createNamespace: true}}\n")
+    assert messages(model({"x": cm + "---\n" + release}), "ordering") == []
+
+
+CEPH_CLASS = """
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata: {name: ceph-block}
+provisioner: rook-ceph.rbd.csi.ceph.com
+reclaimPolicy: Retain
+"""
+CEPH_DRIVER = "apiVersion: csi.ceph.io/v1\nkind: Driver\nmetadata: {name: rook-ceph.rbd.csi.ceph.com, namespace: rook-ceph}\n"
+
+
+def test_ceph_class_without_the_csi_drivers_never_provisions(model):
+    """Pre-fix Rook 1.20: no ceph-csi-drivers release, so no Driver for the class's provisioner."""
+    [msg] = messages(model({"s": CEPH_CLASS}), "storage")
+    assert "rook-ceph.rbd.csi.ceph.com" in msg and "never provision" in msg
+    assert messages(model({"s": CEPH_CLASS + "---\n" + CEPH_DRIVER}), "storage") == []
+    assert messages(model({"s": CEPH_CLASS}, complete=False), "storage") == []
+
+
+def test_longhorns_own_class_from_its_configmap_deletes_data(model):
+    """Pre-fix Longhorn: the chart's ConfigMap makes the manager create a Delete class."""
+    cm = """
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: longhorn-storageclass, namespace: longhorn-system}
+data:
+  storageclass.yaml: |
+    kind: StorageClass
+    apiVersion: storage.k8s.io/v1
+    metadata: {name: longhorn}
+    provisioner: driver.longhorn.io
+    reclaimPolicy: Delete
+"""
+    deployer = ("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: longhorn-driver-deployer, namespace: longhorn-system}\n"
+                "spec: {template: {spec: {containers: [{name: c, image: x:1}]}}}\n")
+    found = messages(model({"s": cm + "---\n" + deployer}), "storage")
+    assert len(found) == 1 and "reclaimPolicy Delete" in found[0]
+
+
+@pytest.mark.parametrize("policy, faults", [("Retain", 0), ("Delete", 1), (None, 1)])
+def test_reclaim_policy(model, policy, faults):
+    text = CEPH_CLASS.replace("reclaimPolicy: Retain\n", f"reclaimPolicy: {policy}\n" if policy else "")
+    assert len(messages(model({"s": text + "---\n" + CEPH_DRIVER}), "storage")) == faults
+
+
+def test_prometheus_without_storage_loses_its_data(model):
+    prom = "apiVersion: monitoring.coreos.com/v1\nkind: Prometheus\nmetadata: {name: p, namespace: monitoring}\nspec: {}\n"
+    assert "emptyDir" in messages(model({"m": prom}), "storage")[0]
+    kept = prom.replace("spec: {}", "spec: {storage: {volumeClaimTemplate: {spec: {}}}}")
+    assert messages(model({"m": kept}), "storage") == []
+
+
+def test_an_existing_claim_not_made_here_is_a_warning(model):
+    pod = ("apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: media}\nspec: {containers: [{name: c, image: x:1}], "
+           "volumes: [{name: v, persistentVolumeClaim: {claimName: library}}]}\n")
+    result = model({"a": pod})
+    assert [w.message for w in result.warnings if w.check == "storage"][0].startswith("claim library is not created")
+    made = "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: library, namespace: media}\nspec: {}\n"
+    assert model({"a": pod + "---\n" + made}).warnings == []
+
+
+def app_pod(namespace_level: str, container_sc: str, pod_sc: str = "{runAsNonRoot: true, seccompProfile: {type: RuntimeDefault}}",
+            extra: str = "") -> str:
+    return f"""
+apiVersion: v1
+kind: Namespace
+metadata: {{name: apps, labels: {{pod-security.kubernetes.io/enforce: {namespace_level}}}}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: p, namespace: apps}}
+spec:
+  securityContext: {pod_sc}
+  containers: [{{name: c, image: x:1, securityContext: {container_sc}}}]
+{extra}
+"""
+
+
+RESTRICTED_SC = "{allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}}"
+
+
+@pytest.mark.parametrize("container_sc, pod_sc, control", [
+    ("{allowPrivilegeEscalation: false, capabilities: {drop: [ALL], add: [CHOWN]}}", None, "Capabilities"),
+    ("{allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}, runAsUser: 0}", None, "Running as Non-root user"),
+    (RESTRICTED_SC, "{runAsNonRoot: false, seccompProfile: {type: RuntimeDefault}}", "Running as Non-root"),
+    (RESTRICTED_SC, "{runAsNonRoot: true}", "Seccomp"),
+    ("{capabilities: {drop: [ALL]}}", None, "Privilege Escalation"),
+    ("{allowPrivilegeEscalation: false}", None, "Capabilities"),
+])
+def test_restricted_controls_the_old_partial_check_missed(model, container_sc, pod_sc, control):
+    text = app_pod("restricted", container_sc, pod_sc) if pod_sc else app_pod("restricted", container_sc)
+    found = messages(model({"a": text}), "pod-security")
+    assert found and any(f"({control})" in m for m in found), found
+    baseline = app_pod("baseline", container_sc, pod_sc) if pod_sc else app_pod("baseline", container_sc)
+    assert messages(model({"a": baseline}), "pod-security") == []
+
+
+@pytest.mark.parametrize("container_sc, pod_sc, control", [
+    ("{privileged: true}", "{}", "Privileged Containers"),
+    ("{capabilities: {add: [SYS_ADMIN]}}", "{}", "Capabilities"),
+    ("{seccompProfile: {type: Unconfined}}", "{}", "Seccomp"),
+    ("{procMount: Unmasked}", "{}", "/proc Mount Type"),
+    ("{}", "{sysctls: [{name: kernel.msgmax, value: '1'}]}", "Sysctls"),
+    ("{}", "{seLinuxOptions: {type: spc_t}}", "SELinux"),
+])
+def test_baseline_controls(model, container_sc, pod_sc, control):
+    found = messages(model({"a": app_pod("baseline", container_sc, pod_sc)}), "pod-security")
+    assert any(f"({control})" in m for m in found), found
+    assert messages(model({"a": app_pod("privileged", container_sc, pod_sc)}), "pod-security") == []
+
+
+def test_safe_sysctl_and_a_clean_restricted_pod(model):
+    clean = app_pod("restricted", RESTRICTED_SC, "{runAsNonRoot: true, seccompProfile: {type: RuntimeDefault}, "
+                                                  "sysctls: [{name: net.ipv4.ping_group_range, value: '0 1'}]}")
+    assert messages(model({"a": clean}), "pod-security") == []
+
+
+def test_talos_enforces_baseline_where_a_namespace_says_nothing(model):
+    pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: kube-public}\nspec: {hostNetwork: true, containers: [{name: c, image: x:1}]}\n"
+    assert messages(model({"a": pod}, distribution="talos"), "pod-security")
+    assert messages(model({"a": pod}, distribution="k3s"), "pod-security") == []
+
+
+@pytest.mark.parametrize("sc, resources, opens", [
+    ("{privileged: false}", "{}", False),  # pre-fix custom device apps
+    ("{privileged: true, allowPrivilegeEscalation: true}", "{}", True),
+    ("{privileged: false}", "{limits: {squat.ai/serial: 1}}", True),
+    ("{privileged: false}", "{limits: {memory: 1Gi}}", False),
+])
+def test_a_device_opens_only_when_privileged_or_granted(model, sc, resources, opens):
+    pod = f"""
+apiVersion: v1
+kind: Pod
+metadata: {{name: p, namespace: d}}
+spec:
+  containers: [{{name: c, image: x:1, securityContext: {sc}, resources: {resources}, volumeMounts: [{{name: dev, mountPath: /dev/ttyUSB0}}]}}]
+  volumes: [{{name: dev, hostPath: {{path: /dev/serial/by-id/usb-x, type: CharDevice}}}}]
+"""
+    assert (messages(model({"a": pod}), "devices") == []) is opens
+
+
+@pytest.mark.parametrize("replicas, faults", [(1, 1), (2, 0), (3, 0)])
+def test_time_slicing_needs_at_least_two_replicas(model, replicas, faults):
+    cm = f"""
+apiVersion: v1
+kind: ConfigMap
+metadata: {{name: nvidia-device-plugin-configs, namespace: n}}
+data:
+  exclusive: |
+    version: v1
+    sharing:
+      timeSlicing:
+        resources: [{{name: nvidia.com/gpu, replicas: {replicas}}}]
+"""
+    assert len(messages(model({"a": cm}), "devices")) == faults
+
+
+LB = "apiVersion: v1\nkind: Service\nmetadata: {name: traefik, namespace: traefik}\nspec: {type: LoadBalancer, ports: [{port: 80}]}\n"
+
+
+@pytest.mark.parametrize("facts, extra, served", [
+    ({}, "", False),  # pre-fix loadBalancer: none with servicelb disabled
+    ({"packaged": ["servicelb"]}, "", True),
+    ({"loadBalancers": ["kube-vip"]}, "", True),
+    ({}, "---\napiVersion: metallb.io/v1beta1\nkind: IPAddressPool\nmetadata: {name: p, namespace: m}\n", True),
+])
+def test_a_load_balancer_service_needs_something_to_serve_it(model, facts, extra, served):
+    result = model({"a": LB + extra}, **facts)
+    assert (not any("stays pending" in m for m in messages(result, "services"))) is served
+
+
+def test_ingress_backends_and_selectors(model):
+    text = """
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: i, namespace: a}
+spec:
+  rules: [{host: x, http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: web, port: {name: http}}}}]}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: a}
+spec: {selector: {app: web}, ports: [{name: http, port: 80}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: a}
+spec: {template: {metadata: {labels: {app: web}}, spec: {containers: [{name: c, image: x:1}]}}}
+"""
+    assert messages(model({"a": text}), "services") == []
+    assert "has no port https" in messages(model({"a": text.replace("{name: http}}", "{name: https}}")}), "services")[0]
+    assert "matches no pod" in messages(model({"a": text.replace("labels: {app: web}", "labels: {app: other}")}), "services")[0]
+    assert "does not exist" in messages(model({"a": text.replace("service: {name: web", "service: {name: gone")}), "services")[0]
+
+
+def test_http01_only_when_the_ingress_is_public(model):
+    issuer = ("apiVersion: cert-manager.io/v1\nkind: ClusterIssuer\nmetadata: {name: le}\n"
+              "spec: {acme: {solvers: [{http01: {ingress: {ingressClassName: traefik}}}]}}\n")
+    assert messages(model({"a": issuer}), "services")
+    assert messages(model({"a": issuer}, ingressPublic=True), "services") == []
+    assert messages(model({"a": issuer.replace("http01: {ingress: {ingressClassName: traefik}}", "dns01: {}")}), "services") == []
+
+
+def test_backups_on_need_a_schedule_per_data_namespace(model):
+    pvc = "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: data, namespace: ha}\nspec: {}\n"
+    schedule = "apiVersion: k8up.io/v1\nkind: Schedule\nmetadata: {name: s, namespace: ha}\nspec: {}\n"
+    assert messages(model({"a": pvc}, backups=True), "backup")
+    assert messages(model({"a": pvc + "---\n" + schedule}, backups=True), "backup") == []
+    assert messages(model({"a": pvc}, backups=False), "backup") == []
+
+
+def test_plan_and_validate_share_one_evaluator():
+    """The plan's level for app values is the evaluator's level for the pod they render."""
+    from generator.plan.apps import pod_security_level
+
+    assert pod_security_level({}) == "restricted"
+    assert pod_security_level({"securityContext": {"capabilities": {"add": ["CHOWN"]}}}) == "baseline"
+    assert pod_security_level({"securityContext": {"capabilities": {"add": ["NET_RAW"]}}}) == "privileged"
+    assert pod_security_level({"podSecurityContext": {"runAsUser": 0}}) == "baseline"
+    assert pod_security_level({"podSecurityContext": {"seccompProfile": {"type": "Unconfined"}}}) == "privileged"
+    assert pod_security_level({"devices": [{"name": "z", "hostPath": "/dev/x", "containerPath": "/dev/x"}]}) == "privileged"
+    assert pod_security_level({"podSecurityContext": "x"}) == "baseline"  # no crash: the schema reports the type
+    assert podsecurity.required_level({"containers": [{"name": "c"}]}) == "baseline"
