@@ -70,9 +70,12 @@ def check_services(templates: list[PodTemplate], docs: list[Document], facts: Cl
                 findings.append(Finding(d, path, f"backend Service {ns}/{name} does not exist"))
             elif not _port_matches(svc, port):
                 findings.append(Finding(d, path, f"backend Service {ns}/{name} has no port {port}"))
+    by_namespace: dict[str, list[PodTemplate]] = {}
+    for t in templates:
+        by_namespace.setdefault(t.namespace, []).append(t)
     for (ns, name), svc in services.items():
         selector = mapping(get_path(svc.data, ("spec", "selector")))
-        if selector and not any(t.namespace == ns and _selects(selector, t.labels) for t in templates):
+        if selector and not any(_selects(selector, t.labels) for t in by_namespace.get(ns, [])):
             pairs = ", ".join(f"{k}={v}" for k, v in selector.items())
             findings.append(Finding(svc, ("spec", "selector"), f"selector {pairs} matches no pod in namespace {ns}"))
     findings.extend(_load_balancers(services.values(), docs, facts))
