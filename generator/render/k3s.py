@@ -166,13 +166,22 @@ def render_cloud_init(plan: ClusterPlan, token: str) -> list[RenderedFile]:
                     "bootstrap/cloud-init/network-config.j2",
                     mac=node.mac,
                     addresses=[f"{a}/{prefix_len[a.version]}" for a in node.addresses],
-                    gateways=list(inv.network.gateways),
+                    routes=default_routes(inv.network.gateways),
                     dns_servers=[str(s) for s in inv.network.dns_servers],
                     domain=inv.domain,
                 ),
             )
         )
     return files
+
+
+def default_routes(gateways: Any) -> list[dict[str, str]]:
+    """One default route per gateway, spelled 0.0.0.0/0 or ::/0.
+
+    Not ``to: default``: netplan accepts it, but cloud-init's ENI renderer
+    (Debian, Raspberry Pi OS) rejects it as "not a valid ip address".
+    """
+    return [{"to": "0.0.0.0/0" if g.version == 4 else "::/0", "via": str(g)} for g in gateways]
 
 
 def _packages(plan: ClusterPlan, node: NodePlan) -> list[str]:
