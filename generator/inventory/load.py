@@ -329,6 +329,7 @@ def _node(index: int, n: dict[str, Any]) -> Node:
         taints=tuple(Taint(t["key"], t.get("value"), t["effect"]) for t in n.get("taints", [])),
         swap=n.get("swap", "auto"),
         kernel_modules=tuple(n.get("kernelModules", [])),
+        service_lb=n.get("serviceLB"),
     )
 
 

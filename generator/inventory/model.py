@@ -85,6 +85,7 @@ class Node:
     taints: tuple[Taint, ...]
     swap: str
     kernel_modules: tuple[str, ...] = ()
+    service_lb: bool | None = None  # None: not set (serves when loadBalancer is servicelb)
 
     @property
     def address(self) -> IPAddress:

@@ -9,6 +9,7 @@ from .apps import plan_apps
 from .components import STORAGE_CLASS, cluster_issuer_name, ingress_address, plan_components
 from .hardware import apply_hardware_rules
 from .lessons import check_lessons
+from .load_balancer import k3s_disabled_components, load_balancer_warnings
 from .storage import choose_storage
 from .talos import plan_talos_nodes
 from .model import AppPlan, ClusterPlan, ComponentPlan, NodePlan
@@ -52,6 +53,7 @@ def plan_cluster(inv: Inventory, warnings: list[Problem] | None = None) -> Clust
     apps, app_warnings = plan_apps(inv, nodes, issuer)
     collected.extend(app_warnings)
     collected.extend(_raise_errors(check_lessons(inv, nodes, apps)))
+    collected.extend(load_balancer_warnings(inv))
     return ClusterPlan(
         inventory=inv,
         distribution_version=inv.distribution_version or default_version(inv.distribution),
@@ -65,4 +67,5 @@ def plan_cluster(inv: Inventory, warnings: list[Problem] | None = None) -> Clust
         cluster_issuer=issuer,
         ingress_address=ingress_address(inv),
         warnings=tuple(collected),
+        k3s_disable=k3s_disabled_components(inv),
     )

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from .. import catalog
 from ..inventory.model import Inventory
+from .load_balancer import ingress_without_load_balancer
 from .model import LABEL_PREFIX, ComponentPlan, NodePlan
 
 # Annotation each load balancer reads to give a Service a fixed address.
@@ -78,6 +80,7 @@ def plan_components(inv: Inventory, nodes: list[NodePlan], storage_backend: str)
     declared = {"kube-system"}
     for key, layer in keyed:
         entry = catalog.component(key)
+        host_ports = ingress_without_load_balancer(inv, key) or {}
         owns_namespace = entry["namespace"] not in declared
         declared.add(entry["namespace"])
         plans.append(
@@ -85,7 +88,7 @@ def plan_components(inv: Inventory, nodes: list[NodePlan], storage_backend: str)
                 key=key,
                 layer=layer,
                 namespace=entry["namespace"],
-                pod_security=entry.get("pod_security", "baseline"),
+                pod_security=host_ports.get("pod_security", entry.get("pod_security", "baseline")),
                 chart=dict(entry["chart"]),
                 values=entry.get("values") or {},
                 cluster_values=_cluster_values(inv, key, nodes),
@@ -103,6 +106,9 @@ def _cluster_values(inv: Inventory, key: str, nodes: list[NodePlan]) -> dict[str
     address = ingress_address(inv)
     annotation = LB_IP_ANNOTATION.get(comps.load_balancer)
     lb_annotations = {annotation: address} if annotation and address else {}
+    host_ports = ingress_without_load_balancer(inv, key)
+    if host_ports is not None:
+        return copy.deepcopy(host_ports["values"])
     if key == "ingress-nginx" and lb_annotations:
         return {"controller": {"service": {"annotations": lb_annotations}}}
     if key == "traefik" and lb_annotations:

@@ -115,6 +115,7 @@ class ClusterPlan:
     cluster_issuer: str | None
     ingress_address: str | None
     warnings: tuple[Problem, ...] = field(default_factory=tuple)
+    k3s_disable: tuple[str, ...] = ()  # k3s's packaged components switched off (its `disable:` list)
 
     @property
     def servers(self) -> tuple[NodePlan, ...]:

@@ -11,9 +11,6 @@ from .files import RenderedFile
 from .templates import render_template
 from .yamltext import to_yaml
 
-# k3s's own Traefik, ServiceLB and local-path would fight the pinned,
-# Flux-managed ones over the same names, so they are switched off.
-DISABLED_PACKAGED_COMPONENTS = ["traefik", "servicelb", "local-storage"]
 KUBELET_DROPIN_DIR = "/etc/rancher/k3s/kubelet.conf.d"
 # Services a Raspberry Pi cannot spare memory or SD writes for.
 PI_DISABLED_SERVICES = ["snapd.service", "snapd.socket", "ModemManager.service", "unattended-upgrades.service", "multipathd.service", "multipathd.socket", "bluetooth.service"]
@@ -35,7 +32,7 @@ def shared_server_config(plan: ClusterPlan) -> dict[str, Any]:
         "service-cidr": _join(net.service_cidrs),
         "cluster-dns": str(service_net[10]),
         "cluster-domain": "cluster.local",
-        "disable": list(DISABLED_PACKAGED_COMPONENTS),
+        "disable": list(plan.k3s_disable),
         "secrets-encryption": True,
         "flannel-backend": "vxlan",
     }
