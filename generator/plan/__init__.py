@@ -11,6 +11,7 @@ from .hardware import apply_hardware_rules
 from .lessons import check_lessons
 from .load_balancer import k3s_disabled_components, load_balancer_warnings
 from .storage import choose_storage
+from .tls import choose_acme_solver
 from .talos import plan_talos_nodes
 from .model import AppPlan, ClusterPlan, ComponentPlan, NodePlan
 from .nodes import resolve_nodes
@@ -50,6 +51,8 @@ def plan_cluster(inv: Inventory, warnings: list[Problem] | None = None) -> Clust
         nodes, distribution_problems = plan_talos_nodes(inv, nodes, storage_backend)
     collected.extend(_raise_errors(hardware_problems + storage_problems + distribution_problems))
     issuer = cluster_issuer_name(inv)
+    acme_solver, tls_problems = choose_acme_solver(inv)
+    collected.extend(_raise_errors(tls_problems))
     apps, app_warnings = plan_apps(inv, nodes, issuer)
     collected.extend(app_warnings)
     collected.extend(_raise_errors(check_lessons(inv, nodes, apps)))
@@ -68,4 +71,5 @@ def plan_cluster(inv: Inventory, warnings: list[Problem] | None = None) -> Clust
         ingress_address=ingress_address(inv),
         warnings=tuple(collected),
         k3s_disable=k3s_disabled_components(inv),
+        acme_solver=acme_solver,
     )

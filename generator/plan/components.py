@@ -16,6 +16,7 @@ LB_IP_ANNOTATION = {"metallb": "metallb.io/loadBalancerIPs", "kube-vip": "kube-v
 # Environment variable ← key in the user's credentials Secret, per external-dns provider.
 EXTERNAL_DNS_CREDENTIALS = {
     "cloudflare": (("CF_API_TOKEN", "api-token"),),
+    "digitalocean": (("DO_TOKEN", "token"),),
     "pihole": (("EXTERNAL_DNS_PIHOLE_PASSWORD", "password"),),
     "rfc2136": (("EXTERNAL_DNS_RFC2136_TSIG_SECRET", "tsig-secret"),),
     "route53": (("AWS_ACCESS_KEY_ID", "access-key-id"), ("AWS_SECRET_ACCESS_KEY", "secret-access-key")),
@@ -132,18 +133,33 @@ def _cluster_values(inv: Inventory, key: str, nodes: list[NodePlan]) -> dict[str
             data["range-global"] = ",".join(ranges)
         return {"cm": {"data": data}}
     if key == "external-dns":
-        values: dict[str, Any] = {
-            "provider": {"name": comps.external_dns_provider},
-            "domainFilters": [inv.domain],
-            "txtOwnerId": inv.cluster_name,
-        }
-        if comps.external_dns_secret:
-            values["env"] = [
-                {"name": env, "valueFrom": {"secretKeyRef": {"name": comps.external_dns_secret, "key": key}}}
-                for env, key in EXTERNAL_DNS_CREDENTIALS.get(comps.external_dns_provider, ())
-            ]
-        return values
+        return external_dns_values(inv)
     return {}
+
+
+def external_dns_values(inv: Inventory) -> dict[str, Any]:
+    comps = inv.components
+    values: dict[str, Any] = {
+        "provider": {"name": comps.external_dns_provider},
+        "domainFilters": [inv.domain],
+        "txtOwnerId": inv.cluster_name,
+    }
+    if comps.external_dns_secret:
+        values["env"] = [
+            {"name": env, "valueFrom": {"secretKeyRef": {"name": comps.external_dns_secret, "key": key}}}
+            for env, key in EXTERNAL_DNS_CREDENTIALS.get(comps.external_dns_provider, ())
+        ]
+    server = comps.external_dns_rfc2136
+    if comps.external_dns_provider == "rfc2136" and server is not None:
+        values["extraArgs"] = [
+            f"--rfc2136-host={server.server}",
+            f"--rfc2136-port={server.port}",
+            f"--rfc2136-zone={inv.domain}",
+            f"--rfc2136-tsig-keyname={server.tsig_key_name}",
+            f"--rfc2136-tsig-secret-alg={server.tsig_algorithm}",
+            "--rfc2136-tsig-axfr",
+        ]
+    return values
 
 
 def time_slicing_config(replicas: int) -> str:
