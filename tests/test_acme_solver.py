@@ -60,7 +60,7 @@ ROWS = [
         {"provider": "digitalocean", "credentialsSecret": "do"},
         {},
         {"dns01": {"digitalocean": {"tokenSecretRef": ref("do", "token")}}},
-        {"provider": {"name": "digitalocean"}, "env": [{"name": "DO_TOKEN", "valueFrom": {"secretKeyRef": ref("do", "token")}}]},
+        None,  # external-dns 0.21 has no in-tree DigitalOcean provider: not deployed (warning)
     ),
     (
         "rfc2136",
@@ -100,7 +100,7 @@ ROWS = [
                 }
             }
         },
-        {},
+        {"provider": {"name": "aws"}},  # external-dns calls Route53 "aws"
     ),
     ("http01-no-provider", None, {"solver": "http01"}, {"http01": {"ingress": {"ingressClassName": "traefik"}}}, None),
     (
@@ -165,6 +165,13 @@ def test_letsencrypt_without_a_working_solver_is_an_error(
     assert match.group(2) == field
     assert field.split(".")[-1] in path.read_text().splitlines()[int(match.group(1)) - 1]
     assert "hint:" in err
+
+
+def test_digitalocean_records_are_not_managed() -> None:
+    plan, files = rendered(inventory({"provider": "digitalocean", "credentialsSecret": "do"}))
+    assert "external-dns" not in {c.key for c in plan.components}
+    warning = next(w for w in plan.warnings if w.code == "dns-records-not-managed")
+    assert "no in-tree digitalocean provider" in warning.message and warning.field == "components.externalDns.provider"
 
 
 def test_solver_needs_letsencrypt(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -6,7 +6,7 @@ from .. import catalog
 from ..errors import PlanError, Problem
 from ..inventory.model import Inventory
 from .apps import plan_apps
-from .components import STORAGE_CLASS, cluster_issuer_name, ingress_address, plan_components
+from .components import STORAGE_CLASS, cluster_issuer_name, external_dns_warnings, ingress_address, plan_components
 from .hardware import apply_hardware_rules
 from .lessons import check_lessons
 from .load_balancer import k3s_disabled_components, load_balancer_warnings
@@ -57,6 +57,7 @@ def plan_cluster(inv: Inventory, warnings: list[Problem] | None = None) -> Clust
     collected.extend(app_warnings)
     collected.extend(_raise_errors(check_lessons(inv, nodes, apps)))
     collected.extend(load_balancer_warnings(inv))
+    collected.extend(external_dns_warnings(inv))
     return ClusterPlan(
         inventory=inv,
         distribution_version=inv.distribution_version or default_version(inv.distribution),

@@ -6,6 +6,7 @@ import copy
 from typing import Any
 
 from .. import catalog
+from ..errors import Problem
 from ..inventory.model import Inventory
 from .load_balancer import ingress_without_load_balancer
 from .model import LABEL_PREFIX, ComponentPlan, NodePlan
@@ -13,7 +14,12 @@ from .model import LABEL_PREFIX, ComponentPlan, NodePlan
 # Annotation each load balancer reads to give a Service a fixed address.
 LB_IP_ANNOTATION = {"metallb": "metallb.io/loadBalancerIPs", "kube-vip": "kube-vip.io/loadbalancerIPs"}
 
-# Environment variable ← key in the user's credentials Secret, per external-dns provider.
+# The inventory's DNS provider → external-dns's in-tree provider at the pinned app
+# version (0.21): Route53 is "aws"; DigitalOcean left the tree in 0.21 (webhook only),
+# so a DigitalOcean zone gets no external-dns (cert-manager still solves DNS-01 there).
+EXTERNAL_DNS_PROVIDER_NAME = {"cloudflare": "cloudflare", "pihole": "pihole", "rfc2136": "rfc2136", "route53": "aws"}
+
+# Environment variable ← key in the user's credentials Secret, per DNS provider.
 EXTERNAL_DNS_CREDENTIALS = {
     "cloudflare": (("CF_API_TOKEN", "api-token"),),
     "digitalocean": (("DO_TOKEN", "token"),),
@@ -42,6 +48,24 @@ def ingress_address(inv: Inventory) -> str | None:
     return None
 
 
+def external_dns_warnings(inv: Inventory) -> list[Problem]:
+    provider = inv.components.external_dns_provider
+    if provider == "none" or provider in EXTERNAL_DNS_PROVIDER_NAME:
+        return []
+    version = catalog.component("external-dns")["chart"]["version"]
+    return [
+        Problem(
+            f"external-dns (chart {version}) has no in-tree {provider} provider, so clustergen does not deploy it: "
+            "DNS records for the ingress are yours to create",
+            hint=f"create the records in {provider} (a wildcard *.{inv.domain} to the ingress address covers every app), "
+            "or use a provider external-dns manages: " + ", ".join(sorted(EXTERNAL_DNS_PROVIDER_NAME)),
+            severity="warning",
+            code="dns-records-not-managed",
+            **inv.where("components", "externalDns", "provider"),
+        )
+    ]
+
+
 def wanted_components(inv: Inventory) -> list[str]:
     comps = inv.components
     keys = []
@@ -53,7 +77,7 @@ def wanted_components(inv: Inventory) -> list[str]:
         keys.append("metallb")
     elif comps.load_balancer == "kube-vip":
         keys.append("kube-vip-cloud-provider")
-    if comps.external_dns_provider != "none":
+    if comps.external_dns_provider in EXTERNAL_DNS_PROVIDER_NAME:
         keys.append("external-dns")
     if comps.monitoring:
         keys.append("kube-prometheus-stack")
@@ -140,7 +164,7 @@ def _cluster_values(inv: Inventory, key: str, nodes: list[NodePlan]) -> dict[str
 def external_dns_values(inv: Inventory) -> dict[str, Any]:
     comps = inv.components
     values: dict[str, Any] = {
-        "provider": {"name": comps.external_dns_provider},
+        "provider": {"name": EXTERNAL_DNS_PROVIDER_NAME[comps.external_dns_provider]},
         "domainFilters": [inv.domain],
         "txtOwnerId": inv.cluster_name,
     }
