@@ -27,6 +27,7 @@ def check_inventory(inv: Inventory) -> list[Problem]:
         _control_plane_count,
         _tls_settings,
         _load_balancer_pool_present,
+        _service_lb_nodes,
         _apps_known_and_unique,
         _app_devices_exist,
         _external_services,
@@ -194,6 +195,12 @@ def _distribution_fields(inv: Inventory) -> Iterator[Problem]:
             hint="use loadBalancer: metallb on Talos (Talos holds the API VIP itself, without kube-vip)",
             **inv.where("components", "loadBalancer"),
         )
+    if inv.components.load_balancer == "servicelb":
+        yield Problem(
+            "loadBalancer: servicelb is k3s's built-in klipper-lb, which Talos does not have",
+            hint="use loadBalancer: metallb with a network.loadBalancerPool on Talos",
+            **inv.where("components", "loadBalancer"),
+        )
     for node in inv.nodes:
         if node.os is not None:
             yield Problem(
@@ -230,13 +237,37 @@ def _tls_settings(inv: Inventory) -> Iterator[Problem]:
         )
 
 
+# Load balancers that hand out addresses from network.loadBalancerPool
+# (servicelb uses the node addresses, none gives no addresses).
+POOL_LOAD_BALANCERS = frozenset({"metallb", "kube-vip"})
+
+
 def _load_balancer_pool_present(inv: Inventory) -> Iterator[Problem]:
     comps = inv.components
-    if comps.load_balancer != "none" and not inv.network.load_balancer_pools:
+    if comps.load_balancer in POOL_LOAD_BALANCERS and not inv.network.load_balancer_pools:
         yield Problem(
             f"components.loadBalancer is {comps.load_balancer} but network.loadBalancerPool is empty",
-            hint="give a range of free LAN addresses, e.g. 192.168.1.240-192.168.1.250, or set loadBalancer: none",
+            hint="give a range of free LAN addresses, e.g. 192.168.1.240-192.168.1.250, or set loadBalancer: servicelb (k3s) to use the node addresses",
             **inv.where("network"),
+        )
+
+
+def _service_lb_nodes(inv: Inventory) -> Iterator[Problem]:
+    """serviceLB: on a node means something only with servicelb, and someone must serve."""
+    flagged = [n for n in inv.nodes if n.service_lb is not None]
+    if inv.components.load_balancer != "servicelb":
+        for node in flagged:
+            yield Problem(
+                f"node '{node.name}' sets serviceLB, but components.loadBalancer is {inv.components.load_balancer}",
+                hint="serviceLB applies to loadBalancer: servicelb only; remove it, or set loadBalancer: servicelb",
+                **inv.where("nodes", node.index, "serviceLB"),
+            )
+        return
+    if inv.nodes and all(n.service_lb is False for n in inv.nodes):
+        yield Problem(
+            "every node sets serviceLB: false, so no node would answer for LoadBalancer Services",
+            hint="leave serviceLB out (or true) on at least one node",
+            **inv.where("nodes", flagged[-1].index, "serviceLB"),
         )
 
 

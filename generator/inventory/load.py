@@ -31,6 +31,7 @@ from .model import (
     Network,
     Node,
     Profile,
+    Rfc2136Server,
     Taint,
     quantity_to_mib,
 )
@@ -275,8 +276,10 @@ def _build(data: dict[str, Any], filename: str, source: SourceMap) -> Inventory:
             tls_issuer=tls.get("issuer", "selfsigned"),
             tls_email=tls.get("email"),
             tls_staging=tls.get("staging", False),
+            tls_solver=tls.get("solver"),
             external_dns_provider=edns.get("provider", "none"),
             external_dns_secret=edns.get("credentialsSecret"),
+            external_dns_rfc2136=_rfc2136(edns.get("rfc2136")),
             load_balancer=comps.get("loadBalancer", "metallb"),
             storage=comps.get("storage", "auto"),
             monitoring=comps.get("monitoring", False),
@@ -301,6 +304,12 @@ def _build(data: dict[str, Any], filename: str, source: SourceMap) -> Inventory:
         raw=data,
         source_map=source,
     )
+
+
+def _rfc2136(data: dict[str, Any] | None) -> Rfc2136Server | None:
+    if data is None:
+        return None
+    return Rfc2136Server(data["server"], data.get("port", 53), data["tsigKeyName"], data.get("tsigAlgorithm", "hmac-sha256"))
 
 
 def _node(index: int, n: dict[str, Any]) -> Node:
@@ -329,6 +338,7 @@ def _node(index: int, n: dict[str, Any]) -> Node:
         taints=tuple(Taint(t["key"], t.get("value"), t["effect"]) for t in n.get("taints", [])),
         swap=n.get("swap", "auto"),
         kernel_modules=tuple(n.get("kernelModules", [])),
+        service_lb=n.get("serviceLB"),
     )
 
 

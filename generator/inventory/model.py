@@ -85,6 +85,7 @@ class Node:
     taints: tuple[Taint, ...]
     swap: str
     kernel_modules: tuple[str, ...] = ()
+    service_lb: bool | None = None  # None: not set (serves when loadBalancer is servicelb)
 
     @property
     def address(self) -> IPAddress:
@@ -104,13 +105,25 @@ class Network:
 
 
 @dataclass(frozen=True)
+class Rfc2136Server:
+    """A DNS server that takes dynamic updates signed with a TSIG key."""
+
+    server: str
+    port: int
+    tsig_key_name: str
+    tsig_algorithm: str  # BIND's spelling: hmac-sha256
+
+
+@dataclass(frozen=True)
 class Components:
     ingress: str = "traefik"
     tls_issuer: str = "selfsigned"
     tls_email: str | None = None
     tls_staging: bool = False
+    tls_solver: str | None = None  # dns01 | http01; None: not set (the plan decides)
     external_dns_provider: str = "none"
     external_dns_secret: str | None = None
+    external_dns_rfc2136: Rfc2136Server | None = None
     load_balancer: str = "metallb"
     storage: str = "auto"
     monitoring: bool = False

@@ -6,10 +6,12 @@ from .. import catalog
 from ..errors import PlanError, Problem
 from ..inventory.model import Inventory
 from .apps import plan_apps
-from .components import STORAGE_CLASS, cluster_issuer_name, ingress_address, plan_components
+from .components import STORAGE_CLASS, cluster_issuer_name, external_dns_warnings, ingress_address, plan_components
 from .hardware import apply_hardware_rules
 from .lessons import check_lessons
+from .load_balancer import k3s_disabled_components, load_balancer_warnings
 from .storage import choose_storage
+from .tls import choose_acme_solver
 from .talos import plan_talos_nodes
 from .model import AppPlan, ClusterPlan, ComponentPlan, NodePlan
 from .nodes import resolve_nodes
@@ -49,9 +51,13 @@ def plan_cluster(inv: Inventory, warnings: list[Problem] | None = None) -> Clust
         nodes, distribution_problems = plan_talos_nodes(inv, nodes, storage_backend)
     collected.extend(_raise_errors(hardware_problems + storage_problems + distribution_problems))
     issuer = cluster_issuer_name(inv)
+    acme_solver, tls_problems = choose_acme_solver(inv)
+    collected.extend(_raise_errors(tls_problems))
     apps, app_warnings = plan_apps(inv, nodes, issuer)
     collected.extend(app_warnings)
     collected.extend(_raise_errors(check_lessons(inv, nodes, apps)))
+    collected.extend(load_balancer_warnings(inv))
+    collected.extend(external_dns_warnings(inv))
     return ClusterPlan(
         inventory=inv,
         distribution_version=inv.distribution_version or default_version(inv.distribution),
@@ -65,4 +71,6 @@ def plan_cluster(inv: Inventory, warnings: list[Problem] | None = None) -> Clust
         cluster_issuer=issuer,
         ingress_address=ingress_address(inv),
         warnings=tuple(collected),
+        k3s_disable=k3s_disabled_components(inv),
+        acme_solver=acme_solver,
     )

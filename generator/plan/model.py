@@ -103,6 +103,16 @@ class AppPlan:
 
 
 @dataclass(frozen=True)
+class AcmeSolver:
+    """How cert-manager answers Let's Encrypt's challenge (plan.tls decides)."""
+
+    kind: str  # dns01 | http01
+    provider: str | None  # the DNS provider, for dns01
+    config: dict[str, Any]  # the solver body under `dns01:` or `http01:`, as cert-manager reads it
+    credentials_secret: str | None = None  # dns01: must exist in the cert-manager namespace too
+
+
+@dataclass(frozen=True)
 class ClusterPlan:
     inventory: Inventory
     distribution_version: str
@@ -116,6 +126,8 @@ class ClusterPlan:
     cluster_issuer: str | None
     ingress_address: str | None
     warnings: tuple[Problem, ...] = field(default_factory=tuple)
+    k3s_disable: tuple[str, ...] = ()  # k3s's packaged components switched off (its `disable:` list)
+    acme_solver: AcmeSolver | None = None  # issuer: letsencrypt only
 
     @property
     def servers(self) -> tuple[NodePlan, ...]:

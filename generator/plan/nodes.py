@@ -8,6 +8,7 @@ from .. import catalog
 from ..errors import Problem
 from ..inventory.model import Inventory, Node, quantity_to_mib
 from .components import gpu_config_name
+from .load_balancer import service_lb_labels
 from .model import DEVICE_LABEL_PREFIX, LABEL_PREFIX, NodePlan
 
 # SD cards and eMMC wear out under etcd's constant fsync writes; the k3s and
@@ -164,6 +165,7 @@ def label_node(inv: Inventory, node: NodePlan, embedded_etcd: bool) -> NodePlan:
     if node.memory_mib <= 1024:
         node_labels[f"{LABEL_PREFIX}/small-memory"] = "true"
     original = inv.nodes[node.index]
+    node_labels.update(service_lb_labels(inv, original))
     node_labels.update(original.labels)
     automatic = {
         "kubernetes.io/arch": node.arch,

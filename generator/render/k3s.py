@@ -11,15 +11,12 @@ from .files import RenderedFile
 from .templates import render_template
 from .yamltext import to_yaml
 
-# k3s's own Traefik, ServiceLB and local-path would fight the pinned,
-# Flux-managed ones over the same names, so they are switched off.
-DISABLED_PACKAGED_COMPONENTS = ["traefik", "servicelb", "local-storage"]
 PACKAGED_COMPONENTS = ["coredns", "local-storage", "metrics-server", "servicelb", "traefik"]
 
 
 def packaged_components(plan: ClusterPlan) -> list[str]:
     """The k3s packaged components left running (validation models what they provide)."""
-    return [c for c in PACKAGED_COMPONENTS if c not in DISABLED_PACKAGED_COMPONENTS]
+    return [c for c in PACKAGED_COMPONENTS if c not in plan.k3s_disable]
 KUBELET_DROPIN_DIR = "/etc/rancher/k3s/kubelet.conf.d"
 # Services a Raspberry Pi cannot spare memory or SD writes for.
 PI_DISABLED_SERVICES = ["snapd.service", "snapd.socket", "ModemManager.service", "unattended-upgrades.service", "multipathd.service", "multipathd.socket", "bluetooth.service"]
@@ -41,7 +38,7 @@ def shared_server_config(plan: ClusterPlan) -> dict[str, Any]:
         "service-cidr": _join(net.service_cidrs),
         "cluster-dns": str(service_net[10]),
         "cluster-domain": "cluster.local",
-        "disable": list(DISABLED_PACKAGED_COMPONENTS),
+        "disable": list(plan.k3s_disable),
         "secrets-encryption": True,
         "flannel-backend": "vxlan",
     }
@@ -172,13 +169,22 @@ def render_cloud_init(plan: ClusterPlan, token: str) -> list[RenderedFile]:
                     "bootstrap/cloud-init/network-config.j2",
                     mac=node.mac,
                     addresses=[f"{a}/{prefix_len[a.version]}" for a in node.addresses],
-                    gateways=list(inv.network.gateways),
+                    routes=default_routes(inv.network.gateways),
                     dns_servers=[str(s) for s in inv.network.dns_servers],
                     domain=inv.domain,
                 ),
             )
         )
     return files
+
+
+def default_routes(gateways: Any) -> list[dict[str, str]]:
+    """One default route per gateway, spelled 0.0.0.0/0 or ::/0.
+
+    Not ``to: default``: netplan accepts it, but cloud-init's ENI renderer
+    (Debian, Raspberry Pi OS) rejects it as "not a valid ip address".
+    """
+    return [{"to": "0.0.0.0/0" if g.version == 4 else "::/0", "via": str(g)} for g in gateways]
 
 
 def _packages(plan: ClusterPlan, node: NodePlan) -> list[str]:

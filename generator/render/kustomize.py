@@ -179,9 +179,6 @@ def _config_files(plan: ClusterPlan) -> list[tuple[str, str]]:
     result = []
     if plan.cluster_issuer:
         acme = "https://acme-staging-v02.api.letsencrypt.org/directory" if comps.tls_staging else "https://acme-v02.api.letsencrypt.org/directory"
-        dns01 = comps.external_dns_secret if comps.external_dns_provider == "cloudflare" else None
-        from ..plan.apps import INGRESS_CLASS
-
         result.append(
             (
                 "cluster-issuers.yaml",
@@ -191,8 +188,7 @@ def _config_files(plan: ClusterPlan) -> list[tuple[str, str]]:
                     cluster_name=inv.cluster_name,
                     email=comps.tls_email or "",
                     acme_server=acme,
-                    dns01_secret=dns01,
-                    ingress_class=INGRESS_CLASS.get(comps.ingress, "traefik"),
+                    solver=plan.acme_solver,
                 ),
             )
         )
