@@ -145,6 +145,9 @@ class Network:
         self.deadline = time.monotonic() + budget
         self.budget = budget
         self.requests = 0  # tests assert a warm cache makes none
+        # Hosts that could not be reached this run: their other URLs fail at
+        # once, since a name lookup is not bounded by the socket timeout.
+        self._down: dict[str, str] = {}
 
     def allowance(self, multiple: float = 1.0) -> float:
         """Seconds the next request may take; raises once the budget is spent."""
@@ -161,6 +164,9 @@ class Network:
         if scheme not in ("http", "https"):
             raise Unavailable(f"{url}: only http and https URLs are fetched", fault=True)
         timeout = self.allowance()
+        host = urllib.parse.urlsplit(url).netloc
+        if host in self._down:
+            raise Unavailable(f"cannot reach {url}: {self._down[host]}")
         self.requests += 1
         request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
         try:
@@ -181,9 +187,11 @@ class Network:
             # A 404 means the repository names something that is not there.
             raise Unavailable(f"{url}: HTTP {exc.code} {exc.reason}", fault=exc.code in (404, 410)) from None
         except urllib.error.URLError as exc:
+            self._down[host] = str(exc.reason)
             raise Unavailable(f"cannot reach {url}: {exc.reason}") from None
         except (TimeoutError, OSError, ValueError) as exc:
-            raise Unavailable(f"cannot reach {url}: {exc or type(exc).__name__}") from None
+            self._down[host] = str(exc) or type(exc).__name__
+            raise Unavailable(f"cannot reach {url}: {self._down[host]}") from None
 
 
 def _bounded(call: Any, seconds: float, what: str) -> Any:

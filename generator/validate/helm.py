@@ -395,6 +395,8 @@ class Renderer:
             file = self._value_file(chart, str(vf), refs)
             if file is None:
                 continue  # a file in another repository
+            if h.get("ignoreMissingValueFiles") and not file.is_file():
+                continue
             try:
                 loaded, _ = load_all(file.read_text(encoding="utf-8"))
                 if loaded and isinstance(loaded[0], dict):

@@ -666,6 +666,53 @@ def test_git_branch_is_reported_and_a_missing_tag_is_a_fault(tmp_path, upstream_
     assert "at v9.9.9" in fault.message
 
 
+def test_argo_application_from_an_upstream_git_path_renders(tmp_path, upstream_git):
+    application = f"""\
+apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata:
+  name: web
+  namespace: argocd
+spec:
+  project: default
+  destination: {{server: https://kubernetes.default.svc, namespace: web}}
+  source:
+    repoURL: {upstream_git}
+    path: deploy/chart
+    targetRevision: {{revision}}
+    helm:
+      valueFiles: [values.yaml, missing.yaml]
+      ignoreMissingValueFiles: true
+      valuesObject: {{replicas: 3}}
+"""
+    root = gitops_repo(tmp_path, application.replace("{revision}", "v0.0.31"))
+    report = validate_repository(root, options(tmp_path))
+    assert not faults_of(report, "schema") and not faults_of(report, "helm"), report.faults
+    assert report.kinds["Deployment"].valid == 1
+
+    root = gitops_repo(tmp_path, application.replace("{revision}", "HEAD"), name="floating")
+    [skip] = helm_skips(validate_repository(root, options(tmp_path)))
+    assert "targetRevision 'HEAD' is not a version tag or commit; only pinned sources are fetched" in skip
+
+
+def test_a_release_seen_twice_renders_once(tmp_path, chart_repo, charts_src, monkeypatch):
+    import helm_python
+
+    chart_repo.add(web_chart(charts_src), "1.0.0")
+    root = gitops_repo(tmp_path, helm_repository(chart_repo.url) + helm_release())
+    loads = []
+    real_load = helm_python.Chart.load
+    monkeypatch.setattr(helm_python.Chart, "load", classmethod(lambda cls, path: loads.append(path) or real_load(path)))
+    docs = parse_documents((root / "apps" / "release.yaml").read_text(encoding="utf-8"), "apps/release.yaml")
+    objects = {(d.kind, d.namespace, d.name): d for d in docs}
+    renderer = Renderer(root, objects, LocalSources(docs, root), Locator(root), ChartStore(tmp_path / "cache"))
+    release = next(d for d in docs if d.kind == "HelmRelease")
+    renderer.helm_release(release)
+    renderer.helm_release(release)  # as from a base and an overlay that leaves it alone
+    assert len(loads) == 1
+    assert len(renderer.docs) == 4  # both releases' documents, for faults naming each
+
+
 # -- OCI registry ----------------------------------------------------------------------------
 
 
