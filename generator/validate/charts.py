@@ -55,6 +55,7 @@ USER_AGENT = "clustergen-validate"
 
 _EXACT_VERSION = re.compile(r"^v?\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
+_CHART_NAME = re.compile(r"^(?!\.{1,2}$)[A-Za-z0-9_.-]{1,100}$")
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+/-]{0,127}$")  # an OCI tag or git ref name, not a range
 
 
@@ -296,6 +297,9 @@ class ChartStore:
                 known = self._entry(source)
             except Unavailable as exc:
                 known = exc
+            except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
+                # Hostile or odd chart content must not end the run with a traceback.
+                known = Unavailable(f"unusable chart: {type(exc).__name__}: {exc}", fault=True)
             self._charts[source] = known
         if isinstance(known, Unavailable):
             raise known
@@ -365,7 +369,7 @@ class ChartStore:
         file = self._index_file(url)
         if not refresh and file.is_file():
             data = _load_yaml(file)
-            if isinstance(data, dict):
+            if isinstance(data, dict) and isinstance(data.get("entries"), dict):
                 return data
         index_url = url.rstrip("/") + "/index.yaml"
         try:
@@ -505,6 +509,8 @@ class ChartStore:
             name = str(dep["name"])
             if name in present:
                 continue
+            if not _CHART_NAME.match(name):  # it becomes a folder name under charts/
+                raise Unavailable(f"dependency name {name!r} is not a chart name", fault=True)
             repo = str(dep.get("repository") or "")
             wanted = locked.get(name) or str(dep.get("version") or "*")
             target = chart / "charts" / name
@@ -546,6 +552,8 @@ class ChartStore:
                     raise Unavailable(f"dependency {name}: {repo}/index.yaml has no version matching {wanted!r}",
                                       fault=True)
             return ChartSource("helm", repo, name, version)
+        if not repo:
+            raise Unavailable(f"dependency {name} is not in charts/ and names no repository", fault=True)
         raise Unavailable(f"dependency {name} names repository {repo!r}, which only a local "
                           "'helm repo add' configuration knows; vendor it in charts/ or use its URL", fault=True)
 

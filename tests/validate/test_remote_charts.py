@@ -311,6 +311,19 @@ dependencies:
     assert renderer.docs[0].file == "parent-3.0.0/charts/child/templates/cm.yaml"
 
 
+@pytest.mark.parametrize("dependency, message", [
+    ("name: ../../outside\n    version: 1.0.0\n    repository: http://127.0.0.1:9", "is not a chart name"),
+    ("name: common\n    version: 1.0.0", "is not in charts/ and names no repository"),
+    ("name: common\n    version: 1.0.0\n    repository: '@bitnami'", "only a local 'helm repo add'"),
+])
+def test_dependencies_that_cannot_be_built_are_faults(tmp_path, chart_repo, charts_src, dependency, message):
+    chart_repo.add(write_chart(charts_src, "odd", "1.0.0", {}, "", f"dependencies:\n  - {dependency}\n"), "1.0.0")
+    with pytest.raises(Unavailable, match=message) as caught:
+        ChartStore(tmp_path / "cache").get(ChartSource("helm", chart_repo.url, "odd", "1.0.0"))
+    assert caught.value.fault
+    assert not (tmp_path / "outside").exists()
+
+
 def test_crds_join_the_rendered_documents_unless_skipped(tmp_path, chart_repo, charts_src):
     chart_repo.add(web_chart(charts_src, crds={"widget.yaml": CRD}), "1.0.0")
     root = gitops_repo(tmp_path, helm_repository(chart_repo.url) + helm_release())
