@@ -389,7 +389,7 @@ class Renderer:
 
     def _argo_values(self, doc: Document, base: tuple[PathPart, ...], h: dict, chart: _Chart,
                      refs: dict[str, dict]) -> dict:
-        """Argo CD's order: valueFiles in order < values (a YAML string) < valuesObject."""
+        """Argo CD's order: valueFiles in order < values (a YAML string) < valuesObject < parameters."""
         values: dict = {}
         for i, vf in enumerate(h.get("valueFiles") or []):
             file = self._value_file(chart, str(vf), refs)
@@ -412,7 +412,23 @@ class Renderer:
                 self._fault(doc, (*base, "helm", "values"), f"helm.values is not YAML: {exc}")
         if isinstance(h.get("valuesObject"), dict):
             values = merge(values, h["valuesObject"])
+        for i, p in enumerate(h.get("parameters") or []):  # --set, last of all
+            values = self._argo_parameter(doc, (*base, "helm", "parameters", i), values, p)
         return values
+
+    def _argo_parameter(self, doc: Document, at: tuple[PathPart, ...], values: dict, param: Any) -> dict:
+        if not isinstance(param, dict) or not isinstance(param.get("name"), str) or not param["name"]:
+            return values
+        value = "" if param.get("value") is None else str(param["value"])
+        if param.get("forceString"):
+            _set_path(values, param["name"], value)
+            return values
+        helm = _helm()
+        try:  # Helm's --set typing: true is a bool, 3 a number; Argo CD escapes commas
+            return merge(values, helm.parse_set_string(f"{param['name']}={value.replace(',', chr(92) + ',')}"))
+        except helm.HelmError as exc:
+            self._fault(doc, at, f"helm parameter {param['name']!r}: {exc}")
+            return values
 
     def _value_file(self, chart: _Chart, raw: str, refs: dict[str, dict]) -> Path | None:
         """A valueFiles entry: relative to the chart (staying inside its

@@ -514,11 +514,17 @@ spec:
         three: values
       valuesObject:
         three: valuesObject
+        four: valuesObject
+      parameters:
+        - {{name: four, value: "a,b"}}
+        - {{name: replicas, value: "2"}}
 """)
     renderer = rendered(root, ChartStore(tmp_path / "cache"))
     assert not renderer.faults and not renderer.skipped
     data = doc_of(renderer, "ConfigMap", "site-settings")["data"]
     assert (data["one"], data["two"], data["three"], data["namespace"]) == ("chart", "values", "valuesObject", "web")
+    assert data["four"] == "a,b"
+    assert doc_of(renderer, "Deployment", "site")["spec"]["replicas"] == 2  # typed as Helm's --set types it
 
     report = validate_repository(root, options(tmp_path))
     assert report.kinds["Deployment"].valid == 1
@@ -790,6 +796,13 @@ spec:
         label = "web-1.0.0" if ref.startswith("tag") else f"web-{digest.removeprefix('sha256:')[:12]}"
         one_fault(report, "schema", f"{label}/templates/deployment.yaml", "spec.replicas")
         assert report.kinds["CustomResourceDefinition"].valid == 1
+
+    # A HelmRepository of type oci names the registry folder; the chart name and version complete it.
+    root = gitops_repo(tmp_path, helm_repository(f"oci://{oci_registry}/charts", extra="  type: oci\n"
+                                                 "  insecure: true\n") + helm_release(), name="gitops-helmrepo")
+    report = validate_repository(root, options(tmp_path))
+    assert not helm_skips(report), report.skipped
+    one_fault(report, "schema", "web-1.0.0/templates/deployment.yaml", "spec.replicas")
 
 
 def test_unreachable_oci_registry_is_a_skip(tmp_path):
