@@ -99,6 +99,13 @@ def _parser() -> argparse.ArgumentParser:
     val.add_argument("--kubernetes-version", help="target Kubernetes version (default: the pinned one)")
     val.add_argument("--schema-location", action="append", default=[], help="extra schema location (folder, URL or kubeconform template); repeatable")
     val.add_argument("--engine", choices=["builtin", "kubeconform"], default="builtin")
+    val.add_argument("--charts", choices=["remote", "local"], default="remote",
+                     help="render every Helm release, fetching charts from their repositories into the chart cache "
+                          "(remote, the default), or only releases whose chart is in this repository (local)")
+    val.add_argument("--offline", action="store_true",
+                     help="use the chart cache alone; releases whose chart is not cached are skipped")
+    val.add_argument("--chart-cache", type=Path, default=None,
+                     help="chart cache folder (default: $XDG_CACHE_HOME/clustergen/charts)")
     val.add_argument("-o", "--output", choices=["text", "json", "junit"], default="text")
     val.set_defaults(func=_cmd_validate)
 
@@ -196,6 +203,9 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         strict=args.strict,
         schema_locations=tuple(args.schema_location),
         engine=args.engine,
+        charts=args.charts,
+        offline=args.offline,
+        chart_cache_dir=args.chart_cache,
         progress=args.output == "text",
         **({"kubernetes_version": version} if version else {}),
     )

@@ -215,7 +215,7 @@ def test_same_apps_on_the_same_nodes(repos: dict[str, tuple[Path, Path]], exampl
 @requires_shared
 @pytest.mark.parametrize("example", EXAMPLES_SWITCHED)
 def test_validates_strict(repos: dict[str, tuple[Path, Path]], example: str, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["validate", "--strict", "--schema-location", SCHEMA_TEMPLATE, "-o", "json", str(repos[example][0])])
+    code = main(["validate", "--charts", "local", "--strict", "--schema-location", SCHEMA_TEMPLATE, "-o", "json", str(repos[example][0])])
     report = json.loads(capsys.readouterr().out)
     assert code == 0, report
     assert report["kinds"]["Application"]["valid"] > 0 and report["kinds"]["AppProject"]["valid"] > 0
@@ -231,7 +231,7 @@ def test_validate_catches_broken_argo_references(repos: dict[str, tuple[Path, Pa
     shutil.copytree(repos["single-mini-pc"][0], repo)
     layer = repo / "clusters" / "tiny" / "apps.yaml"
     layer.write_text(layer.read_text().replace("path: overlays/tiny/apps", "path: overlays/tiny/appz"))
-    code = main(["validate", "--strict", "--schema-location", SCHEMA_TEMPLATE, "-o", "json", str(repo)])
+    code = main(["validate", "--charts", "local", "--strict", "--schema-location", SCHEMA_TEMPLATE, "-o", "json", str(repo)])
     messages = [f["message"] for f in json.loads(capsys.readouterr().out)["faults"]]
     assert code != 0
     assert any("path 'overlays/tiny/appz' does not exist in the repository" in m for m in messages), messages

@@ -96,5 +96,5 @@ def test_each_combination_has_its_own_bootstrap(generated: dict[tuple[str, str],
 @requires_shared
 def test_all_four_validate_strict(generated: dict[tuple[str, str], Path], capsys: pytest.CaptureFixture[str]) -> None:
     for combo, repo in generated.items():
-        code = main(["validate", "--strict", "--schema-location", str(SHARED_SCHEMAS / "crds"), str(repo)])
+        code = main(["validate", "--charts", "local", "--strict", "--schema-location", str(SHARED_SCHEMAS / "crds"), str(repo)])
         assert code == 0, (combo, capsys.readouterr().out[-3000:])

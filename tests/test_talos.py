@@ -64,13 +64,13 @@ def test_every_talos_document_passes_the_v1_13_schema(example: str, repos: dict[
 @pytest.mark.parametrize("example", TALOS_EXAMPLES)
 def test_clustergen_validate_strict_checks_the_talos_configs(example: str, repos: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
     repo = repos[example]
-    assert main(["validate", "--strict", "--schema-location", str(SHARED_SCHEMAS / "crds"), "-o", "json", str(repo)]) == 0, capsys.readouterr().out
+    assert main(["validate", "--charts", "local", "--strict", "--schema-location", str(SHARED_SCHEMAS / "crds"), "-o", "json", str(repo)]) == 0, capsys.readouterr().out
     capsys.readouterr()
     # The same check fails on a config Talos 1.13 would reject, so it really ran.
     broken = repo / "bootstrap" / "talos" / "clusterconfig" / "broken.yaml"
     broken.write_text("version: v1alpha1\npersist: true\nmachine:\n  type: worker\n", encoding="utf-8")
     try:
-        assert main(["validate", "--strict", "--schema-location", str(SHARED_SCHEMAS / "crds"), str(repo)]) == 1
+        assert main(["validate", "--charts", "local", "--strict", "--schema-location", str(SHARED_SCHEMAS / "crds"), str(repo)]) == 1
         assert "persist" in capsys.readouterr().out
     finally:
         broken.unlink()

@@ -6,7 +6,9 @@
     sys.exit(report.exit_code)
 
 Checks: YAML syntax, kustomize builds and Flux Kustomization paths, Helm
-lint and rendering of in-repo charts, Kubernetes JSON Schemas (bundled core
+lint of in-repo charts and rendering of every Helm release (charts from
+Helm repositories, OCI registries and upstream git are fetched into a
+cache; see ``ValidateOptions``), Kubernetes JSON Schemas (bundled core
 schemas plus kubeconform-style schema locations for CRDs), cloud-init and
 Talos configs, secret hygiene, and cross-references (Flux sources and
 dependsOn, storage classes, ingress hosts, node scheduling).

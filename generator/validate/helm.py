@@ -1,21 +1,32 @@
-"""Local Helm charts: ``helm lint --strict`` and rendering the releases that use them.
+"""Helm: ``helm lint --strict`` of local charts, and rendering every release.
+
+A release's chart is either in this repository (a path of the GitRepository
+being validated, or an Argo CD source that is this repository) or elsewhere:
+an HTTP or OCI Helm repository, an upstream project's git.  The latter come
+from ``charts.ChartStore`` when remote rendering is on; either way the values
+are merged as the controller merges them and the chart is rendered with the
+release name and namespace the controller would use.  The chart's ``crds/``
+join the rendered documents unless the release skips CRDs.
 
 Helm runs in-process through helm-python (Helm v4's SDK over a C ABI), so
 there is no helm binary to find.  The library is imported only when the
-repository has charts, and called from one thread.
+repository has charts or releases, and called from one thread.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import json
 import posixpath
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from .charts import ChartSource, ChartStore, NotAChart, Unavailable, exact_version, is_commit
 from .documents import RENDERED, Document, PathPart, get_path, json_path, load_all, mapping, parse_documents
 from .report import Fault
 from .sources import LocalSources
@@ -105,17 +116,39 @@ def _set_path(values: dict, dotted: str, value: Any) -> None:
         node[parts[-1].replace("\\.", ".")] = value
 
 
+FLUX_SOURCES = ("GitRepository", "HelmRepository", "OCIRepository")
+_TAG_REF = re.compile(r"^refs/tags/(.+)$")
+
+
+@dataclass(frozen=True)
+class _Chart:
+    """A chart ready to render."""
+
+    folder: Path  # on disk: in the repository or in the chart cache
+    label: str  # what faults name: the repo-relative folder, or ChartSource.label
+    within: Path  # relative value files must stay inside this folder
+
+
 class Renderer:
-    """Renders HelmReleases (Flux) and Applications (Argo CD) whose chart is in the repo."""
+    """Renders HelmReleases (Flux) and Applications (Argo CD): charts in the
+    repository always, charts from elsewhere when given a ``ChartStore``."""
 
     def __init__(self, root: Path, objects: dict[tuple[str, str, str], Document], sources: LocalSources,
-                 locate: Locate):
+                 locate: Locate, store: ChartStore | None = None, strict: bool = False):
         self.root = root
         self.sources = sources
-        self.objects = objects  # (kind, namespace, name) -> document, for valuesFrom
+        # (kind, namespace, name) -> document: ConfigMaps and Secrets for
+        # valuesFrom, Flux sources for where a chart comes from.
+        self.objects = objects
         self.locate = locate
+        self.store = store
+        self.strict = strict
         self.faults: list[Fault] = []
+        self.skipped: list[tuple[str, str]] = []
         self.docs: list[Document] = []
+        # One render per chart, values, release and namespace: a base seen
+        # again through an overlay costs nothing.
+        self._renders: dict[tuple[str, str, str, str], tuple[dict[str, str], list[dict]] | Exception] = {}
 
     def _fault(self, doc: Document, path: tuple[PathPart, ...], message: str) -> None:
         self.faults.append(Fault(CHECK, doc.file, self.locate(doc, path), doc.ident,
@@ -134,21 +167,123 @@ class Renderer:
             return None
         return "" if rel == "." else rel
 
+    def _local(self, rel: str) -> _Chart:
+        return _Chart(self.root / rel if rel else self.root, rel, self.root)
+
+    # -- fetching ------------------------------------------------------------------
+
+    def _fetch(self, doc: Document, path: tuple[PathPart, ...], source: ChartSource,
+               not_a_chart_is_fine: bool = False) -> _Chart | None:
+        assert self.store is not None
+        try:
+            folder = self.store.get(source)
+        except NotAChart as exc:
+            if not not_a_chart_is_fine:
+                self._fault(doc, path, f"{source.describe()}: {exc}")
+            return None
+        except Unavailable as exc:
+            self._unavailable(doc, path, source.describe(), str(exc), exc.fault)
+            return None
+        return _Chart(folder, source.label, folder)
+
+    def _unavailable(self, doc: Document, path: tuple[PathPart, ...], what: str, why: str, fault: bool) -> None:
+        """A chart that could not be had: the repository's fault when it names
+        something wrong; otherwise a skip, which ``strict`` makes a fault."""
+        if fault:
+            self._fault(doc, path, f"{what}: {why}")
+        elif self.strict:
+            self._fault(doc, path, f"{what} not rendered: {why} (strict)")
+        else:
+            # Named by release, not file: a base and its overlays are one skip.
+            self.skipped.append((CHECK, f"{doc.ident}: {what} not rendered: {why}"))
+
+    def _source_object(self, kind: str, namespace: str, name: Any) -> dict | None:
+        found = self.objects.get((kind, namespace, str(name)))
+        if found is None or not found.api_version.startswith("source.toolkit.fluxcd.io/"):
+            return None  # the references check reports a missing source
+        spec = mapping(found.data.get("spec"))
+        return spec if isinstance(spec.get("url"), str) and spec["url"].strip() else None
+
+    # -- Flux ------------------------------------------------------------------------
+
     def helm_release(self, doc: Document) -> bool:
-        """Render a release whose chart is here; whether it was rendered."""
+        """Render one Flux release; whether its chart was had (the model needs to know
+        which releases it sees whole)."""
         spec = mapping(doc.data.get("spec"))
-        chart_spec = mapping(get_path(spec, ("chart", "spec")))
-        ref = mapping(chart_spec.get("sourceRef"))
-        if ref.get("kind") != "GitRepository":
-            return False
-        if not self.sources.is_local(ref.get("name"), ref.get("namespace") or doc.namespace):
-            return False  # a chart in an upstream project's git
-        chart = self._chart_dir(doc, chart_spec.get("chart"), ("spec", "chart", "spec", "chart"))
+        chart = self._flux_chart(doc, spec)
         if chart is None:
             return False
         namespace = spec.get("targetNamespace") or doc.namespace or "default"
         release = spec.get("releaseName") or (
             f"{spec['targetNamespace']}-{doc.name}" if spec.get("targetNamespace") else doc.name)
+        values, unavailable = self._flux_values(doc, spec)
+        # Flux installs crds/ unless told to Skip (the default is Create).
+        crds = get_path(spec, ("install", "crds")) != "Skip"
+        self._render(doc, chart, values, release, namespace, unavailable, crds)
+        return True
+
+    def _flux_chart(self, doc: Document, spec: dict) -> _Chart | None:
+        if isinstance(spec.get("chartRef"), dict):
+            return self._flux_chart_ref(doc, spec["chartRef"])
+        at: tuple[PathPart, ...] = ("spec", "chart", "spec")
+        chart_spec = mapping(get_path(spec, ("chart", "spec")))
+        ref = mapping(chart_spec.get("sourceRef"))
+        kind, namespace = ref.get("kind"), ref.get("namespace") or doc.namespace
+        if kind == "GitRepository" and self.sources.is_local(ref.get("name"), namespace):
+            rel = self._chart_dir(doc, chart_spec.get("chart"), (*at, "chart"))
+            return None if rel is None else self._local(rel)
+        if self.store is None or kind not in ("GitRepository", "HelmRepository"):
+            return None
+        repo = self._source_object(kind, namespace, ref.get("name"))
+        if repo is None:
+            return None
+        url = repo["url"].strip()
+        name = str(chart_spec.get("chart") or "").strip()
+        version = str(chart_spec.get("version") or "*").strip()  # Flux's default is any version
+        if kind == "GitRepository":
+            pin = _git_pin(mapping(repo.get("ref")))
+            if not pin:
+                self._unavailable(doc, (*at, "sourceRef"), f"chart {name or '.'} from {url}",
+                                  f"GitRepository {namespace}/{ref.get('name')} follows a branch, not a tag or "
+                                  "commit; only pinned charts are fetched", False)
+                return None
+            source = ChartSource("git", url, posixpath.normpath(name.lstrip("/") or "."), pin)
+            return self._fetch(doc, (*at, "chart"), source)
+        if repo.get("type") == "oci" or url.startswith("oci://"):
+            if not exact_version(version):  # Flux resolves a range against the tags
+                self._unavailable(doc, (*at, "version"), f"chart {name} from {url}",
+                                  f"version {version!r} is not an exact version; only pinned charts are fetched",
+                                  False)
+                return None
+            source = ChartSource("oci", f"{url.rstrip('/')}/{name}", version=version,
+                                 plain_http=bool(repo.get("insecure")))
+        else:
+            source = ChartSource("helm", url, name, version)
+        return self._fetch(doc, (*at, "version"), source)
+
+    def _flux_chart_ref(self, doc: Document, chart_ref: dict) -> _Chart | None:
+        if self.store is None or chart_ref.get("kind") != "OCIRepository":
+            return None  # a HelmChart object: nothing of its own to fetch
+        namespace = chart_ref.get("namespace") or doc.namespace
+        repo = self._source_object("OCIRepository", namespace, chart_ref.get("name"))
+        if repo is None:
+            return None
+        ref = mapping(repo.get("ref"))
+        tag, semver, digest = (str(ref.get(k) or "").strip() for k in ("tag", "semver", "digest"))
+        if semver and exact_version(semver):
+            tag = tag or semver
+        source = ChartSource("oci", repo["url"].strip(), version=tag, digest=digest,
+                             plain_http=bool(repo.get("insecure")))
+        if not (tag or digest):
+            why = (f"OCIRepository {namespace}/{chart_ref.get('name')} ref.semver {semver!r} is a range"
+                   if semver else f"OCIRepository {namespace}/{chart_ref.get('name')} has no ref.tag or ref.digest")
+            self._unavailable(doc, ("spec", "chartRef"), f"chart {source.url}",
+                              why + "; only pinned charts are fetched", False)
+            return None
+        return self._fetch(doc, ("spec", "chartRef"), source)
+
+    def _flux_values(self, doc: Document, spec: dict) -> tuple[dict, list[str]]:
+        """Flux's order: chart defaults (Helm adds them) < valuesFrom in order < spec.values."""
         values: dict = {}
         unavailable = []
         for i, item in enumerate(spec.get("valuesFrom") or []):
@@ -161,7 +296,7 @@ class Renderer:
                 values = merge(values, got)
         if isinstance(spec.get("values"), dict):
             values = merge(values, spec["values"])
-        return self._render(doc, chart, values, release, namespace, unavailable)
+        return values, unavailable
 
     def _values_from(self, doc: Document, i: int, item: Any) -> Any:
         if not isinstance(item, dict):
@@ -199,6 +334,8 @@ class Renderer:
             return None
         return docs[0] if docs and isinstance(docs[0], dict) else {}
 
+    # -- Argo CD ----------------------------------------------------------------------
+
     def application(self, doc: Document) -> bool:
         spec = mapping(doc.data.get("spec"))
         sources: list[tuple[PathPart, ...]] = [("spec", "source")] if isinstance(spec.get("source"), dict) else []
@@ -211,68 +348,147 @@ class Renderer:
         rendered = False
         for base in sources:
             src = get_path(doc.data, base)
-            path = src.get("path")
-            if src.get("chart") or not self.sources.is_local_url(src.get("repoURL")):
-                continue  # a chart from a Helm or OCI repository, or another repository's folder
-            if not isinstance(path, str) or not (self.root / posixpath.normpath(path)).is_dir():
-                continue  # the references check reports a missing folder
-            chart = posixpath.normpath(path)
-            if not (self.root / chart / "Chart.yaml").is_file():
-                continue  # plain manifests or kustomize: built elsewhere
+            chart = self._argo_chart(doc, base, src)
+            if chart is None:
+                continue
+            rendered = True
             h = mapping(src.get("helm"))
-            values: dict = {}
-            for i, vf in enumerate(h.get("valueFiles") or []):
-                file = self._value_file(chart, str(vf), refs)
-                if file is None:
-                    continue  # a file in another repository
-                try:
-                    loaded, _ = load_all((self.root / file).read_text(encoding="utf-8"))
-                    if loaded and isinstance(loaded[0], dict):
-                        values = merge(values, loaded[0])
-                except (OSError, yaml.YAMLError) as exc:
-                    self._fault(doc, (*base, "helm", "valueFiles", i), f"value file {vf}: {exc}")
-            if isinstance(h.get("values"), str):
-                try:
-                    loaded, _ = load_all(h["values"])
-                    if loaded and isinstance(loaded[0], dict):
-                        values = merge(values, loaded[0])
-                except yaml.YAMLError as exc:
-                    self._fault(doc, (*base, "helm", "values"), f"helm.values is not YAML: {exc}")
-            if isinstance(h.get("valuesObject"), dict):
-                values = merge(values, h["valuesObject"])
+            values = self._argo_values(doc, base, h, chart, refs)
             release = h.get("releaseName") or doc.name
-            rendered |= self._render(doc, "" if chart == "." else chart, values, release, namespace, [])
+            self._render(doc, chart, values, release, namespace, [], not h.get("skipCrds"))
         return rendered
 
-    def _value_file(self, chart: str, raw: str, refs: dict[str, dict]) -> str | None:
-        """Repo-relative path of a valueFiles entry: relative to the chart, or $ref/<path>."""
+    def _argo_chart(self, doc: Document, base: tuple[PathPart, ...], src: dict) -> _Chart | None:
+        url, path, revision = src.get("repoURL"), src.get("path"), str(src.get("targetRevision") or "").strip()
+        if src.get("chart"):
+            if self.store is None or not isinstance(url, str) or not url.strip():
+                return None
+            name, url = str(src["chart"]).strip(), url.strip()
+            if url.startswith(("http://", "https://")):
+                source = ChartSource("helm", url, name, revision or "*")
+            else:  # Argo CD writes OCI Helm repositories with or without oci://
+                if not exact_version(revision):
+                    self._unavailable(doc, (*base, "targetRevision"), f"chart {name} from {url}",
+                                      f"targetRevision {revision or '(none)'!r} is not an exact version; "
+                                      "only pinned charts are fetched", False)
+                    return None
+                oci = url if url.startswith("oci://") else "oci://" + url
+                source = ChartSource("oci", f"{oci.rstrip('/')}/{name}", version=revision)
+            return self._fetch(doc, (*base, "targetRevision"), source)
+        if self.sources.is_local_url(url):
+            if not isinstance(path, str) or not (self.root / posixpath.normpath(path)).is_dir():
+                return None  # the references check reports a missing folder
+            rel = posixpath.normpath(path)
+            if not (self.root / rel / "Chart.yaml").is_file():
+                return None  # plain manifests or kustomize: built elsewhere
+            return self._local("" if rel == "." else rel)
+        if self.store is None or not isinstance(url, str) or url.startswith("oci://") or not isinstance(path, str):
+            return None  # no folder of another repository to look at
+        if not (is_commit(revision) or exact_version(revision)):
+            # A branch (or HEAD) moves: what it renders today says little about what was committed.
+            self._unavailable(doc, (*base, "targetRevision"), f"{path} from {url}",
+                              f"targetRevision {revision or 'HEAD'!r} is not a version tag or commit; "
+                              "only pinned sources are fetched", False)
+            return None
+        source = ChartSource("git", url.strip(), posixpath.normpath(path.strip().lstrip("/") or "."), revision)
+        return self._fetch(doc, (*base, "targetRevision"), source, not_a_chart_is_fine=True)
+
+    def _argo_values(self, doc: Document, base: tuple[PathPart, ...], h: dict, chart: _Chart,
+                     refs: dict[str, dict]) -> dict:
+        """Argo CD's order: valueFiles in order < values (a YAML string) < valuesObject < parameters."""
+        values: dict = {}
+        for i, vf in enumerate(h.get("valueFiles") or []):
+            file = self._value_file(chart, str(vf), refs)
+            if file is None:
+                continue  # a file in another repository
+            if h.get("ignoreMissingValueFiles") and not file.is_file():
+                continue
+            try:
+                loaded, _ = load_all(file.read_text(encoding="utf-8"))
+                if loaded and isinstance(loaded[0], dict):
+                    values = merge(values, loaded[0])
+            except (OSError, yaml.YAMLError) as exc:
+                self._fault(doc, (*base, "helm", "valueFiles", i), f"value file {vf}: {exc}")
+        if isinstance(h.get("values"), str):
+            try:
+                loaded, _ = load_all(h["values"])
+                if loaded and isinstance(loaded[0], dict):
+                    values = merge(values, loaded[0])
+            except yaml.YAMLError as exc:
+                self._fault(doc, (*base, "helm", "values"), f"helm.values is not YAML: {exc}")
+        if isinstance(h.get("valuesObject"), dict):
+            values = merge(values, h["valuesObject"])
+        for i, p in enumerate(h.get("parameters") or []):  # --set, last of all
+            values = self._argo_parameter(doc, (*base, "helm", "parameters", i), values, p)
+        return values
+
+    def _argo_parameter(self, doc: Document, at: tuple[PathPart, ...], values: dict, param: Any) -> dict:
+        if not isinstance(param, dict) or not isinstance(param.get("name"), str) or not param["name"]:
+            return values
+        value = "" if param.get("value") is None else str(param["value"])
+        if param.get("forceString"):
+            _set_path(values, param["name"], value)
+            return values
+        helm = _helm()
+        try:  # Helm's --set typing: true is a bool, 3 a number; Argo CD escapes commas
+            return merge(values, helm.parse_set_string(f"{param['name']}={value.replace(',', chr(92) + ',')}"))
+        except helm.HelmError as exc:
+            self._fault(doc, at, f"helm parameter {param['name']!r}: {exc}")
+            return values
+
+    def _value_file(self, chart: _Chart, raw: str, refs: dict[str, dict]) -> Path | None:
+        """A valueFiles entry: relative to the chart (staying inside its
+        repository, or inside a fetched chart), or $ref/<path> in this repository."""
         if raw.startswith("$"):
             name, _, rest = raw[1:].partition("/")
             ref = refs.get(name)
             if ref is None or not self.sources.is_local_url(ref.get("repoURL")):
                 return None
-            return posixpath.normpath(rest)
-        return posixpath.normpath(posixpath.join(chart, raw))
+            rel = posixpath.normpath(rest)
+            return None if rel.startswith("..") else self.root / rel
+        file = (chart.folder / raw).resolve()
+        return file if file.is_relative_to(chart.within.resolve()) else None
 
-    def _render(self, doc: Document, chart: str, values: dict, release: str, namespace: str,
-                unavailable: list[str]) -> bool:
+    # -- rendering -----------------------------------------------------------------------
+
+    def _template(self, chart: _Chart, values: dict, release: str,
+                  namespace: str) -> tuple[dict[str, str], list[dict]] | Exception:
         helm = _helm()
+        key = (str(chart.folder), json.dumps(values, sort_keys=True, default=str), release, namespace)
+        if key not in self._renders:
+            try:
+                # A fresh load each time: rendering drops the subcharts whose
+                # condition is false from the loaded chart.
+                with helm.Chart.load(str(chart.folder)) as loaded:
+                    manifests = loaded.render(values, name=release, namespace=namespace)
+                    crds = loaded.crds  # after render, so disabled subcharts' CRDs are gone
+                self._renders[key] = (manifests, crds)
+            except helm.HelmError as exc:
+                self._renders[key] = exc
+        return self._renders[key]
+
+    def _render(self, doc: Document, chart: _Chart, values: dict, release: str, namespace: str,
+                unavailable: list[str], crds: bool = True) -> None:
         origin = f"helm template {doc.ident}"
-        try:
-            with helm.Chart.load(str(self.root / chart if chart else self.root)) as loaded:
-                manifests = loaded.render(values, name=release, namespace=namespace)
-        except helm.HelmError as exc:
+        label = chart.label
+        got = self._template(chart, values, release, namespace)
+        if isinstance(got, Exception):
             note = f" (values from {', '.join(unavailable)} were not available)" if unavailable else ""
-            file, line = _chart_file(chart, str(exc), doc.file)
+            file, line = _chart_file(label, str(got), doc.file)
             if file == doc.file:  # no template named: point at the release itself
                 line = self.locate(doc, ())
             self.faults.append(Fault(CHECK, file, line, doc.ident, None,
-                                     f"chart {chart or '.'} does not render: {exc}{note}"))
-            return True  # rendering was attempted: what failed is reported, not undecided
-        for template, text in sorted(manifests.items()):
-            if template.endswith("NOTES.txt") or not text.strip():
+                                     f"chart {label or '.'} does not render: {got}{note}"))
+            return
+        manifests, crd_files = got
+        texts = [(t, text) for t, text in sorted(manifests.items()) if not t.endswith("NOTES.txt")]
+        if crds:
+            texts += [(str(c.get("filename") or c.get("name") or ""), str(c.get("data") or ""))
+                      for c in crd_files if str(c.get("name", "")).endswith((".yaml", ".yml", ".json"))]
+        for template, text in texts:
+            if not text.strip():
                 continue
-            file = posixpath.join(chart, template.split("/", 1)[1] if "/" in template else template)
+            file = posixpath.join(label, template.split("/", 1)[1] if "/" in template else template)
             try:
                 rendered = parse_documents(text, file, RENDERED, origin)
             except yaml.YAMLError as exc:
@@ -282,4 +498,16 @@ class Renderer:
             for d in rendered:
                 d.index, d.line, d.namespace_default = -1, None, namespace
             self.docs.extend(rendered)
-        return True
+
+
+def _git_pin(ref: dict) -> str:
+    """The tag or commit a GitRepository's ref pins, or "" when it follows a branch."""
+    for key in ("commit", "tag"):
+        if isinstance(ref.get(key), str) and ref[key].strip():
+            return ref[key].strip()
+    m = _TAG_REF.match(str(ref.get("name") or ""))
+    if m:
+        return m.group(1)
+    if exact_version(ref.get("semver")):
+        return str(ref["semver"]).strip()
+    return ""

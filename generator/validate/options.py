@@ -18,6 +18,16 @@ deliberate difference for bare locations:
 HTTP(S) schemas are downloaded once and kept under ``cache_dir``
 (default ``~/.cache/clustergen/schemas``).
 
+Helm releases whose chart lives outside the repository (an HTTP or OCI Helm
+repository, an upstream project's git) are rendered too when ``charts`` is
+``remote`` (the default): each pinned chart is fetched once into
+``chart_cache_dir`` (default ``$XDG_CACHE_HOME/clustergen/charts``, i.e.
+``~/.cache/clustergen/charts``) and reused by later runs.  ``offline`` uses
+that cache alone; ``charts="local"`` renders in-repo charts only and touches
+no network (what tests of the bundled examples use: CI has no internet).
+``fetch_timeout`` bounds each network request and ``fetch_budget`` all of a
+run's fetching together.
+
 cloud-init and Talos schemas are found by ``schemas.bootstrap_schema_paths``:
 the explicit ``cloud_init_schema_dir`` / ``talos_schema`` fields win;
 otherwise a *schemas root* is searched, taken from the environment variable
@@ -30,10 +40,12 @@ Inside a root the files are ``cloud-init/upstream-26.2/schema-cloud-config-v1.js
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 ENGINES = ("builtin", "kubeconform")
+CHARTS = ("remote", "local")
 
 
 @dataclass(frozen=True)
@@ -48,12 +60,20 @@ class ValidateOptions:
     # Explicit bootstrap schemas; None means "derive from the schemas root".
     cloud_init_schema_dir: Path | None = None
     talos_schema: Path | None = None
+    # Charts outside the repository: "remote" fetches them, "local" renders in-repo charts only.
+    charts: str = "remote"
+    chart_cache_dir: Path | None = None
+    offline: bool = False
+    fetch_timeout: float = 10.0  # seconds per connect or read
+    fetch_budget: float = 120.0  # seconds of fetching per run, all sources together
 
     def __post_init__(self) -> None:
         if self.engine not in ENGINES:
             raise ValueError(
                 f"unknown validation engine {self.engine!r}: choose one of {', '.join(ENGINES)}"
             )
+        if self.charts not in CHARTS:
+            raise ValueError(f"unknown charts mode {self.charts!r}: choose one of {', '.join(CHARTS)}")
         if self.jobs is not None and self.jobs < 1:
             raise ValueError(f"jobs must be at least 1, not {self.jobs}")
         version = self.kubernetes_version.removeprefix("v")
@@ -70,3 +90,12 @@ class ValidateOptions:
         if self.cache_dir is not None:
             return Path(self.cache_dir)
         return Path.home() / ".cache" / "clustergen" / "schemas"
+
+    @property
+    def chart_cache(self) -> Path:
+        if self.chart_cache_dir is not None:
+            return Path(self.chart_cache_dir)
+        xdg = os.environ.get("XDG_CACHE_HOME")
+        # The XDG spec says a relative value is invalid and to be ignored.
+        base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".cache"
+        return base / "clustergen" / "charts"

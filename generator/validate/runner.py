@@ -7,6 +7,7 @@ import posixpath
 from pathlib import Path
 
 from . import helm, kubeconform, kubernetes, kustomize, model, tool
+from .charts import ChartStore
 from .cloudinit import CloudInitCheck
 from .documents import Document, PathPart, locate
 from .files import RepoLayout, bootstrap_files, discover
@@ -246,8 +247,13 @@ def _helm(root, layout, releases, known, sources, options, report, locator,
         return [], {}
     report.faults.extend(helm.lint_charts(root, layout.chart_dirs, options.kubernetes_version))
     advance(len(layout.chart_dirs))
-    objects = {(d.kind, d.namespace, d.name): d for d in known if d.kind in ("ConfigMap", "Secret")}
-    renderer = helm.Renderer(root, objects, sources, locator)
+    objects = {(d.kind, d.namespace, d.name): d for d in known
+               if d.kind in ("ConfigMap", "Secret", *helm.FLUX_SOURCES)}
+    store = None
+    if options.charts == "remote":
+        store = ChartStore(options.chart_cache, offline=options.offline, timeout=options.fetch_timeout,
+                           budget=options.fetch_budget)
+    renderer = helm.Renderer(root, objects, sources, locator, store, options.strict)
     per_release: dict[str, list[Document]] = {}
     for d in releases:
         before = len(renderer.docs)
@@ -256,6 +262,8 @@ def _helm(root, layout, releases, known, sources, options, report, locator,
             per_release[release_key(d)] = renderer.docs[before:]
         advance(1)
     report.faults.extend(renderer.faults)
+    for item in renderer.skipped:
+        report.skip(*item)
     return renderer.docs, per_release
 
 

@@ -57,8 +57,10 @@ def run(
     input: str | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     ok_codes: Sequence[int] = (0,),
+    env: dict[str, str] | None = None,
 ) -> str:
-    """Run ``command`` and return its stdout; raise ``ToolError`` otherwise."""
+    """Run ``command`` and return its stdout; raise ``ToolError`` otherwise.
+    ``env`` adds to (does not replace) the environment."""
     try:
         proc = subprocess.run(
             list(command),
@@ -67,7 +69,7 @@ def run(
             capture_output=True,
             text=True,
             timeout=timeout,
-            env={**os.environ, "LC_ALL": "C"},
+            env={**os.environ, "LC_ALL": "C", **(env or {})},
         )
     except FileNotFoundError as exc:
         raise ToolMissing(str(command[0]), "not found on PATH") from exc
@@ -146,3 +148,26 @@ def git_remote_urls(root: Path) -> list[str]:
     except ToolError:
         return []
     return sorted({line.split()[1] for line in out.splitlines() if len(line.split()) >= 2})
+
+
+# A fetch of someone else's repository must never wait for a password or a
+# host-key prompt: fail at once and let the caller report the source.
+GIT_FETCH_ENV = {
+    "GIT_TERMINAL_PROMPT": "0",
+    "GIT_ASKPASS": "true",
+    "GIT_SSH_COMMAND": "ssh -o BatchMode=yes -o ConnectTimeout=10",
+}
+
+
+def git_fetch_ref(url: str, ref: str, dest: Path, *, commit: bool, timeout: float) -> None:
+    """A shallow checkout of ``url`` at tag or branch ``ref`` (or ``commit``) into ``dest``."""
+    if shutil.which("git") is None:
+        raise ToolMissing("git", "install git to fetch charts kept in git repositories")
+    if commit:
+        run(["git", "init", "-q", str(dest)], timeout=timeout, env=GIT_FETCH_ENV)
+        run(["git", "-C", str(dest), "fetch", "-q", "--depth", "1", url, ref], timeout=timeout, env=GIT_FETCH_ENV)
+        run(["git", "-C", str(dest), "-c", "advice.detachedHead=false", "checkout", "-q", "FETCH_HEAD"],
+            timeout=timeout, env=GIT_FETCH_ENV)
+    else:
+        run(["git", "-c", "advice.detachedHead=false", "clone", "-q", "--depth", "1", "--single-branch",
+             "--branch", ref, url, str(dest)], timeout=timeout, env=GIT_FETCH_ENV)

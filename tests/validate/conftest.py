@@ -61,9 +61,12 @@ def validated(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Validat
             root = copy_fixture(name, tmp_path_factory.mktemp(name))
             if prepare is not None:
                 prepare(root)
+            # The fixtures name charts on the internet, which CI cannot reach:
+            # remote rendering has its own tests (test_remote_charts.py).
             options = ValidateOptions(strict=strict,
                                       schema_locations=shared_locations() if shared else (),
-                                      cache_dir=tmp_path_factory.mktemp("schema-cache"))
+                                      cache_dir=tmp_path_factory.mktemp("schema-cache"),
+                                      charts="local")
             cache[key] = validate_repository(root, options)
         return cache[key]
 
