@@ -10,7 +10,7 @@ from . import helm, kubeconform, kubernetes, kustomize, model, tool
 from .charts import ChartStore
 from .cloudinit import CloudInitCheck
 from .documents import Document, PathPart, locate
-from .files import RepoLayout, bootstrap_files, discover
+from .files import RepoLayout, bootstrap_files, discover, under
 from .options import ValidateOptions
 from .progress import Progress
 from .references import FACTS_FILE, ReferenceCheck, load_facts, read_facts
@@ -130,14 +130,15 @@ def validate_repository(root: Path, options: ValidateOptions) -> ValidationRepor
         _bootstrap(root, layout, options, report)
         _references(root, known + rendered, sources, report, locator)
         with progress.stage("cluster model", 1) as advance:
-            _model(root, by_dir, bootstrap, unmanaged + built, rendered, per_release,
+            _model(root, by_dir, bootstrap, unmanaged, built, rendered, per_release,
                    complete=all(release_key(d) in per_release for d in releases), sources=sources,
                    report=report, locator=locator)
             advance(1)
     return report.finish()
 
 
-def _model(root, by_dir, bootstrap, built, rendered, per_release, complete, sources, report, locator) -> None:
+def _model(root, by_dir, bootstrap, unmanaged, built, rendered, per_release, complete, sources, report,
+           locator) -> None:
     """What the cluster will do: the rules of ``model``, owner by owner."""
     data, faults = read_facts(root)
     if data is None:
@@ -146,7 +147,7 @@ def _model(root, by_dir, bootstrap, built, rendered, per_release, complete, sour
                                  "Pod Security, devices, services) was not run")
         return
     facts = model.cluster_facts(data)
-    layers = _layers(by_dir, bootstrap, built, rendered, per_release, sources)
+    layers = _layers(by_dir, bootstrap, unmanaged, built, per_release, sources)
     result = model.run_model(layers, facts, complete, locator)
     report.faults.extend(result.faults)
     report.warnings.extend(result.warnings)
@@ -154,7 +155,8 @@ def _model(root, by_dir, bootstrap, built, rendered, per_release, complete, sour
     report.undecided.extend(result.undecided)
 
 
-def _layers(by_dir, bootstrap, built, rendered, per_release, sources) -> model.Layers:
+def _layers(by_dir, bootstrap, unmanaged, built, per_release, sources) -> model.Layers:
+    built = unmanaged + built
     engine = _dedupe([d for d in bootstrap + built
                       if kustomize.is_flux_kustomization(d) or (d.kind == "Application" and d.api_version.startswith("argoproj.io/"))])
     applied: dict[str, list[Document]] = {}
@@ -162,12 +164,21 @@ def _layers(by_dir, bootstrap, built, rendered, per_release, sources) -> model.L
         paths = [kustomize.flux_path(doc, sources)] if doc.kind == "Kustomization" else [
             posixpath.normpath(p.lstrip("/")) for p in model.layers.local_paths(doc)
             if sources.is_local_url(_repo_url(doc, p))]
-        applied[doc.ident] = [d for p in paths if p is not None for d in by_dir.get("" if p == "." else p, [])]
+        applied[doc.ident] = [d for p in paths if p is not None for d in _applied_from(p, by_dir, unmanaged)]
     if not engine:  # a plain kustomize or chart repository: one owner applies everything
         applied["repository"] = built
         return model.build_layers(applied, [], per_release, release_key)
     applied["bootstrap"] = bootstrap
     return model.build_layers(applied, engine, per_release, release_key)
+
+
+def _applied_from(path: str, by_dir: dict[str, list[Document]], unmanaged: list[Document]) -> list[Document]:
+    """What an engine applies from a folder: its kustomize build, or, where it has no
+    kustomization, every manifest beneath it (Flux generates one; Argo CD reads them)."""
+    path = "" if path == "." else path
+    if path in by_dir:
+        return by_dir[path]
+    return [d for d in unmanaged if d.is_kubernetes and under(d.file, path)]
 
 
 def _repo_url(doc: Document, path: str) -> object:
@@ -277,6 +288,7 @@ def _schemas(docs, unmanaged, options, report, locator) -> None:
     else:
         store = SchemaStore(options.kubernetes_version, options.schema_locations,
                             options.schema_cache_dir, DEFAULT_BACKEND)
+        store.add_crds(d.data for d in unmanaged + docs if d.kind == "CustomResourceDefinition")
         result = kubernetes.validate_documents(docs, store, options.strict, locator)
     report.faults.extend(result.faults)
     report.merge_counts(result.kinds)
@@ -298,5 +310,4 @@ def _references(root, docs, sources, report, locator) -> None:
     else:
         check.storage(facts)
         check.ingress_hosts(facts)
-        check.scheduling(facts)
     report.faults.extend(check.faults)

@@ -15,6 +15,7 @@ import os
 import re
 import urllib.error
 import urllib.request
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -240,6 +241,15 @@ class SchemaStore:
         self._bundled = bundled_dir(self.k8s_version)
         self._definitions: tuple[tuple[str, dict], ...] | None = None
         self._compiled: dict[tuple[str, str], Compiled | None] = {}
+        self._crds: dict[tuple[str, str], dict] = {}
+
+    def add_crds(self, crds: Iterable[dict]) -> None:
+        """Schemas from the CustomResourceDefinitions the repository applies (charts' crds/
+        and templates). They describe the pinned versions exactly, so they come before
+        any schema location, whose copy may be of another release."""
+        for crd in crds:
+            for api_version, kind, schema in crd_schemas(crd):
+                self._crds.setdefault((api_version, kind), schema)
 
     def describe_locations(self) -> str:
         return ", ".join(["bundled Kubernetes " + self._bundled.name, *self.templates])
@@ -255,6 +265,11 @@ class SchemaStore:
         bundled = self._bundled_schema(api_version, kind)
         if bundled is not None:
             return Compiled(bundled, self._bundled_definitions(), self.backend)
+        if (api_version, kind) in self._crds:
+            try:
+                return Compiled(self._crds[(api_version, kind)], backend=self.backend)
+            except Exception as exc:  # the compilers raise their own types
+                raise SchemaError(f"the CRD schema of {api_version} {kind} does not compile: {exc}") from exc
         values = template_values(api_version, kind, self.k8s_version)
         for template in self.templates:
             where, schema = load_location(template, values, self.cache_dir)
@@ -285,6 +300,46 @@ class SchemaStore:
             defs = _read_json(self._bundled / "_definitions.json")
             self._definitions = ((defs.get("$id", "https://kubernetes.io/api/_definitions.json"), defs),)
         return self._definitions
+
+
+def crd_schemas(crd: dict) -> Iterable[tuple[str, str, dict]]:
+    """(apiVersion, kind, strict JSON Schema) for each served version of a CRD."""
+    spec = crd.get("spec") if isinstance(crd, dict) else None
+    if not isinstance(spec, dict):
+        return
+    group, kind = spec.get("group"), (spec.get("names") or {}).get("kind")
+    if not isinstance(group, str) or not isinstance(kind, str):
+        return
+    for version in spec.get("versions") or []:
+        openapi = ((version or {}).get("schema") or {}).get("openAPIV3Schema") if isinstance(version, dict) else None
+        if isinstance(openapi, dict) and isinstance(version.get("name"), str):
+            yield f"{group}/{version['name']}", kind, strict_schema(openapi)
+
+
+def strict_schema(node: Any) -> Any:
+    """An OpenAPI v3 structural schema as JSON Schema, strict as kubeconform's CRD catalog
+    makes it: objects with declared properties take no others (unless the schema keeps
+    unknown fields), int-or-string and nullable become JSON Schema types."""
+    if not isinstance(node, dict):
+        return node
+    out = dict(node)
+    if isinstance(out.get("properties"), dict):
+        out["properties"] = {k: strict_schema(v) for k, v in out["properties"].items()}
+        if "additionalProperties" not in out and not out.get("x-kubernetes-preserve-unknown-fields") \
+                and not out.get("x-kubernetes-embedded-resource"):
+            out["additionalProperties"] = False
+    for key in ("items", "additionalProperties", "not"):
+        if isinstance(out.get(key), dict):
+            out[key] = strict_schema(out[key])
+    for key in ("allOf", "anyOf", "oneOf"):
+        if isinstance(out.get(key), list):
+            out[key] = [strict_schema(v) for v in out[key]]
+    if out.pop("x-kubernetes-int-or-string", False):
+        out.pop("type", None)
+        out.setdefault("anyOf", [{"type": "integer"}, {"type": "string"}])
+    if out.pop("nullable", False) and isinstance(out.get("type"), str):
+        out["type"] = [out["type"], "null"]
+    return out
 
 
 # ---- cloud-init and Talos ----------------------------------------------------------------

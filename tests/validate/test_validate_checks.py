@@ -135,17 +135,18 @@ def test_talos_machine_config(validated):
 
 def test_unschedulable_node_selector(validated):
     report = validated("references")
-    fault = one_fault(report, "references", "apps/workloads.yaml", "spec.template.spec.nodeSelector")
-    assert fault.line == 13
+    fault = one_fault(report, "scheduling", "apps/workloads.yaml", 'spec.template.spec.nodeSelector["kubernetes.io/arch"]')
+    assert fault.line == 14  # the unmet key
     assert fault.document == "Deployment/default/arm-only"
-    assert fault.message == "nodeSelector kubernetes.io/arch=arm64 matches no node (nuc1, nuc2)"
+    assert fault.message == ("pod matches no node (nuc1: nodeSelector kubernetes.io/arch=arm64; "
+                             "nuc2: nodeSelector kubernetes.io/arch=arm64)")
 
 
 def test_unschedulable_required_affinity(validated):
     report = validated("references")
     path = ("spec.jobTemplate.spec.template.spec.affinity.nodeAffinity."
             "requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms")
-    fault = one_fault(report, "references", "apps/workloads.yaml", path)
+    fault = one_fault(report, "scheduling", "apps/workloads.yaml", path)
     assert fault.line == 34 and fault.document == "CronJob/default/nightly"
 
 
@@ -171,7 +172,10 @@ def test_dangling_depends_on_and_source_ref(validated):
     assert hr.line == 35
     src = one_fault(report, "references", file, "spec.chart.spec.sourceRef.name")
     assert src.message == "sourceRef HelmRepository flux-system/grafana-charts does not exist in the repository"
-    assert len(faults_of(report, "references")) == 8
+    assert len(faults_of(report, "references")) == 6
+    # The two unschedulable workloads are the model's, and so is the backend nothing serves.
+    assert len(faults_of(report, "scheduling")) == 2
+    assert one_fault(report, "services", "apps/workloads.yaml").message == "backend Service default/web does not exist"
 
 
 def test_facts_missing_skips_cluster_checks(validated):

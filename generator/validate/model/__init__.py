@@ -50,6 +50,7 @@ def run_model(layers: Layers, facts: ClusterFacts, complete: bool, locate: Locat
     if facts.nodes:
         placed = schedule(templates, facts.nodes)
         result.daemonsets = placed.daemonsets
+        result.undecided += [(SCHEDULING, w) for w in placed.dormant]
         for f in placed.findings:
             add(SCHEDULING, f.template.doc, f.path, f.message)
     ordered, undecided = check_ordering(layers, facts, complete)

@@ -19,6 +19,11 @@ from .workloads import PodTemplate
 
 RULE = "scheduling"
 _HOSTNAME = "kubernetes.io/hostname"
+# Node labels that a controller sets at run time, so a DaemonSet waiting for one is dormant
+# by design until it appears, not misplaced.
+RUNTIME_LABELS = {
+    "nvidia.com/mps.capable": "NVIDIA's GPU feature discovery sets on nodes configured for MPS sharing",
+}
 _AFFINITY_TERMS = ("affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution", "nodeSelectorTerms")
 
 
@@ -33,6 +38,7 @@ class Finding:
 class Schedule:
     findings: list[Finding] = field(default_factory=list)
     daemonsets: dict[str, list[str]] = field(default_factory=dict)  # ident -> nodes it lands on
+    dormant: list[str] = field(default_factory=list)  # DaemonSets waiting for a run-time label
 
 
 def unmet_term(template: PodTemplate, node: Node) -> tuple[tuple[PathPart, ...], str] | None:
@@ -134,6 +140,12 @@ def _place_daemonset(t: PodTemplate, nodes: list[Node], free: dict, result: Sche
     fit, why = _eligible(t, nodes)
     result.daemonsets[t.doc.ident] = [n.name for n in fit]
     if not fit:
+        waits = {path[-1] for _, path, _ in why if len(path) == 2 and path[0] == "nodeSelector"}
+        if why and len(waits) == 1 and len(why) == len(nodes) and next(iter(waits)) in RUNTIME_LABELS:
+            label = next(iter(waits))
+            result.dormant.append(f"{t.doc.ident} lands on no node until it sees node label {label}, "
+                                  f"which {RUNTIME_LABELS[label]}")
+            return
         _no_node(t, why, result, "DaemonSet lands on no node: its pod")
         return
     cpu, mem = t.requests()

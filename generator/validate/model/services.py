@@ -16,6 +16,10 @@ from .facts import ClusterFacts
 from .workloads import PodTemplate
 
 RULE = "services"
+# Pod labels a controller adds to its own pods at run time, so no template carries them:
+# longhorn-manager labels itself to serve its webhook and recovery backend Services
+# (app/daemon.go and controller/node_controller.go in longhorn-manager v1.12.1).
+RUNTIME_POD_LABELS = frozenset({"longhorn.io/admission-webhook", "longhorn.io/recovery-backend"})
 
 
 @dataclass
@@ -74,7 +78,8 @@ def check_services(templates: list[PodTemplate], docs: list[Document], facts: Cl
     for t in templates:
         by_namespace.setdefault(t.namespace, []).append(t)
     for (ns, name), svc in services.items():
-        selector = mapping(get_path(svc.data, ("spec", "selector")))
+        full = mapping(get_path(svc.data, ("spec", "selector")))
+        selector = {k: v for k, v in full.items() if k not in RUNTIME_POD_LABELS}
         if selector and not any(_selects(selector, t.labels) for t in by_namespace.get(ns, [])):
             pairs = ", ".join(f"{k}={v}" for k, v in selector.items())
             findings.append(Finding(svc, ("spec", "selector"), f"selector {pairs} matches no pod in namespace {ns}"))

@@ -306,3 +306,21 @@ def test_plan_and_validate_share_one_evaluator():
     assert pod_security_level({"devices": [{"name": "z", "hostPath": "/dev/x", "containerPath": "/dev/x"}]}) == "privileged"
     assert pod_security_level({"podSecurityContext": "x"}) == "baseline"  # no crash: the schema reports the type
     assert podsecurity.required_level({"containers": [{"name": "c"}]}) == "baseline"
+
+
+def test_a_selector_on_labels_a_controller_sets_at_run_time(model):
+    """longhorn-manager labels its own pods for its webhook Service; no template has the label."""
+    text = """
+apiVersion: v1
+kind: Service
+metadata: {name: longhorn-admission-webhook, namespace: longhorn-system}
+spec: {selector: {longhorn.io/admission-webhook: longhorn-admission-webhook}, ports: [{port: 9502}]}
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: longhorn-manager, namespace: longhorn-system}
+spec: {template: {metadata: {labels: {app: longhorn-manager}}, spec: {containers: [{name: c, image: x:1}]}}}
+"""
+    assert messages(model({"a": text}), "services") == []
+    other = text.replace("longhorn.io/admission-webhook: longhorn-admission-webhook", "app: longhorn-ui")
+    assert messages(model({"a": other}), "services")

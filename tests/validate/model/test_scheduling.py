@@ -151,3 +151,15 @@ def test_affinity_operators(model, op, value, fits):
             f"[{{matchExpressions: [{{key: k, operator: {op}, values: {value}}}]}}]}}}}}}\n")
     label = "x" if op not in ("Gt", "Lt") else "4"
     assert (messages(model({"l": deployment(spec)}, [node("n", labels={"k": label})]), "scheduling") == []) is fits
+
+
+def test_a_daemonset_waiting_for_a_run_time_label_is_dormant_not_misplaced(model):
+    """NVIDIA's MPS control daemon selects nvidia.com/mps.capable, which its feature
+    discovery sets only where MPS sharing is configured."""
+    mps = daemonset("      nodeSelector: {nvidia.com/mps.capable: 'true'}\n")
+    result = model({"controllers": mps}, [node("laptop", labels=GPU)])
+    assert messages(result, "scheduling") == []
+    assert result.daemonsets["DaemonSet/kube-system/ds"] == []
+    assert any("nvidia.com/mps.capable" in what for _, what in result.undecided)
+    other = daemonset("      nodeSelector: {example.com/never: 'true'}\n")
+    assert len(messages(model({"controllers": other}, [node("laptop")]), "scheduling")) == 1
