@@ -28,6 +28,7 @@ import yaml
 
 from .charts import ChartSource, ChartStore, NotAChart, Unavailable, exact_version, is_commit
 from .documents import RENDERED, Document, PathPart, get_path, json_path, load_all, mapping, parse_documents
+from . import chartvalues
 from .report import Fault
 from .sources import LocalSources
 
@@ -219,6 +220,7 @@ class Renderer:
         values, unavailable = self._flux_values(doc, spec)
         # Flux installs crds/ unless told to Skip (the default is Create).
         crds = get_path(spec, ("install", "crds")) != "Skip"
+        self._unread_values(doc, ("spec", "values"), chart, spec.get("values"))
         self._render(doc, chart, values, release, namespace, unavailable, crds)
         return True
 
@@ -354,6 +356,7 @@ class Renderer:
             rendered = True
             h = mapping(src.get("helm"))
             values = self._argo_values(doc, base, h, chart, refs)
+            self._unread_values(doc, (*base, "helm", "valuesObject"), chart, h.get("valuesObject"))
             release = h.get("releaseName") or doc.name
             self._render(doc, chart, values, release, namespace, [], not h.get("skipCrds"))
         return rendered
@@ -448,6 +451,11 @@ class Renderer:
             return None if rel.startswith("..") else self.root / rel
         file = (chart.folder / raw).resolve()
         return file if file.is_relative_to(chart.within.resolve()) else None
+
+    def _unread_values(self, doc: Document, at: tuple[PathPart, ...], chart: _Chart, values: Any) -> None:
+        for path, why in chartvalues.unread_keys(chart.folder, values):
+            self.faults.append(Fault(chartvalues.CHECK, doc.file, self.locate(doc, (*at, *path)), doc.ident,
+                                     json_path((*at, *path)), why))
 
     # -- rendering -----------------------------------------------------------------------
 
