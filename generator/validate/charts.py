@@ -305,6 +305,10 @@ class ChartStore:
             raise known
         return known
 
+    def checkout(self, source: ChartSource) -> Path:
+        """The whole checkout a git chart came from (cached with it)."""
+        return self._checkout(source.url, source.version)
+
     # -- cache entries -----------------------------------------------------
 
     def _entry(self, source: ChartSource) -> Path:
