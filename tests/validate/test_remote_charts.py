@@ -869,3 +869,13 @@ def test_cli_offline_and_local_charts(tmp_path, chart_repo, charts_src, capsys):
     assert main(["validate", "--charts", "local", "--chart-cache", str(tmp_path / "unused"), str(root)]) == 0
     assert not (tmp_path / "unused").exists()
     assert len(chart_repo.requests) == 2
+
+
+def test_an_unwritable_cache_is_a_skip_not_a_traceback(tmp_path, chart_repo, charts_src):
+    chart_repo.add(web_chart(charts_src), "1.0.0")
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the cache folder should be", encoding="utf-8")
+    root = gitops_repo(tmp_path, helm_repository(chart_repo.url) + helm_release())
+    report = validate_repository(root, ValidateOptions(chart_cache_dir=blocked / "charts"))
+    [skip] = helm_skips(report)
+    assert f"chart cache {blocked / 'charts'}" in skip
