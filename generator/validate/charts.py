@@ -297,6 +297,8 @@ class ChartStore:
                 known = self._entry(source)
             except Unavailable as exc:
                 known = exc
+            except OSError as exc:  # an unwritable or full cache folder
+                known = Unavailable(f"chart cache {self.cache}: {exc}")
             except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
                 # Hostile or odd chart content must not end the run with a traceback.
                 known = Unavailable(f"unusable chart: {type(exc).__name__}: {exc}", fault=True)
@@ -304,6 +306,10 @@ class ChartStore:
         if isinstance(known, Unavailable):
             raise known
         return known
+
+    def checkout(self, source: ChartSource) -> Path:
+        """The whole checkout a git chart came from (cached with it)."""
+        return self._checkout(source.url, source.version)
 
     # -- cache entries -----------------------------------------------------
 

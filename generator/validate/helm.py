@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import posixpath
 import re
@@ -127,7 +128,10 @@ class _Chart:
 
     folder: Path  # on disk: in the repository or in the chart cache
     label: str  # what faults name: the repo-relative folder, or ChartSource.label
-    within: Path  # relative value files must stay inside this folder
+    # Value files are relative to where the chart sits in its source (Argo CD)
+    # or to the source's root (Flux valuesFiles), and must stay inside the source.
+    origin: Path
+    source_root: Path
 
 
 class Renderer:
@@ -169,7 +173,8 @@ class Renderer:
         return "" if rel == "." else rel
 
     def _local(self, rel: str) -> _Chart:
-        return _Chart(self.root / rel if rel else self.root, rel, self.root)
+        folder = self.root / rel if rel else self.root
+        return _Chart(folder, rel, folder, self.root)
 
     # -- fetching ------------------------------------------------------------------
 
@@ -185,7 +190,13 @@ class Renderer:
         except Unavailable as exc:
             self._unavailable(doc, path, source.describe(), str(exc), exc.fault)
             return None
-        return _Chart(folder, source.label, folder)
+        if source.kind == "git":  # value files may sit anywhere in the checkout
+            try:
+                checkout = self.store.checkout(source)
+                return _Chart(folder, source.label, checkout / source.chart, checkout)
+            except Unavailable:
+                pass  # the checkout was cleared from the cache: the chart's own files still do
+        return _Chart(folder, source.label, folder, folder)
 
     def _unavailable(self, doc: Document, path: tuple[PathPart, ...], what: str, why: str, fault: bool) -> None:
         """A chart that could not be had: the repository's fault when it names
@@ -215,9 +226,10 @@ class Renderer:
         if chart is None:
             return False
         namespace = spec.get("targetNamespace") or doc.namespace or "default"
-        release = spec.get("releaseName") or (
+        release = spec.get("releaseName") or _short_release_name(
             f"{spec['targetNamespace']}-{doc.name}" if spec.get("targetNamespace") else doc.name)
         values, unavailable = self._flux_values(doc, spec)
+        values = self._flux_values_files(doc, spec, chart, values)
         # Flux installs crds/ unless told to Skip (the default is Create).
         crds = get_path(spec, ("install", "crds")) != "Skip"
         self._unread_values(doc, ("spec", "values"), chart, spec.get("values"))
@@ -299,6 +311,41 @@ class Renderer:
         if isinstance(spec.get("values"), dict):
             values = merge(values, spec["values"])
         return values, unavailable
+
+    def _flux_values_files(self, doc: Document, spec: dict, chart: _Chart, values: dict) -> dict:
+        """``chart.spec.valuesFiles`` replace the chart's values.yaml with their
+        merge (values.yaml itself only when listed), paths relative to the
+        source's root.  Helm always coalesces the chart's own values.yaml, so
+        the keys it has and the files do not are handed to Helm as null,
+        which is how Helm deletes a value."""
+        at: tuple[PathPart, ...] = ("spec", "chart", "spec", "valuesFiles")
+        files = get_path(spec, at[1:])
+        if not isinstance(files, list) or not files:
+            return values
+        ignore_missing = get_path(spec, ("chart", "spec", "ignoreMissingValuesFiles")) is True
+        merged: dict = {}
+        for i, raw in enumerate(files):
+            file = _inside(chart.source_root / str(raw), chart.source_root)
+            if file is None:
+                self._fault(doc, (*at, i), f"values file {raw} is outside the chart's source")
+                continue
+            if not file.is_file():
+                if not ignore_missing:
+                    self._fault(doc, (*at, i), f"values file {raw} not found in the chart's source")
+                continue
+            try:
+                loaded, _ = load_all(file.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+                self._fault(doc, (*at, i), f"values file {raw}: {exc}")
+                continue
+            if loaded and isinstance(loaded[0], dict):
+                merged = merge(merged, loaded[0])
+        try:
+            defaults, _ = load_all((chart.folder / "values.yaml").read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            defaults = []
+        own = defaults[0] if defaults and isinstance(defaults[0], dict) else {}
+        return _replacing(own, merge(merged, values))
 
     def _values_from(self, doc: Document, i: int, item: Any) -> Any:
         if not isinstance(item, dict):
@@ -449,8 +496,7 @@ class Renderer:
                 return None
             rel = posixpath.normpath(rest)
             return None if rel.startswith("..") else self.root / rel
-        file = (chart.folder / raw).resolve()
-        return file if file.is_relative_to(chart.within.resolve()) else None
+        return _inside(chart.origin / raw, chart.source_root)
 
     def _unread_values(self, doc: Document, at: tuple[PathPart, ...], chart: _Chart, values: Any) -> None:
         for path, why in chartvalues.unread_keys(chart.folder, values):
@@ -519,3 +565,27 @@ def _git_pin(ref: dict) -> str:
     if exact_version(ref.get("semver")):
         return str(ref["semver"]).strip()
     return ""
+
+
+def _inside(path: Path, root: Path) -> Path | None:
+    resolved = path.resolve()
+    return resolved if resolved.is_relative_to(root.resolve()) else None
+
+
+def _replacing(defaults: dict, wanted: dict) -> dict:
+    """Values that make Helm's coalescing over ``defaults`` come out as ``wanted``."""
+    out = dict(wanted)
+    for key, value in defaults.items():
+        if key not in wanted:
+            out[key] = None
+        elif isinstance(value, dict) and isinstance(wanted[key], dict):
+            out[key] = _replacing(value, wanted[key])
+    return out
+
+
+def _short_release_name(name: str) -> str:
+    """helm-controller's ShortenName: Helm allows 53 characters, so a longer
+    <targetNamespace>-<name> keeps 40 and adds 12 of its sha256."""
+    if len(name) <= 53:
+        return name
+    return f"{name[:40]}-{hashlib.sha256(name.encode()).hexdigest()[:12]}"

@@ -284,6 +284,35 @@ data:
     assert data == {"one": "chart", "two": "configmap", "three": "release", "four": "from-key", "namespace": "web"}
 
 
+@pytest.mark.parametrize("files, expected", [
+    (["values-prod.yaml"], {"one": "prod", "two": None, "three": "release"}),  # values.yaml dropped
+    (["values.yaml", "values-prod.yaml"], {"one": "prod", "two": "chart", "three": "release"}),
+])
+def test_flux_values_files_replace_the_chart_values(tmp_path, chart_repo, charts_src, files, expected):
+    chart = web_chart(charts_src)
+    (chart / "values-prod.yaml").write_text("one: prod\nreplicas: 1\nimage: nginx:1.27\n", encoding="utf-8")
+    chart_repo.add(chart, "1.0.0")
+    listed = "".join(f"\n        - {f}" for f in files)
+    root = gitops_repo(tmp_path, helm_repository(chart_repo.url) + helm_release(extra="  values:\n    three: release\n")
+                       .replace("      version:", f"      valuesFiles:{listed}\n      version:"))
+    renderer = rendered(root, ChartStore(tmp_path / "cache"))
+    assert not renderer.faults, renderer.faults
+    data = doc_of(renderer, "ConfigMap", "web-settings")["data"]
+    assert {k: data[k] for k in expected} == expected
+
+
+def test_long_release_names_are_shortened_as_flux_does(tmp_path, chart_repo, charts_src):
+    chart_repo.add(web_chart(charts_src), "1.0.0")
+    namespace = "a-rather-long-target-namespace-for-apps"
+    root = gitops_repo(tmp_path, helm_repository(chart_repo.url) + helm_release(
+        extra=f"  targetNamespace: {namespace}\n").replace("name: web\n  namespace", "name: website-frontend\n  namespace"))
+    renderer = rendered(root, ChartStore(tmp_path / "cache"))
+    full = f"{namespace}-website-frontend"
+    short = f"{full[:40]}-{hashlib.sha256(full.encode()).hexdigest()[:12]}"
+    assert len(short) == 53
+    doc_of(renderer, "Deployment", short)
+
+
 def test_chart_dependencies_are_fetched_and_conditions_respected(tmp_path, chart_repo, charts_src):
     for version in ("1.0.0", "1.4.0", "2.0.0"):
         child = write_chart(charts_src / f"child-{version}", "child", version,
@@ -840,3 +869,13 @@ def test_cli_offline_and_local_charts(tmp_path, chart_repo, charts_src, capsys):
     assert main(["validate", "--charts", "local", "--chart-cache", str(tmp_path / "unused"), str(root)]) == 0
     assert not (tmp_path / "unused").exists()
     assert len(chart_repo.requests) == 2
+
+
+def test_an_unwritable_cache_is_a_skip_not_a_traceback(tmp_path, chart_repo, charts_src):
+    chart_repo.add(web_chart(charts_src), "1.0.0")
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the cache folder should be", encoding="utf-8")
+    root = gitops_repo(tmp_path, helm_repository(chart_repo.url) + helm_release())
+    report = validate_repository(root, ValidateOptions(chart_cache_dir=blocked / "charts"))
+    [skip] = helm_skips(report)
+    assert f"chart cache {blocked / 'charts'}" in skip
