@@ -66,6 +66,8 @@ class ValidateOptions:
     offline: bool = False
     fetch_timeout: float = 10.0  # seconds per connect or read
     fetch_budget: float = 120.0  # seconds of fetching per run, all sources together
+    # URL templates for the pinned schema downloads; None: the catalog's (tests serve their own).
+    download_templates: dict | None = None
 
     def __post_init__(self) -> None:
         if self.engine not in ENGINES:

@@ -7,7 +7,8 @@ import posixpath
 from pathlib import Path
 
 from . import helm, kubeconform, kubernetes, kustomize, model, tool
-from .charts import ChartStore
+from . import downloads
+from .charts import ChartStore, Network
 from .cloudinit import CloudInitCheck
 from .documents import Document, PathPart, locate
 from .files import RepoLayout, bootstrap_files, discover, under
@@ -124,10 +125,11 @@ def validate_repository(root: Path, options: ValidateOptions) -> ValidationRepor
                                               advance)
 
         with progress.stage("schemas", 1) as advance:
-            _schemas(built + rendered, unmanaged, options, report, locator)
+            pinned = _pinned_downloads(layout, built + rendered + unmanaged, options, report)
+            _schemas(built + rendered, unmanaged, options, report, locator, pinned.flux_crds if pinned else [])
             advance(1)
 
-        _bootstrap(root, layout, options, report)
+        _bootstrap(root, layout, options, report, pinned.schemas_root if pinned else None)
         _references(root, known + rendered, sources, report, locator)
         with progress.stage("cluster model", 1) as advance:
             _model(root, by_dir, bootstrap, unmanaged, built, rendered, per_release,
@@ -193,9 +195,38 @@ def release_key(doc: Document) -> str:
     return json.dumps(doc.data, sort_keys=True, default=str)
 
 
-def _bootstrap(root: Path, layout: RepoLayout, options: ValidateOptions, report: ValidationReport) -> None:
+def _pinned_downloads(layout: RepoLayout, docs: list[Document], options: ValidateOptions,
+                      report: ValidationReport) -> downloads.Downloaded | None:
+    """The schemas no location gave, fetched at their pins (or from the cache), when
+    validation may use the network (remote charts) or the cache alone (offline)."""
+    if options.charts != "remote" or options.engine != "builtin":
+        return None
     ci_dir, talos_schema = bootstrap_schema_paths(
         options.schema_locations, options.cloud_init_schema_dir, options.talos_schema)
+    store = SchemaStore(options.kubernetes_version, options.schema_locations,
+                        options.schema_cache_dir, DEFAULT_BACKEND)
+    wanted = []
+    if any(d.api_version.startswith(downloads.FLUX_GROUPS) for d in docs) and \
+            store.validator("helm.toolkit.fluxcd.io/v2", "HelmRelease") is None:
+        wanted.append("flux/install.yaml")
+    if layout.cloud_init_files and ci_dir is None:
+        wanted += [k for k in downloads.urls() if k.startswith("cloud-init/")]
+    if layout.talos_files and talos_schema is None:
+        wanted += [k for k in downloads.urls() if k.startswith("talos/")]
+    if not wanted:
+        return None
+    network = Network(options.offline, options.fetch_timeout, options.fetch_budget)
+    got = downloads.fetch_defaults(options.schema_cache_dir, network, wanted, options.download_templates)
+    for item in got.skipped:
+        report.skip(*item)
+    return got
+
+
+def _bootstrap(root: Path, layout: RepoLayout, options: ValidateOptions, report: ValidationReport,
+               pinned_root: Path | None) -> None:
+    ci_dir, talos_schema = bootstrap_schema_paths(
+        options.schema_locations, options.cloud_init_schema_dir, options.talos_schema,
+        (pinned_root,) if pinned_root is not None else ())
     cloud_init_files, talos_files = bootstrap_files(root, layout.cloud_init_files + layout.talos_files)
     ci = CloudInitCheck(root, ci_dir, options.strict)
     ci.run(cloud_init_files)
@@ -278,7 +309,7 @@ def _helm(root, layout, releases, known, sources, options, report, locator,
     return renderer.docs, per_release
 
 
-def _schemas(docs, unmanaged, options, report, locator) -> None:
+def _schemas(docs, unmanaged, options, report, locator, pinned_crds=()) -> None:
     if options.engine == "kubeconform":
         try:
             result = kubeconform.validate(unmanaged + docs, options, locator)
@@ -289,6 +320,7 @@ def _schemas(docs, unmanaged, options, report, locator) -> None:
         store = SchemaStore(options.kubernetes_version, options.schema_locations,
                             options.schema_cache_dir, DEFAULT_BACKEND)
         store.add_crds(d.data for d in unmanaged + docs if d.kind == "CustomResourceDefinition")
+        store.add_crds(pinned_crds)
         result = kubernetes.validate_documents(docs, store, options.strict, locator)
     report.faults.extend(result.faults)
     report.merge_counts(result.kinds)

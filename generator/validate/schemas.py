@@ -362,9 +362,11 @@ def _roots(schema_locations: tuple[str, ...]) -> list[Path]:
 
 
 def bootstrap_schema_paths(schema_locations: tuple[str, ...], cloud_init_dir: Path | None,
-                           talos_schema: Path | None) -> tuple[Path | None, Path | None]:
-    """(cloud-init schema directory, Talos config schema file), each None when not found."""
-    roots = _roots(schema_locations)
+                           talos_schema: Path | None,
+                           extra_roots: tuple[Path, ...] = ()) -> tuple[Path | None, Path | None]:
+    """(cloud-init schema directory, Talos config schema file), each None when not found.
+    ``extra_roots`` are searched last (the pinned downloads in the schema cache)."""
+    roots = _roots(schema_locations) + list(extra_roots)
     if cloud_init_dir is None:
         for root in roots:
             candidate = root / "cloud-init" / CLOUD_INIT_RELEASE
