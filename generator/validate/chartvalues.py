@@ -18,6 +18,8 @@ from typing import Any
 
 import yaml
 
+from .documents import load_all
+
 CHECK = "values"
 
 
@@ -26,8 +28,9 @@ def _chart_facts(folder: str) -> tuple[dict, str, frozenset[str], frozenset[str]
     """(default values, all template text, subchart names, dependency conditions) of a chart."""
     root = Path(folder)
     try:
-        defaults = yaml.safe_load((root / "values.yaml").read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError):
+        docs, _ = load_all((root / "values.yaml").read_text(encoding="utf-8"))
+        defaults = docs[0] if docs else {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
         defaults = {}
     texts = []
     for path in sorted((root / "templates").rglob("*")) if (root / "templates").is_dir() else []:
@@ -39,7 +42,8 @@ def _chart_facts(folder: str) -> tuple[dict, str, frozenset[str], frozenset[str]
     subcharts = frozenset(p.name for p in (root / "charts").iterdir() if p.is_dir()) if (root / "charts").is_dir() else frozenset()
     conditions: set[str] = set()
     try:
-        meta = yaml.safe_load((root / "Chart.yaml").read_text(encoding="utf-8")) or {}
+        docs, _ = load_all((root / "Chart.yaml").read_text(encoding="utf-8"))
+        meta = docs[0] if docs and isinstance(docs[0], dict) else {}
         deps = [d for d in meta.get("dependencies") or [] if isinstance(d, dict)]
         subcharts |= {str(d.get("alias") or d.get("name")) for d in deps}
         conditions = {c.strip() for d in deps for c in str(d.get("condition") or "").split(",") if c.strip()}
