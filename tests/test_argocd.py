@@ -64,7 +64,11 @@ def load(repo: Path, rel: str) -> list[dict]:
 
 
 def kustomize_build(repo: Path, folder: str) -> list[dict]:
-    out = subprocess.run([kubectl(), "kustomize", str(repo / folder)], check=True, capture_output=True, text=True).stdout
+    from generator.validate.kustomize import ksops_resolved
+
+    # KSOPS generators are an exec plugin of Argo CD's repo-server: build their files as resources.
+    with ksops_resolved(repo) as root:
+        out = subprocess.run([kubectl(), "kustomize", str(root / folder)], check=True, capture_output=True, text=True).stdout
     return [d for d in yaml.safe_load_all(out) if d]
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from .. import catalog
 from ..errors import PlanError, Problem
 from ..inventory.model import Inventory
 from .apps import plan_apps
+from .backup import plan_backup
 from .components import STORAGE_CLASS, cluster_issuer_name, ingress_address, plan_components
 from .hardware import apply_hardware_rules
 from .lessons import check_lessons
@@ -52,7 +55,7 @@ def plan_cluster(inv: Inventory, warnings: list[Problem] | None = None) -> Clust
     apps, app_warnings = plan_apps(inv, nodes, issuer)
     collected.extend(app_warnings)
     collected.extend(_raise_errors(check_lessons(inv, nodes, apps)))
-    return ClusterPlan(
+    plan = ClusterPlan(
         inventory=inv,
         distribution_version=inv.distribution_version or default_version(inv.distribution),
         kubernetes_version=kubernetes_version(inv),
@@ -66,3 +69,5 @@ def plan_cluster(inv: Inventory, warnings: list[Problem] | None = None) -> Clust
         ingress_address=ingress_address(inv),
         warnings=tuple(collected),
     )
+    # The Schedules follow the namespaces' Pod Security levels, which the apps decide.
+    return dataclasses.replace(plan, backup=plan_backup(inv, apps, plan.namespaces))

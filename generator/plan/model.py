@@ -95,6 +95,7 @@ class AppPlan:
     host: str | None
     notes: str = ""
     image: str = ""
+    fs_group: int | None = None  # the pods' fsGroup: the group that may read the app's files
 
     @property
     def has_data(self) -> bool:
@@ -115,6 +116,7 @@ class ClusterPlan:
     cluster_issuer: str | None
     ingress_address: str | None
     warnings: tuple[Problem, ...] = field(default_factory=tuple)
+    backup: Any = None  # BackupPlan (plan.backup) when components.backup is on
 
     @property
     def servers(self) -> tuple[NodePlan, ...]:
