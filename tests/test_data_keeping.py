@@ -312,3 +312,16 @@ def test_user_supplied_s3_keys_reach_the_secrets_and_survive_regeneration(tmp_pa
         data = Decryption(repo / "overlays" / "trio" / "apps" / "backup" / "scratch.sops.yaml", key).result()["stringData"]
         assert data["access-key-id"] == "AKIDEXAMPLE" and data["secret-access-key"] == "s3cr3t-example"
     assert Decryption(store_file, key).result()["backupS3AccessKeyId"] == "AKIDEXAMPLE"
+
+
+def test_podconfig_schema_is_bundled_and_strict(tmp_path: Path) -> None:
+    from generator.validate.schemas import SchemaStore
+
+    store = SchemaStore("1.34.0", (), tmp_path)
+    compiled = store.validator("k8up.io/v1", "PodConfig")
+    assert compiled is not None
+    good = {"apiVersion": "k8up.io/v1", "kind": "PodConfig", "metadata": {"name": "x"},
+            "spec": {"template": {"spec": {"containers": [{"name": "k8up", "securityContext": {"runAsNonRoot": True}}]}}}}
+    assert compiled.issues(good) == []
+    typo = {**good, "spec": {"template": {"spec": {"containers": [{"name": "k8up", "securityContex": {}}]}}}}
+    assert compiled.issues(typo)

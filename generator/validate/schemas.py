@@ -222,6 +222,9 @@ def bundled_dir(k8s_version: str) -> Path:
     return chosen
 
 
+OWN_CRD_SCHEMAS = Path(__file__).resolve().parents[1] / "schemas" / "crds"
+
+
 def _minor(version: str) -> tuple[int, int]:
     parts = version.removeprefix("v").split(".")
     return int(parts[0]), int(parts[1])
@@ -235,6 +238,8 @@ class SchemaStore:
                  backend: str = DEFAULT_BACKEND):
         self.k8s_version = k8s_version.removeprefix("v")
         self.templates = [expand_location(loc) for loc in locations if loc != "default"]
+        # Last: schemas of kinds clustergen renders that the usual CRD catalogs lack.
+        self.templates.append(expand_location(str(OWN_CRD_SCHEMAS)))
         self.cache_dir = cache_dir
         self.backend = backend
         self._bundled = bundled_dir(self.k8s_version)
