@@ -116,4 +116,9 @@ def generate(inventory_path: Path, output: Path, *, strict: bool = False, dry_ru
 
         report = session.write(files, text, load_base)
         report.notes.extend(base_notes)
+        if plan.backup is not None and (cluster_secrets.backup_s3_access_key_id is None or cluster_secrets.backup_s3_secret_access_key is None):
+            report.notes.append(
+                "backups are on, but the S3 keys are not in .clustergen/secrets.sops.yaml yet: "
+                "set backupS3AccessKeyId and backupS3SecretAccessKey (README, Backups) and regenerate"
+            )
     return Generation(plan, files, report)

@@ -226,7 +226,7 @@ def test_monitoring_keeps_its_data_on_the_default_class(tmp_path: Path) -> None:
 
 def test_prometheus_volume_fits_small_disks() -> None:
     from generator.inventory.model import Disk
-    from generator.plan.backup import prometheus_volume_gib
+    from generator.plan.monitoring import prometheus_volume_gib
 
     class Node:
         def __init__(self, gib: int) -> None:
@@ -325,3 +325,8 @@ def test_podconfig_schema_is_bundled_and_strict(tmp_path: Path) -> None:
     assert compiled.issues(good) == []
     typo = {**good, "spec": {"template": {"spec": {"containers": [{"name": "k8up", "securityContex": {}}]}}}}
     assert compiled.issues(typo)
+
+
+def test_missing_s3_keys_are_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    generate(tmp_path)
+    assert "backupS3AccessKeyId" in capsys.readouterr().out

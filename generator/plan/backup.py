@@ -1,7 +1,5 @@
-"""Keeping data: k8up backups of the volumes, and monitoring that keeps its own history.
-
-Both decide sizes, schedules and Pod Security settings here; templates only render them.
-"""
+"""Backups with k8up: which namespaces get a Schedule, where their restic repositories live,
+and the Pod Security settings their backup pods need. Templates only render these."""
 
 from __future__ import annotations
 
@@ -10,18 +8,14 @@ from typing import Any
 
 from .. import podsecurity
 from ..inventory.model import Backup, Inventory
-from .model import AppPlan, NodePlan
+from .model import AppPlan
+from .monitoring import MONITORING_NAMESPACE
 
-BACKUP_ANNOTATION = "k8up.io/backup"
 # One Secret per backed-up namespace: the restic repository password and the S3 keys.
 BACKUP_SECRET = "k8up-backup"
 BACKUP_PODCONFIG = "k8up-restricted"
 # k8up's job image runs as this uid (Dockerfile `USER 65532`, read at k8up v2.15.0).
 K8UP_UID = 65532
-GRAFANA_SECRET = "grafana-admin"
-# kube-prometheus-stack names Prometheus's ServiceAccount <release>-prometheus.
-PROMETHEUS_SERVICE_ACCOUNT = "kube-prometheus-stack-prometheus"
-MONITORING_NAMESPACE = "monitoring"
 
 
 @dataclass(frozen=True)
@@ -32,11 +26,6 @@ class BackupNamespace:
     pod_security: str
     pod_security_context: dict[str, Any]
     container_security_context: dict[str, Any] | None  # set: the Schedule refers to a PodConfig
-
-    @property
-    def restic_path(self) -> str:
-        return self.name
-
 
 @dataclass(frozen=True)
 class BackupPlan:
@@ -113,66 +102,3 @@ def plan_backup(inv: Inventory, apps: list[AppPlan], namespaces: dict[str, str])
         keep=dict(backup.keep),
         namespaces=tuple(sorted(planned, key=lambda n: n.name)),
     )
-
-
-# ---- monitoring ------------------------------------------------------------------------
-
-DEFAULT_PROMETHEUS_GIB = 20
-
-
-def prometheus_volume_gib(nodes: list[NodePlan], storage_backend: str) -> int:
-    """20 GiB, or a tenth of the smallest disk a volume may land on when that is less
-    (never under 5 GiB): Prometheus must not fill a small SSD."""
-    if storage_backend in ("longhorn", "rook-ceph"):
-        disks = [d for n in nodes for d in n.storage_disks]
-    else:
-        disks = [n.data_disk for n in nodes if n.data_disk] or [d for n in nodes for d in n.disks]
-    sizes = [d.size_mib // 1024 for d in disks if d and d.size_mib]
-    if not sizes:
-        return DEFAULT_PROMETHEUS_GIB
-    return max(5, min(DEFAULT_PROMETHEUS_GIB, min(sizes) // 10))
-
-
-def monitoring_values(nodes: list[NodePlan], storage_backend: str, storage_class: str, backups: bool) -> dict[str, Any]:
-    """kube-prometheus-stack values that keep its data (keys read at chart 88.5.3, pinned 91.5.0)."""
-    gib = prometheus_volume_gib(nodes, storage_backend)
-
-    def claim(size: str, backed_up: bool) -> dict[str, Any]:
-        template: dict[str, Any] = {"spec": {"storageClassName": storage_class, "accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": size}}}}
-        if backups:
-            template["metadata"] = {"annotations": {BACKUP_ANNOTATION: "true" if backed_up else "false"}}
-        return {"volumeClaimTemplate": template}
-
-    grafana_persistence: dict[str, Any] = {"enabled": True, "type": "pvc", "storageClassName": storage_class, "accessModes": ["ReadWriteOnce"], "size": "5Gi"}
-    if backups:
-        grafana_persistence["annotations"] = {BACKUP_ANNOTATION: "true"}
-    return {
-        "prometheus": {
-            "prometheusSpec": {
-                # The TSDB is not worth a file-level backup; 85% leaves room for compaction.
-                "storageSpec": claim(f"{gib}Gi", False),
-                "retentionSize": f"{gib * 85 // 100}GiB",
-            }
-        },
-        "alertmanager": {"alertmanagerSpec": {"storage": claim("1Gi", False)}},
-        "grafana": {
-            "admin": {"existingSecret": GRAFANA_SECRET, "userKey": "admin-user", "passwordKey": "admin-password"},
-            "persistence": grafana_persistence,
-            # One RWO volume: a rolling update's second pod would wait on it forever.
-            "deploymentStrategy": {"type": "Recreate"},
-        },
-    }
-
-
-# Values that turn each component's ServiceMonitor on (keys confirmed per chart pin in the
-# research notes; metallb needs Prometheus's namespace and ServiceAccount for its RBAC).
-SERVICE_MONITOR_VALUES: dict[str, dict[str, Any]] = {
-    "traefik": {"metrics": {"prometheus": {"service": {"enabled": True}, "serviceMonitor": {"enabled": True}}}},
-    "ingress-nginx": {"controller": {"metrics": {"enabled": True, "serviceMonitor": {"enabled": True}}}},
-    "cert-manager": {"prometheus": {"enabled": True, "servicemonitor": {"enabled": True}}},
-    "metallb": {"prometheus": {"serviceMonitor": {"enabled": True}, "namespace": MONITORING_NAMESPACE, "serviceAccount": PROMETHEUS_SERVICE_ACCOUNT}},
-    "longhorn": {"metrics": {"serviceMonitor": {"enabled": True}}},
-    "rook-ceph": {"monitoring": {"enabled": True}},
-    "rook-ceph-cluster": {"monitoring": {"enabled": True}},
-    "k8up": {"metrics": {"serviceMonitor": {"enabled": True}, "prometheusRule": {"enabled": True}}},
-}

@@ -6,7 +6,7 @@ from typing import Any
 
 from .. import catalog
 from ..inventory.model import Inventory
-from .backup import SERVICE_MONITOR_VALUES, monitoring_values
+from .monitoring import SERVICE_MONITOR_VALUES, monitoring_values
 from .merge import deep_merge
 from .model import LABEL_PREFIX, ComponentPlan, NodePlan
 

@@ -208,6 +208,7 @@ def _backup_files(plan: ClusterPlan, style: ReleaseStyle) -> list[RenderedFile]:
         namespaces=backup.namespaces,
         endpoint=backup.s3_endpoint,
         bucket=backup.s3_bucket,
+        bucket_for=backup.bucket_for,
         schedule=backup.schedule,
         keep=backup.keep,
         secret=BACKUP_SECRET,

@@ -102,7 +102,7 @@ def render_readme(plan: ClusterPlan, layers: dict[str, str]) -> RenderedFile:
 
 
 def _monitoring_readme(plan: ClusterPlan) -> dict[str, Any] | None:
-    from ..plan.backup import SERVICE_MONITOR_VALUES
+    from ..plan.monitoring import SERVICE_MONITOR_VALUES
     from .secrets import controllers_folder
 
     kps = next((c for c in plan.components if c.key == "kube-prometheus-stack"), None)

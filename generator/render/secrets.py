@@ -12,7 +12,8 @@ from __future__ import annotations
 import posixpath
 from typing import TYPE_CHECKING, Any
 
-from ..plan.backup import BACKUP_SECRET, GRAFANA_SECRET, MONITORING_NAMESPACE
+from ..plan.backup import BACKUP_SECRET
+from ..plan.monitoring import GRAFANA_SECRET, MONITORING_NAMESPACE
 from ..plan.model import ClusterPlan
 
 if TYPE_CHECKING:
