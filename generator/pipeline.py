@@ -47,10 +47,10 @@ def build_plan(inventory_path: Path) -> ClusterPlan:
 def render_files(plan: ClusterPlan, cluster_secrets: ClusterSecrets, inventory_text: str, repo: Path) -> list[RenderedFile]:
     """Everything the repository should hold: the render plus the secrets store (age key, .sops.yaml,
     encrypted secrets)."""
-    from .render import render_repository
+    from .render import render_repository, secret_manifests
 
     files = render_repository(plan, cluster_secrets, inventory_text)
-    files.extend(secret_files(repo, cluster_secrets))
+    files.extend(secret_files(repo, cluster_secrets, secret_manifests(plan, cluster_secrets)))
     files.sort(key=lambda f: f.path)
     paths = [f.path for f in files]
     assert len(paths) == len(set(paths)), "the render and the secrets store wrote the same path"
@@ -77,7 +77,8 @@ def render_base(previous: GenerationState | None, cluster_secrets: ClusterSecret
     rendered = render_repository(plan_cluster(inventory, warnings), cluster_secrets, previous.inventory)
     base = {f.path: f.content for f in rendered}
     # The secrets store is the same on both sides: it is never merged.
-    base.update({f.path: f.content for f in files if f.path in (AGE_KEY_PATH, SOPS_CONFIG_PATH, ENCRYPTED_SECRETS_PATH)})
+    # So are the encrypted Secrets made from it.
+    base.update({f.path: f.content for f in files if f.path in (AGE_KEY_PATH, SOPS_CONFIG_PATH, ENCRYPTED_SECRETS_PATH) or f.path.endswith(".sops.yaml")})
     return base
 
 
@@ -97,7 +98,9 @@ def generate(inventory_path: Path, output: Path, *, strict: bool = False, dry_ru
         except BaseException:
             pending_secrets.discard()
             raise
-        cluster_secrets = pending_secrets.result(plan.inventory.distribution)
+        from .render import wanted_secret_fields
+
+        cluster_secrets = pending_secrets.result(plan.inventory.distribution, wanted_secret_fields(plan))
         files = render_files(plan, cluster_secrets, text, output)
         base_notes: list[str] = []
 
@@ -113,4 +116,9 @@ def generate(inventory_path: Path, output: Path, *, strict: bool = False, dry_ru
 
         report = session.write(files, text, load_base)
         report.notes.extend(base_notes)
+        if plan.backup is not None and (cluster_secrets.backup_s3_access_key_id is None or cluster_secrets.backup_s3_secret_access_key is None):
+            report.notes.append(
+                "backups are on, but the S3 keys are not in .clustergen/secrets.sops.yaml yet: "
+                "set backupS3AccessKeyId and backupS3SecretAccessKey (README, Backups) and regenerate"
+            )
     return Generation(plan, files, report)

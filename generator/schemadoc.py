@@ -66,6 +66,10 @@ def fields(schema: dict[str, Any], root: dict[str, Any], prefix: str = "") -> It
         yield path, _type(sub, root), notes.strip(), ""
         if resolved.get("type") == "object" or "properties" in resolved:
             yield from fields(resolved, root, path + ".")
+        for alternative in resolved.get("oneOf", []):
+            # A field that is a switch or a mapping (components.backup): document the mapping.
+            if "properties" in _resolve(alternative, root):
+                yield from fields(alternative, root, path + ".")
         items = resolved.get("items")
         if resolved.get("type") == "array" and items is not None:
             yield from fields(items, root, path + "[].")

@@ -22,6 +22,13 @@ RENAMES = {".gitignore": "dot-gitignore"}
 
 def generate(example: str, out: Path) -> Path:
     seed_secrets(out, distribution_of(EXAMPLES / f"{example}.yaml"))
+    # The encrypted Secrets made from the store, as git holds them: SOPS output differs on
+    # every encryption, and a file that decrypts to the same Secret keeps its bytes.
+    for encrypted in (GOLDEN / example).rglob("*.sops.yaml"):
+        rel = encrypted.relative_to(GOLDEN / example)
+        if rel.parts[0] != ".clustergen" and rel.name != ".sops.yaml":
+            (out / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(encrypted, out / rel)
     code = main(["generate", str(EXAMPLES / f"{example}.yaml"), "-o", str(out)])
     assert code == 0
     return out

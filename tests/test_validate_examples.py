@@ -16,7 +16,7 @@ import pytest
 
 from generator.cli import main
 
-from .conftest import EXAMPLES, SHARED_SCHEMAS, engine_of, requires_shared
+from .conftest import EXAMPLES, SHARED_SCHEMAS, assert_strict_clean, engine_of, requires_shared
 from .test_golden import EXAMPLE_NAMES, generate
 
 
@@ -31,7 +31,7 @@ def repos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def test_example_validates_strict(repos: dict[str, Path], example: str, capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["validate", "--charts", "local", "--strict", "--schema-location", str(SHARED_SCHEMAS / "crds"), "-o", "json", str(repos[example])])
     report = json.loads(capsys.readouterr().out)
-    assert code == 0, report
+    assert_strict_clean(code, report)
     counted = json.dumps(report)
     # The CRD kinds were really checked against their schemas, not skipped.
     engine_kinds = ("Application", "AppProject") if engine_of(EXAMPLES / f"{example}.yaml") == "argocd" else ("HelmRelease", "Kustomization")

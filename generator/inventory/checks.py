@@ -26,6 +26,7 @@ def check_inventory(inv: Inventory) -> list[Problem]:
         _distribution_fields,
         _control_plane_count,
         _tls_settings,
+        _backup_target,
         _load_balancer_pool_present,
         _service_lb_nodes,
         _apps_known_and_unique,
@@ -240,6 +241,15 @@ def _tls_settings(inv: Inventory) -> Iterator[Problem]:
 # Load balancers that hand out addresses from network.loadBalancerPool
 # (servicelb uses the node addresses, none gives no addresses).
 POOL_LOAD_BALANCERS = frozenset({"metallb", "kube-vip"})
+
+
+def _backup_target(inv: Inventory) -> Iterator[Problem]:
+    if inv.raw.get("components", {}).get("backup") is True:
+        yield Problem(
+            "components.backup: true says nothing about where the backups go",
+            hint="give the S3 target: backup: {s3: {endpoint: https://minio.home.arpa:9000, bucket: backups}} (or false)",
+            **inv.where("components", "backup"),
+        )
 
 
 def _load_balancer_pool_present(inv: Inventory) -> Iterator[Problem]:

@@ -20,6 +20,7 @@ from .checks import check_inventory
 from .locations import SourceMap, format_path
 from .model import (
     App,
+    Backup,
     AppPort,
     AppVolume,
     Components,
@@ -283,7 +284,7 @@ def _build(data: dict[str, Any], filename: str, source: SourceMap) -> Inventory:
             load_balancer=comps.get("loadBalancer", "metallb"),
             storage=comps.get("storage", "auto"),
             monitoring=comps.get("monitoring", False),
-            backup=comps.get("backup", False),
+            backup=_backup(comps.get("backup")),
         ),
         apps=tuple(_app(i, a) for i, a in enumerate(data.get("apps", []))),
         external_services=tuple(
@@ -364,6 +365,21 @@ def _app(index: int, a: dict[str, Any]) -> App:
         arches=tuple(a["arches"]) if "arches" in a else None,
         weight=a.get("weight"),
         values=a.get("values", {}),
+        backup=a.get("backup", True),
+    )
+
+
+def _backup(raw: Any) -> Backup | None:
+    """components.backup: false/absent is off; an object names the S3 target (true alone is
+    refused by inventory.checks, with its location)."""
+    if not isinstance(raw, dict):
+        return None
+    keep = {**dict(Backup.__dataclass_fields__["keep"].default), **raw.get("keep", {})}
+    return Backup(
+        s3_endpoint=raw["s3"]["endpoint"].rstrip("/"),
+        s3_bucket=raw["s3"]["bucket"],
+        schedule=raw.get("schedule", "@daily-random"),
+        keep=tuple((k, keep[k]) for k in ("last", "daily", "weekly", "monthly", "yearly") if k in keep),
     )
 
 

@@ -115,6 +115,17 @@ class Rfc2136Server:
 
 
 @dataclass(frozen=True)
+class Backup:
+    """Where and how often k8up backs up the cluster's volumes (components.backup)."""
+
+    s3_endpoint: str
+    s3_bucket: str
+    schedule: str = "@daily-random"
+    # restic forget --keep-* counts for the prune schedule.
+    keep: tuple[tuple[str, int], ...] = (("last", 5), ("daily", 7), ("weekly", 4), ("monthly", 6))
+
+
+@dataclass(frozen=True)
 class Components:
     ingress: str = "traefik"
     tls_issuer: str = "selfsigned"
@@ -127,7 +138,7 @@ class Components:
     load_balancer: str = "metallb"
     storage: str = "auto"
     monitoring: bool = False
-    backup: bool = False
+    backup: Backup | None = None  # None: backups off
 
 
 @dataclass(frozen=True)
@@ -163,6 +174,7 @@ class App:
     arches: tuple[str, ...] | None
     weight: str | None
     values: dict[str, Any]
+    backup: bool = True  # with components.backup on: back this app's volumes up
 
     @property
     def is_custom(self) -> bool:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from .. import catalog
 from ..errors import PlanError, Problem
 from ..inventory.model import Inventory
 from .apps import plan_apps
+from .backup import plan_backup
 from .components import STORAGE_CLASS, cluster_issuer_name, external_dns_warnings, ingress_address, plan_components
 from .hardware import apply_hardware_rules
 from .lessons import check_lessons
@@ -58,7 +61,7 @@ def plan_cluster(inv: Inventory, warnings: list[Problem] | None = None) -> Clust
     collected.extend(_raise_errors(check_lessons(inv, nodes, apps)))
     collected.extend(load_balancer_warnings(inv))
     collected.extend(external_dns_warnings(inv))
-    return ClusterPlan(
+    plan = ClusterPlan(
         inventory=inv,
         distribution_version=inv.distribution_version or default_version(inv.distribution),
         kubernetes_version=kubernetes_version(inv),
@@ -74,3 +77,5 @@ def plan_cluster(inv: Inventory, warnings: list[Problem] | None = None) -> Clust
         k3s_disable=k3s_disabled_components(inv),
         acme_solver=acme_solver,
     )
+    # The Schedules follow the namespaces' Pod Security levels, which the apps decide.
+    return dataclasses.replace(plan, backup=plan_backup(inv, apps, plan.namespaces))

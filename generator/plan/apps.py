@@ -179,11 +179,18 @@ def _plan_app(inv: Inventory, app: App, nodes: list[NodePlan], cluster_issuer: s
     cluster = deep_merge(cluster, _user_overrides(app))
     cluster = deep_merge(cluster, app.values)
     merged = deep_merge(base, cluster)
+    if inv.components.backup is not None:
+        # k8up backs up only annotated claims (skipWithoutAnnotation): the app says yes or no.
+        claims = {name: {"backup": app.backup} for name, entry in (merged.get("persistence") or {}).items() if isinstance(entry, dict) and "backup" not in entry}
+        if claims:
+            cluster = deep_merge(cluster, {"persistence": claims})
+            merged = deep_merge(base, cluster)
     placement = ", ".join(n.name for n in eligible)
     reason = "any node" if len(eligible) == len(nodes) else f"only {placement}"
     if reasons:
         reason += " (" + "; ".join(reasons) + ")"
     image = merged["image"]
+    fs_group = deep_merge(catalog.app_chart_defaults(), merged).get("podSecurityContext", {}).get("fsGroup")
     return (
         AppPlan(
             index=app.index,
@@ -198,6 +205,7 @@ def _plan_app(inv: Inventory, app: App, nodes: list[NodePlan], cluster_issuer: s
             host=host,
             notes=entry.get("notes") or "",
             image=f"{image['repository']}:{image['tag']}",
+            fs_group=fs_group if isinstance(fs_group, int) else None,
         ),
         warnings,
     )

@@ -9,6 +9,8 @@ from .. import catalog
 from ..errors import Problem
 from ..inventory.model import Inventory
 from .load_balancer import ingress_without_load_balancer
+from .monitoring import SERVICE_MONITOR_VALUES, monitoring_values
+from .merge import deep_merge
 from .model import LABEL_PREFIX, ComponentPlan, NodePlan
 
 # Annotation each load balancer reads to give a Service a fixed address.
@@ -81,6 +83,8 @@ def wanted_components(inv: Inventory) -> list[str]:
         keys.append("external-dns")
     if comps.monitoring:
         keys.append("kube-prometheus-stack")
+    if comps.backup is not None:
+        keys.append("k8up")
     return keys
 
 
@@ -107,9 +111,22 @@ def plan_components(inv: Inventory, nodes: list[NodePlan], storage_backend: str)
     plans = []
     # kube-system belongs to Kubernetes itself and is never declared.
     declared = {"kube-system"}
+    monitoring = inv.components.monitoring
     for key, layer in keyed:
         entry = catalog.component(key)
         host_ports = ingress_without_load_balancer(inv, key) or {}
+        depends_on: tuple[str, ...] = DEPENDS_ON.get(key, ())
+        if monitoring and key in SERVICE_MONITOR_VALUES and layer == "controllers":
+            # Their ServiceMonitors need kube-prometheus-stack's CRDs, which come up in the
+            # same layer: install after it (later layers wait for this one anyway).
+            depends_on += ("monitoring/kube-prometheus-stack",)
+        cluster_values = _cluster_values(inv, key, nodes)
+        if monitoring and key in SERVICE_MONITOR_VALUES:
+            cluster_values = deep_merge(cluster_values, SERVICE_MONITOR_VALUES[key])
+        if key == "kube-prometheus-stack":
+            cluster_values = deep_merge(cluster_values, monitoring_values(nodes, storage_backend, STORAGE_CLASS[storage_backend], inv.components.backup is not None))
+        if key == "k8up":
+            cluster_values = deep_merge(cluster_values, {"k8up": {"timezone": inv.timezone}})
         owns_namespace = entry["namespace"] not in declared
         declared.add(entry["namespace"])
         plans.append(
@@ -120,11 +137,11 @@ def plan_components(inv: Inventory, nodes: list[NodePlan], storage_backend: str)
                 pod_security=host_ports.get("pod_security", entry.get("pod_security", "baseline")),
                 chart=dict(entry["chart"]),
                 values=entry.get("values") or {},
-                cluster_values=_cluster_values(inv, key, nodes),
+                cluster_values=cluster_values,
                 release_name=entry.get("release_name", key),
                 keeps_data=key in DATA_COMPONENTS,
-                depends_on=DEPENDS_ON.get(key, ()),
-                install_step=install_step(key),
+                depends_on=depends_on,
+                install_step=max((install_step(d.rsplit("/", 1)[-1]) + 1 for d in depends_on), default=0),
                 owns_namespace=owns_namespace,
             )
         )

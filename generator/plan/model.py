@@ -96,6 +96,7 @@ class AppPlan:
     host: str | None
     notes: str = ""
     image: str = ""
+    fs_group: int | None = None  # the pods' fsGroup: the group that may read the app's files
 
     @property
     def has_data(self) -> bool:
@@ -128,6 +129,7 @@ class ClusterPlan:
     warnings: tuple[Problem, ...] = field(default_factory=tuple)
     k3s_disable: tuple[str, ...] = ()  # k3s's packaged components switched off (its `disable:` list)
     acme_solver: AcmeSolver | None = None  # issuer: letsencrypt only
+    backup: Any = None  # BackupPlan (plan.backup) when components.backup is on
 
     @property
     def servers(self) -> tuple[NodePlan, ...]:

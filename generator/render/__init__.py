@@ -11,9 +11,10 @@ from .talos import render_talos
 from .argocd import render_argocd
 from .flux import render_flux
 from .kustomize import release_style, render_app_bases, render_component_base, render_overlays, render_profile_components
+from .secrets import secret_manifests, wanted_secret_fields
 from .repo import render_app_chart, render_ci_files, render_probe, render_topology, render_facts, render_gitignore, render_inventory_copy, render_readme
 
-__all__ = ["ClusterSecrets", "RenderedFile", "render_repository"]
+__all__ = ["ClusterSecrets", "RenderedFile", "render_repository", "secret_manifests", "wanted_secret_fields"]
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,11 @@ class ClusterSecrets:
     k3s_token: str | None = None
     talos_secrets: str | None = None  # talosctl's secrets bundle (secrets.yaml), as YAML text
     talos_admin_client: str | None = None  # the talosconfig's os:admin client certificate and key
+    grafana_admin_password: str | None = None  # monitoring: Grafana's admin login
+    restic_password: str | None = None  # backups: every namespace's restic repository (losing it loses the backups)
+    # Backups: the S3 keys. The user puts them into the store (README); clustergen never makes them up.
+    backup_s3_access_key_id: str | None = None
+    backup_s3_secret_access_key: str | None = None
 
 
 def render_repository(plan: ClusterPlan, secrets: ClusterSecrets, inventory_text: str) -> list[RenderedFile]:

@@ -28,7 +28,8 @@ def flux_component_release(component: ComponentPlan) -> list[tuple[str, str]]:
         "source_name": component.key,
         "release_name": component.release_name,
         "values": component.values,
-        "depends_on": list(component.depends_on),
+        # "namespace/name" for a release in another namespace.
+        "depends_on": [dict(zip(("namespace", "name"), d.split("/"))) if "/" in d else {"name": d, "namespace": None} for d in component.depends_on],
     }
     return [
         ("source.yaml", render_template("bases/component/source.yaml.j2", **context)),

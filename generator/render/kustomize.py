@@ -13,9 +13,11 @@ from dataclasses import dataclass
 
 from ..plan.model import AppPlan, ClusterPlan, ComponentPlan
 from .files import RenderedFile
+from .secrets import backup_folder, secret_file_names
 from .templates import render_template
 
 APP_BASES = "bases/apps"
+KSOPS_GENERATOR = "secret-generator.yaml"
 
 
 @dataclass(frozen=True)
@@ -121,7 +123,14 @@ def render_overlays(plan: ClusterPlan) -> tuple[list[RenderedFile], dict[str, st
         for name, text in extra:
             files.append(RenderedFile.text(f"{folder}/{name}", text))
         resources = [f"../../../../bases/{c.key}" for c in members] + [name for name, _ in extra]
-        files.append(RenderedFile.text(f"{folder}/kustomization.yaml", render_template("overlays/cluster/kustomization.yaml.j2", resources=resources, patches=patches)))
+        secret_resources, generators, generator_files = encrypted_secrets(style, folder, secret_file_names(plan, folder))
+        files.extend(generator_files)
+        files.append(
+            RenderedFile.text(
+                f"{folder}/kustomization.yaml",
+                render_template("overlays/cluster/kustomization.yaml.j2", resources=resources + secret_resources, patches=patches, generators=generators),
+            )
+        )
         layers[f"infra-{layer}"] = folder
 
     config_files = _config_files(plan)
@@ -159,6 +168,9 @@ def render_overlays(plan: ClusterPlan) -> tuple[list[RenderedFile], dict[str, st
                 files.append(RenderedFile.text(f"{releases_dir}/{name}", _release_patch(style, app.name, app.namespace, app.cluster_values, labels)))
             files.append(RenderedFile.text(f"{releases_dir}/kustomization.yaml", render_template("overlays/cluster/kustomization.yaml.j2", resources=release_resources, patches=app_patches)))
             resources.append("releases")
+        if plan.backup is not None:
+            files.extend(_backup_files(plan, style))
+            resources.append("backup")
         if plan.external_services:
             resources.append("external-services.yaml")
             files.append(RenderedFile.text(f"{apps_dir}/external-services.yaml", _external_services(plan)))
@@ -171,6 +183,41 @@ def render_overlays(plan: ClusterPlan) -> tuple[list[RenderedFile], dict[str, st
         )
         layers["apps"] = apps_dir
     return files, layers
+
+
+def encrypted_secrets(style: ReleaseStyle, folder: str, names: list[str]) -> tuple[list[str], list[str], list[RenderedFile]]:
+    """How a kustomization takes SOPS-encrypted Secrets: Flux decrypts resources itself;
+    Argo CD needs a KSOPS generator. Returns (resources, generators, generator files)."""
+    if not names:
+        return [], [], []
+    if style.engine == "flux":
+        return list(names), [], []
+    generator = RenderedFile.text(f"{folder}/{KSOPS_GENERATOR}", render_template("overlays/cluster/ksops-generator.yaml.j2", files=names))
+    return [], [KSOPS_GENERATOR], [generator]
+
+
+def _backup_files(plan: ClusterPlan, style: ReleaseStyle) -> list[RenderedFile]:
+    """apps/backup/: a k8up Schedule (and PodConfig where needed) per namespace with data, and
+    its SOPS-encrypted credentials. In the apps layer: k8up's CRDs come with the controllers."""
+    from ..plan.backup import BACKUP_PODCONFIG, BACKUP_SECRET, K8UP_UID
+
+    backup = plan.backup
+    folder = backup_folder(plan)
+    schedules = render_template(
+        "overlays/cluster/backup/schedules.yaml.j2",
+        namespaces=backup.namespaces,
+        endpoint=backup.s3_endpoint,
+        bucket=backup.s3_bucket,
+        bucket_for=backup.bucket_for,
+        schedule=backup.schedule,
+        keep=backup.keep,
+        secret=BACKUP_SECRET,
+        podconfig=BACKUP_PODCONFIG,
+        k8up_uid=K8UP_UID,
+    )
+    secret_resources, generators, generator_files = encrypted_secrets(style, folder, secret_file_names(plan, folder))
+    kustomization = render_template("overlays/cluster/kustomization.yaml.j2", resources=["schedules.yaml", *secret_resources], patches=[], generators=generators)
+    return [RenderedFile.text(f"{folder}/schedules.yaml", schedules), *generator_files, RenderedFile.text(f"{folder}/kustomization.yaml", kustomization)]
 
 
 def _config_files(plan: ClusterPlan) -> list[tuple[str, str]]:

@@ -49,6 +49,7 @@ def render_facts(plan: ClusterPlan) -> RenderedFile:
         "storageClasses": [{"name": plan.storage_class, "default": True}],
         "packaged": packaged_components(plan) if inv.distribution == "k3s" else [],
         "loadBalancers": [inv.components.load_balancer] if inv.components.load_balancer != "none" else [],
+        "backups": plan.backup is not None,
         # Last, so a node added to the inventory is a change at the end of the file.
         "nodes": [_node_facts(plan, n) for n in plan.nodes],
     }
@@ -110,8 +111,25 @@ def render_readme(plan: ClusterPlan, layers: dict[str, str]) -> RenderedFile:
         talos=_talos_readme(plan) if plan.inventory.distribution == "talos" else None,
         argocd_chart=catalog.component("argo-cd")["chart"],
         argocd_values_file=ARGOCD_VALUES_FILE,
+        monitoring=_monitoring_readme(plan),
     )
     return RenderedFile.text("README.md", text)
+
+
+def _monitoring_readme(plan: ClusterPlan) -> dict[str, Any] | None:
+    from ..plan.monitoring import SERVICE_MONITOR_VALUES
+    from .secrets import controllers_folder
+
+    kps = next((c for c in plan.components if c.key == "kube-prometheus-stack"), None)
+    if kps is None:
+        return None
+    spec = kps.cluster_values["prometheus"]["prometheusSpec"]
+    return {
+        "prometheus_size": spec["storageSpec"]["volumeClaimTemplate"]["spec"]["resources"]["requests"]["storage"],
+        "retention_size": spec["retentionSize"],
+        "scraped": [c.key for c in plan.components if c.key in SERVICE_MONITOR_VALUES],
+        "secret_path": f"{controllers_folder(plan)}/grafana-admin.sops.yaml",
+    }
 
 
 def _talos_readme(plan: ClusterPlan) -> dict[str, Any]:

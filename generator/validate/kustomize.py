@@ -7,9 +7,13 @@ names a file a user can edit rather than a build output.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import posixpath
 import re
-from collections.abc import Callable, Iterable
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,12 +94,69 @@ def build_all(root: Path, directories: list[str], jobs: int,
     """Builds run as subprocesses, so threads give real parallelism."""
     if not directories:
         return []
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+    with ksops_resolved(root) as build_root, ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         results = []
-        for b in pool.map(lambda d: build(root, d), directories):
+        for b in pool.map(lambda d: build(build_root, d), directories):
+            if build_root != root and b.fault is not None:
+                b.fault = dataclasses.replace(b.fault, message=b.fault.message.replace(str(build_root) + "/", ""))
             results.append(b)
             advance(1)
     return results
+
+
+# ---- KSOPS generators (Argo CD) ---------------------------------------------------------
+
+KSOPS_API = "viaduct.ai/"
+
+
+def _ksops_files(directory: Path, generators: list) -> tuple[list[str], list]:
+    """The files KSOPS generators would decrypt, and the generators that are not KSOPS."""
+    files, others = [], []
+    for entry in generators:
+        path = directory / str(entry)
+        try:
+            docs = list(yaml.safe_load_all(path.read_text(encoding="utf-8"))) if path.is_file() else []
+        except (OSError, yaml.YAMLError):
+            docs = []
+        ksops = [d for d in docs if isinstance(d, dict) and d.get("kind") == "ksops" and str(d.get("apiVersion", "")).startswith(KSOPS_API)]
+        if ksops:
+            files.extend(str(f) for d in ksops for f in d.get("files") or [])
+        else:
+            others.append(entry)
+    return files, others
+
+
+@contextlib.contextmanager
+def ksops_resolved(root: Path) -> Iterator[Path]:
+    """The tree to build: ``root`` itself, or, when a kustomization uses a KSOPS generator
+    (an exec plugin Argo CD's repo-server runs), a copy in which the generator's files are
+    plain resources. They stay encrypted: the checks read SOPS-encrypted Secrets as such."""
+    found = []
+    for kfile in root.rglob("kustomization.yaml"):
+        if ".git" in kfile.relative_to(root).parts:
+            continue
+        try:
+            data = yaml.safe_load(kfile.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError):
+            continue
+        if isinstance(data, dict) and isinstance(data.get("generators"), list):
+            files, others = _ksops_files(kfile.parent, data["generators"])
+            if files:
+                found.append((kfile.relative_to(root), data, files, others))
+    if not found:
+        yield root
+        return
+    with tempfile.TemporaryDirectory(prefix="clustergen-ksops-") as tmp:
+        copy = Path(tmp) / "repo"
+        shutil.copytree(root, copy, ignore=shutil.ignore_patterns(".git"), symlinks=True)
+        for rel, data, files, others in found:
+            data["resources"] = list(data.get("resources") or []) + files
+            if others:
+                data["generators"] = others
+            else:
+                data.pop("generators")
+            (copy / rel).write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+        yield copy
 
 
 # ---- Flux postBuild substitution --------------------------------------------------------

@@ -124,7 +124,8 @@ class Reconciler:
             return
         if recorded is not None and digest(disk) == recorded:
             self._change(f, disk, f.content, report.updated)
-        elif f.path in WRITE_ONCE_PATHS:
+        elif f.path in WRITE_ONCE_PATHS or f.path.endswith(".sops.yaml"):
+            # (Every rendered *.sops.yaml is made from the secrets store, and ciphertext never merges.)
             # Derived from what is on disk (decrypted), so replacing loses nothing.
             self._change(f, disk, f.content, report.updated)
         elif f.secret:

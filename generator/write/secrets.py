@@ -58,6 +58,8 @@ NEW_VALUE: dict[str, Callable[[dict[str, str]], str]] = {
     "k3s_token": lambda found: secrets.token_hex(32),
     "talos_secrets": _new_talos_bundle,
     "talos_admin_client": _new_talos_admin_client,
+    "grafana_admin_password": lambda found: secrets.token_urlsafe(24),
+    "restic_password": lambda found: secrets.token_urlsafe(32),
 }
 
 # The fields each distribution needs. Fields of another distribution already in
@@ -115,11 +117,13 @@ class PendingSecrets:
             self._decryption.process.kill()
             self._decryption.process.communicate()
 
-    def result(self, distribution: str = "k3s") -> ClusterSecrets:
+    def result(self, distribution: str = "k3s", wanted: tuple[str, ...] = ()) -> ClusterSecrets:
+        """``wanted``: fields the cluster's components need besides the distribution's
+        (render.wanted_secret_fields), made once when the store lacks them."""
         if self._decryption is not None:
             values = self._decryption.result()
             _decrypted[digest(self._ciphertext)] = values
-            return _complete(distribution, values, self.repo / ENCRYPTED_SECRETS_PATH)
+            return _complete(distribution, values, self.repo / ENCRYPTED_SECRETS_PATH, wanted)
         legacy = self.repo / LEGACY_TOKEN_PATH
         if legacy.is_file() and distribution == "k3s":
             token = legacy.read_text(encoding="utf-8").strip()
@@ -127,7 +131,7 @@ class PendingSecrets:
                 raise WriteError.single(
                     f"{legacy} is empty", file=str(legacy), hint="restore the token from your backup; a new token would lock the existing nodes out"
                 )
-            return _complete(distribution, {key_name("k3s_token"): token}, legacy)
+            return _complete(distribution, {key_name("k3s_token"): token}, legacy, wanted)
         if (self.repo / STATE_PATH).is_file():
             # The repository was generated before: new secrets would rotate the
             # cluster token and lock every node out.
@@ -136,10 +140,10 @@ class PendingSecrets:
                 file=str(self.repo / ENCRYPTED_SECRETS_PATH),
                 hint=f"restore it from git (git checkout -- {ENCRYPTED_SECRETS_PATH}); clustergen never makes new secrets for an existing cluster",
             )
-        return _complete(distribution, {})
+        return _complete(distribution, {}, None, wanted)
 
 
-def _complete(distribution: str, values: dict[str, Any], source: Path | None = None) -> ClusterSecrets:
+def _complete(distribution: str, values: dict[str, Any], source: Path | None = None, wanted: tuple[str, ...] = ()) -> ClusterSecrets:
     """Values from the store, plus new ones for the fields this distribution needs that the
     store lacks (a newer clustergen's additions: generated once, then stored). A field every
     store of the distribution has had from the start is never made up: its absence means a
@@ -147,7 +151,7 @@ def _complete(distribution: str, values: dict[str, Any], source: Path | None = N
     from ..render import ClusterSecrets
 
     found: dict[str, str] = {}
-    needed = NEEDED_FIELDS[distribution]
+    needed = NEEDED_FIELDS[distribution] + tuple(wanted)
     original = ORIGINAL_FIELDS[distribution]
     # A store written for the other distribution (the inventory switched): its fields are
     # kept and this one's are new. A store with no distribution's fields is damaged.
@@ -177,9 +181,9 @@ def start_loading_secrets(repo: Path) -> PendingSecrets:
     return PendingSecrets(repo)
 
 
-def load_or_create_secrets(repo: Path, distribution: str = "k3s") -> ClusterSecrets:
+def load_or_create_secrets(repo: Path, distribution: str = "k3s", wanted: tuple[str, ...] = ()) -> ClusterSecrets:
     """The repository's secrets; new ones only for fields the repository never had."""
-    return PendingSecrets(repo).result(distribution)
+    return PendingSecrets(repo).result(distribution, wanted)
 
 
 def read_age_key(path: Path) -> tuple[bytes, Any]:
@@ -219,9 +223,10 @@ def sops_config(recipient: str) -> str:
     return header + to_yaml({"creation_rules": rules}) + "\n"
 
 
-def secret_files(repo: Path, cluster_secrets: ClusterSecrets) -> list[RenderedFile]:
-    """The age key, .sops.yaml and the encrypted secrets file. Call once per run: a
-    repository without a key gets a new one each call."""
+def secret_files(repo: Path, cluster_secrets: ClusterSecrets, manifests: list[tuple[str, dict[str, Any]]] | None = None) -> list[RenderedFile]:
+    """The age key, .sops.yaml, the encrypted secrets file and the encrypted Kubernetes
+    Secrets (``manifests``: path and plaintext Secret, from render.secret_manifests). Call
+    once per run: a repository without a key gets a new one each call."""
     from ..render.files import RenderedFile
 
     key_file = repo / AGE_KEY_PATH
@@ -247,4 +252,30 @@ def secret_files(repo: Path, cluster_secrets: ClusterSecrets) -> list[RenderedFi
         RenderedFile(AGE_KEY_PATH, key_bytes, 0o600, secret=True),
         RenderedFile.text(SOPS_CONFIG_PATH, config),
         RenderedFile(ENCRYPTED_SECRETS_PATH, encrypted),
+        *_encrypted_manifests(repo, key_file if key_file.is_file() else None, config, manifests or []),
     ]
+
+
+def _encrypted_manifests(repo: Path, key_file: Path | None, config: str, manifests: list[tuple[str, dict[str, Any]]]) -> list[RenderedFile]:
+    """Each Secret encrypted by the `*.sops.yaml` rule (only data/stringData). A file on disk
+    that decrypts to the same Secret keeps its bytes (SOPS output differs on every run);
+    the decryptions run side by side."""
+    from ..render.files import RenderedFile
+
+    running = {}
+    if key_file is not None:
+        for path, _ in manifests:
+            if (repo / path).is_file():
+                running[path] = Decryption(repo / path, key_file)
+    result = []
+    for path, manifest in manifests:
+        current = None
+        if path in running:
+            try:
+                decrypted = running[path].result()
+            except WriteError:
+                decrypted = None  # not ours to read (another key, hand-edited): replaced
+            if decrypted is not None and {k: v for k, v in decrypted.items() if k != "sops"} == manifest:
+                current = (repo / path).read_bytes()
+        result.append(RenderedFile(path, current if current is not None else encrypt(manifest, config, path)))
+    return result

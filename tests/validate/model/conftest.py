@@ -29,10 +29,10 @@ def key(d: Document) -> str:
 def model():
     """model(owners={"a": yaml, ...}, nodes=[...], engine_yaml=..., distribution=...) -> ModelResult"""
     def run(owners: dict[str, str], nodes: list[dict] | None = None, engine: str = "",
-            distribution: str = "k3s", complete: bool = True, **facts) -> ModelResult:
+            distribution: str = "k3s", complete: bool = True, gitops: str = "flux", **facts) -> ModelResult:
         applied = {name: docs_of(text, f"{name}.yaml") for name, text in owners.items()}
         engine_docs = docs_of(engine, "engine.yaml") if engine else []
-        data = {"distribution": distribution, "engine": "flux", "nodes": nodes or [node("n1")], **facts}
+        data = {"distribution": distribution, "engine": gitops, "nodes": nodes or [node("n1")], **facts}
         layers = build_layers(applied, engine_docs, {}, key)
         return run_model(layers, cluster_facts(data), complete, lambda d, p: None)
     return run

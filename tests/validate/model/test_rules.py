@@ -324,3 +324,28 @@ spec: {template: {metadata: {labels: {app: longhorn-manager}}, spec: {containers
     assert messages(model({"a": text}), "services") == []
     other = text.replace("longhorn.io/admission-webhook: longhorn-admission-webhook", "app: longhorn-ui")
     assert messages(model({"a": other}), "services")
+
+
+ARGO_LAYERS = """
+apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata: {name: infra-controllers, namespace: argocd, annotations: {argocd.argoproj.io/sync-wave: "1"}}
+spec: {source: {path: c}}
+---
+apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata: {name: infra-configs, namespace: argocd, annotations: {argocd.argoproj.io/sync-wave: "3"}}
+spec: {source: {path: g}}
+"""
+
+
+def test_argo_cd_sync_waves_order_the_layers(model):
+    """The Talos deadlock under Argo CD: a lower wave needs what a higher wave creates."""
+    root = {"Application/argocd/root": ARGO_LAYERS}
+    late = model({**root, "Application/argocd/infra-controllers": PLUGIN, "Application/argocd/infra-configs": RUNTIME_CLASS},
+                 engine=ARGO_LAYERS, distribution="talos", gitops="argocd")
+    [msg] = messages(late, "ordering")
+    assert "only Application/argocd/infra-configs creates" in msg
+    early = model({**root, "Application/argocd/infra-controllers": RUNTIME_CLASS, "Application/argocd/infra-configs": PLUGIN},
+                  engine=ARGO_LAYERS, distribution="talos", gitops="argocd")
+    assert messages(early, "ordering") == []

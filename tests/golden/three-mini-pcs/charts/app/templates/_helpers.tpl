@@ -124,7 +124,7 @@ take their defaults; hasKey is used so that explicit `false` survives.
 */}}
 {{- define "app.persistenceEntry" -}}
 {{- $in := . -}}
-{{- $out := dict "enabled" true "mountPath" "" "size" "1Gi" "storageClass" "" "accessMode" "ReadWriteOnce" "existingClaim" "" "subPath" "" "retain" true -}}
+{{- $out := dict "enabled" true "mountPath" "" "size" "1Gi" "storageClass" "" "accessMode" "ReadWriteOnce" "existingClaim" "" "subPath" "" "retain" true "backup" "" -}}
 {{- range $k, $_ := $out -}}
 {{- if hasKey $in $k -}}
 {{- $_ := set $out $k (index $in $k) -}}
@@ -137,6 +137,16 @@ take their defaults; hasKey is used so that explicit `false` survives.
 {{- define "app.retainAnnotations" -}}
 helm.sh/resource-policy: keep
 kustomize.toolkit.fluxcd.io/prune: disabled
+{{- end -}}
+
+{{/* PVC annotations of a normalised entry: retention, and k8up's backup choice when `backup` is set. */}}
+{{- define "app.pvcAnnotations" -}}
+{{- if .p.retain }}
+{{ include "app.retainAnnotations" .root }}
+{{- end }}
+{{- if kindIs "bool" .p.backup }}
+k8up.io/backup: {{ ternary "true" "false" .p.backup | quote }}
+{{- end }}
 {{- end -}}
 
 {{/* PVC spec body shared by PersistentVolumeClaims and volumeClaimTemplates. Call with the normalised entry. */}}

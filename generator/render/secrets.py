@@ -1,0 +1,75 @@
+"""Kubernetes Secrets this repository commits SOPS-encrypted: Grafana's admin login and each
+backed-up namespace's k8up credentials.
+
+The render stage is pure, so it only says which Secrets exist and what they hold; the write
+stage encrypts them (write.secrets.secret_files), keeping a file's bytes while its decrypted
+content is unchanged. Their values come from the secrets store (.clustergen/secrets.sops.yaml):
+generated once there, or (the S3 keys) put there by the user, so regenerating never loses them.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from typing import TYPE_CHECKING, Any
+
+from ..plan.backup import BACKUP_SECRET
+from ..plan.monitoring import GRAFANA_SECRET, MONITORING_NAMESPACE
+from ..plan.model import ClusterPlan
+
+if TYPE_CHECKING:
+    from . import ClusterSecrets
+
+# Until the user stores the S3 keys, the Secret holds this and backups fail to authenticate.
+S3_PLACEHOLDER = "unset: store it in .clustergen/secrets.sops.yaml (README, Backups)"
+
+
+def controllers_folder(plan: ClusterPlan) -> str:
+    return f"overlays/{plan.inventory.cluster_name}/infrastructure/controllers"
+
+
+def backup_folder(plan: ClusterPlan) -> str:
+    return f"overlays/{plan.inventory.cluster_name}/apps/backup"
+
+
+def wanted_secret_fields(plan: ClusterPlan) -> tuple[str, ...]:
+    """ClusterSecrets fields this cluster needs generated (once) beyond its distribution's."""
+    fields = []
+    if plan.inventory.components.monitoring:
+        fields.append("grafana_admin_password")
+    if plan.backup is not None:
+        fields.append("restic_password")
+    return tuple(fields)
+
+
+def _secret(name: str, namespace: str, data: dict[str, str]) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": namespace}, "type": "Opaque", "stringData": data}
+
+
+def secret_manifests(plan: ClusterPlan, secrets: ClusterSecrets | None) -> list[tuple[str, dict[str, Any]]]:
+    """(path, Secret) pairs; with secrets None, the paths with empty values (for kustomizations)."""
+
+    def value(field: str, placeholder: str = "") -> str:
+        found = getattr(secrets, field) if secrets is not None else None
+        return found if found is not None else placeholder
+
+    result = []
+    if plan.inventory.components.monitoring:
+        result.append(
+            (
+                posixpath.join(controllers_folder(plan), f"{GRAFANA_SECRET}.sops.yaml"),
+                _secret(GRAFANA_SECRET, MONITORING_NAMESPACE, {"admin-user": "admin", "admin-password": value("grafana_admin_password")}),
+            )
+        )
+    if plan.backup is not None:
+        for ns in plan.backup.namespaces:
+            data = {
+                "repo-password": value("restic_password"),
+                "access-key-id": value("backup_s3_access_key_id", S3_PLACEHOLDER),
+                "secret-access-key": value("backup_s3_secret_access_key", S3_PLACEHOLDER),
+            }
+            result.append((posixpath.join(backup_folder(plan), f"{ns.name}.sops.yaml"), _secret(BACKUP_SECRET, ns.name, data)))
+    return result
+
+
+def secret_file_names(plan: ClusterPlan, folder: str) -> list[str]:
+    return [posixpath.basename(path) for path, _ in secret_manifests(plan, None) if posixpath.dirname(path) == folder]
