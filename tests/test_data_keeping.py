@@ -264,7 +264,12 @@ def test_traefik_service_monitor_values(tmp_path: Path) -> None:
     repo = tmp_path / "traefik"
     seed_secrets(repo)
     assert main(["generate", str(path), "-o", str(repo)]) == 0
-    assert release_values(repo, "traefik")["metrics"] == {"prometheus": {"service": {"enabled": True}, "serviceMonitor": {"enabled": True}}}
+    # disableAPICheck: the chart fails a render that cannot see the ServiceMonitor API
+    # (found rendering the pinned chart); dependsOn makes the API exist in the cluster.
+    assert release_values(repo, "traefik")["metrics"] == {"prometheus": {
+        "service": {"enabled": True}, "serviceMonitor": {"enabled": True}, "disableAPICheck": True}}
+    assert {"namespace": "monitoring", "name": "kube-prometheus-stack"} in \
+        yaml.safe_load((repo / "bases" / "traefik" / "helmrelease.yaml").read_text())["spec"]["dependsOn"]
 
 
 def test_grafana_login_is_encrypted_stable_and_never_plaintext_in_git(tmp_path: Path) -> None:

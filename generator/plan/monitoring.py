@@ -63,7 +63,11 @@ def monitoring_values(nodes: list[NodePlan], storage_backend: str, storage_class
 # Values that turn each component's ServiceMonitor on (keys confirmed per chart pin in the
 # research notes; metallb needs Prometheus's namespace and ServiceAccount for its RBAC).
 SERVICE_MONITOR_VALUES: dict[str, dict[str, Any]] = {
-    "traefik": {"metrics": {"prometheus": {"service": {"enabled": True}, "serviceMonitor": {"enabled": True}}}},
+    # traefik's chart refuses to render a ServiceMonitor unless the API already exists, which
+    # a render outside the cluster cannot see; dependsOn on kube-prometheus-stack (below)
+    # is what makes it exist, so the check is off (templates/servicemonitor.yaml at 41.x).
+    "traefik": {"metrics": {"prometheus": {"service": {"enabled": True}, "serviceMonitor": {"enabled": True},
+                                           "disableAPICheck": True}}},
     "ingress-nginx": {"controller": {"metrics": {"enabled": True, "serviceMonitor": {"enabled": True}}}},
     "cert-manager": {"prometheus": {"enabled": True, "servicemonitor": {"enabled": True}}},
     "metallb": {"prometheus": {"serviceMonitor": {"enabled": True}, "namespace": MONITORING_NAMESPACE, "serviceAccount": PROMETHEUS_SERVICE_ACCOUNT}},
