@@ -89,6 +89,23 @@ def build(root: Path, directory: str) -> Build:
     return result
 
 
+def included_dirs(docs: Iterable[Document], directories: set[str]) -> set[str]:
+    """Kustomization folders that another kustomization includes (resources, components, bases)."""
+    found: set[str] = set()
+    for d in docs:
+        if d.kind not in ("Kustomization", "Component") or not d.api_version.startswith("kustomize.config.k8s.io/"):
+            continue
+        here = posixpath.dirname(d.file)
+        for key in ("resources", "components", "bases"):
+            for entry in d.data.get(key) or []:
+                if not isinstance(entry, str) or "://" in entry or entry.startswith(("git@", "github.com/")):
+                    continue
+                target = posixpath.normpath(posixpath.join(here, entry))
+                if target != here and target in directories:
+                    found.add(target)
+    return found
+
+
 def build_all(root: Path, directories: list[str], jobs: int,
               advance: Callable[[int], None] = lambda n: None) -> list[Build]:
     """Builds run as subprocesses, so threads give real parallelism."""

@@ -174,6 +174,16 @@ def _layers(by_dir, bootstrap, unmanaged, built, per_release, sources) -> model.
     return model.build_layers(applied, engine, per_release, release_key)
 
 
+def _engine_paths(doc: Document) -> list[str]:
+    """Folders a Flux Kustomization or Argo CD Application applies (this repository's or not)."""
+    if kustomize.is_flux_kustomization(doc):
+        path = kustomize.flux_path(doc)
+        return [] if path is None else [path]
+    if doc.kind == "Application" and doc.api_version.startswith("argoproj.io/"):
+        return [posixpath.normpath(p.lstrip("/")) for p in model.layers.local_paths(doc)]
+    return []
+
+
 def _applied_from(path: str, by_dir: dict[str, list[Document]], unmanaged: list[Document]) -> list[Document]:
     """What an engine applies from a folder: its kustomize build, or, where it has no
     kustomization, every manifest beneath it (Flux generates one; Argo CD reads them)."""
@@ -249,9 +259,18 @@ def _kustomize(root, layout, yaml_docs, unmanaged, bootstrap, jobs, report, adva
     components = {posixpath.dirname(d.file) for d in yaml_docs
                   if d.kind == "Component" and d.api_version.startswith("kustomize.config.k8s.io/")}
     directories = [d for d in layout.kustomize_dirs if d not in components]
-    builds = kustomize.build_all(root, directories, jobs, advance)
+    # A base is built inside each kustomization that includes it: building it alone again
+    # repeats the same objects (and one with base values only, which nothing applies).
+    included = kustomize.included_dirs(yaml_docs, set(directories))
+    builds = kustomize.build_all(root, [d for d in directories if d not in included], jobs, advance)
     for b in builds:
         kustomize.parse_build(b, None)
+    built_dirs = {b.directory for b in builds}
+    engine_paths = {p for b in builds for d in b.docs for p in _engine_paths(d)}
+    more = kustomize.build_all(root, sorted(p for p in engine_paths if p in included and p not in built_dirs), jobs, advance)
+    for b in more:
+        kustomize.parse_build(b, None)
+    builds += more
     # Substitution needs the Flux Kustomizations, which builds may produce.
     first = [d for b in builds for d in b.docs]
     pool = unmanaged + bootstrap + first
