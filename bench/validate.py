@@ -169,7 +169,9 @@ def generate(root: Path, docs: int, per_file: int) -> None:
     while made < docs:
         chunk = []
         for _ in range(min(per_file, docs - made)):
-            chunk.append(GENERATORS[made % len(GENERATORS)](made))
+            # One of each kind per group, named alike, so Ingress, Service and Deployment meet.
+            n_kind = made - 2  # after the two sources
+            chunk.append(GENERATORS[n_kind % len(GENERATORS)](n_kind // len(GENERATORS)))
             made += 1
         (root / "apps" / f"resources-{n:05d}.yaml").write_text("---\n".join(chunk))
         n += 1
@@ -214,6 +216,28 @@ def run_schema_layer(root: Path, locations: tuple[str, ...], backend: str, limit
           f"{len(docs) / wall:,.0f} docs/s, {len(result.faults)} faults")
 
 
+def run_model_layer(docs: int, repeat: int) -> None:
+    """The cluster model alone on a repository-shaped document set (bench/model.py)."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    import json
+    import statistics
+
+    from model import build  # bench/model.py
+
+    from generator.validate.model import build_layers, run_model
+
+    applied, engine, facts = build(docs, 20)
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        run_model(build_layers(applied, engine, {}, lambda d: json.dumps(d.data, sort_keys=True)), facts, True,
+                  lambda d, p: None)
+        times.append(time.perf_counter() - start)
+    med = statistics.median(times)
+    print(f"cluster model: {docs} documents, 20 nodes: median {med:.3f} s, min {min(times):.3f} s over {repeat} runs "
+          f"({docs / med:,.0f} docs/s)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--docs", type=int, default=10_000)
@@ -237,6 +261,7 @@ def main() -> None:
             run_pipeline(tmp, cores, locations, args.repeat)
         run_schema_layer(tmp, locations, "jsonschema-rs", args.docs)
         run_schema_layer(tmp, locations, "jsonschema", min(args.docs, args.python_limit))
+        run_model_layer(args.docs, args.repeat)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -228,12 +228,23 @@ def json_path(parts: tuple[PathPart, ...] | list[PathPart]) -> str:
     return out
 
 
+def compose(text: str) -> list[Any] | None:
+    """The node trees of every document in ``text``, or None when it does not compose."""
+    try:
+        return list(yaml.compose_all(text, Loader=_BaseLoader))
+    except yaml.YAMLError:
+        return None
+
+
 def locate(text: str, index: int, parts: tuple[PathPart, ...] | list[PathPart]) -> int | None:
     """1-based line of ``parts`` inside document ``index`` of ``text`` (the
     deepest part that exists), or None when the text cannot be composed."""
-    try:
-        nodes = list(yaml.compose_all(text, Loader=_BaseLoader))
-    except yaml.YAMLError:
+    return locate_in(compose(text), index, parts)
+
+
+def locate_in(nodes: list[Any] | None, index: int, parts: tuple[PathPart, ...] | list[PathPart]) -> int | None:
+    """``locate`` on documents already composed (one parse per file, however many faults)."""
+    if nodes is None:
         return None
     if index >= len(nodes) or nodes[index] is None:
         return None

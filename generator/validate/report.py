@@ -66,6 +66,7 @@ class ValidationReport:
     # (rule, what) the model could not decide because a release was not rendered; the
     # unrendered release itself is the skip that --strict counts.
     undecided: list[tuple[str, str]] = field(default_factory=list)
+    rules: tuple[str, ...] = ()  # the cluster model's rules, when the model ran
 
     @property
     def exit_code(self) -> int:
@@ -130,10 +131,22 @@ def _render_text(report: ValidationReport, stream: TextIO) -> None:
         stream.write(f"not decided: {rule}: {what}\n")
     for ident, nodes in sorted(report.daemonsets.items()):
         stream.write(f"lands on: {ident}: {', '.join(nodes) or 'no node'}\n")
+    if report.rules:
+        stream.write("Cluster model: " + "; ".join(_rule_summary(report, r) for r in report.rules) + "\n")
     by_check = Counter(f.check for f in report.faults)
     if by_check:
         detail = ", ".join(f"{check} {n}" for check, n in sorted(by_check.items()))
         stream.write(f"{len(report.faults)} fault{'s' if len(report.faults) != 1 else ''} ({detail})\n")
+
+
+def _rule_summary(report: ValidationReport, rule: str) -> str:
+    faults = sum(f.check == rule for f in report.faults)
+    warnings = sum(f.check == rule for f in report.warnings)
+    undecided = sum(r == rule for r, _ in report.undecided)
+    parts = [f"{faults} fault{'s' if faults != 1 else ''}"] if faults else []
+    parts += [f"{warnings} warning{'s' if warnings != 1 else ''}"] if warnings else []
+    parts += [f"{undecided} not decided"] if undecided else []
+    return f"{rule} {', '.join(parts) or 'ok'}"
 
 
 def _render_json(report: ValidationReport, stream: TextIO) -> None:
@@ -155,6 +168,9 @@ def _render_json(report: ValidationReport, stream: TextIO) -> None:
         "warnings": [asdict(f) for f in report.warnings],
         "daemonsets": dict(sorted(report.daemonsets.items())),
         "undecided": [{"rule": r, "what": w} for r, w in report.undecided],
+        "rules": {r: {"faults": sum(f.check == r for f in report.faults),
+                      "warnings": sum(f.check == r for f in report.warnings),
+                      "undecided": sum(u == r for u, _ in report.undecided)} for r in report.rules},
     }
     json.dump(payload, stream, indent=2)
     stream.write("\n")

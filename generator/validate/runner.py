@@ -10,7 +10,7 @@ from . import helm, kubeconform, kubernetes, kustomize, model, tool
 from . import downloads
 from .charts import ChartStore, Network
 from .cloudinit import CloudInitCheck
-from .documents import Document, PathPart, locate
+from .documents import Document, PathPart, compose, locate_in
 from .files import RepoLayout, bootstrap_files, discover, under
 from .options import ValidateOptions
 from .progress import Progress
@@ -27,18 +27,19 @@ class Locator:
 
     def __init__(self, root: Path):
         self.root = root
-        self._texts: dict[str, str | None] = {}
+        self._nodes: dict[str, list | None] = {}
 
     def __call__(self, doc: Document, path: tuple[PathPart, ...]) -> int | None:
         if doc.index < 0 or not path:
             return doc.line
-        if doc.file not in self._texts:
+        if doc.file not in self._nodes:
             try:
-                self._texts[doc.file] = (self.root / doc.file).read_text(encoding="utf-8", errors="replace")
+                text = (self.root / doc.file).read_text(encoding="utf-8", errors="replace")
             except OSError:
-                self._texts[doc.file] = None
-        text = self._texts[doc.file]
-        return locate(text, doc.index, path) if text is not None else doc.line
+                text = None
+            self._nodes[doc.file] = compose(text) if text is not None else None
+        nodes = self._nodes[doc.file]
+        return locate_in(nodes, doc.index, path) if nodes is not None else doc.line
 
 
 def _tasks(layout: RepoLayout) -> list[FileTask]:
@@ -155,6 +156,7 @@ def _model(root, by_dir, bootstrap, unmanaged, built, rendered, per_release, com
     report.warnings.extend(result.warnings)
     report.daemonsets.update(result.daemonsets)
     report.undecided.extend(result.undecided)
+    report.rules = model.RULES
 
 
 def _layers(by_dir, bootstrap, unmanaged, built, per_release, sources) -> model.Layers:
@@ -162,11 +164,16 @@ def _layers(by_dir, bootstrap, unmanaged, built, per_release, sources) -> model.
     engine = _dedupe([d for d in bootstrap + built
                       if kustomize.is_flux_kustomization(d) or (d.kind == "Application" and d.api_version.startswith("argoproj.io/"))])
     applied: dict[str, list[Document]] = {}
+    folders: dict[str, list[Document]] = {}
     for doc in engine:
         paths = [kustomize.flux_path(doc, sources)] if doc.kind == "Kustomization" else [
             posixpath.normpath(p.lstrip("/")) for p in model.layers.local_paths(doc)
             if sources.is_local_url(_repo_url(doc, p))]
-        applied[doc.ident] = [d for p in paths if p is not None for d in _applied_from(p, by_dir, unmanaged)]
+        # A folder two owners apply is modelled once, with the first (the object is one).
+        fresh = [p for p in paths if p is not None and p not in folders]
+        for p in fresh:
+            folders[p] = _applied_from(p, by_dir, unmanaged)
+        applied[doc.ident] = [d for p in fresh for d in folders[p]]
     if not engine:  # a plain kustomize or chart repository: one owner applies everything
         applied["repository"] = built
         return model.build_layers(applied, [], per_release, release_key)

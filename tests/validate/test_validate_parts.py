@@ -398,3 +398,18 @@ def test_both_backends_report_the_same_paths(backend, tmp_path):
     issues = store.validator("apps/v1", "Deployment").issues(deployment)
     assert sorted(i.path for i in issues) == [("spec", "replica"), ("spec", "replicas")]
     assert "additional property 'replica' is not allowed" in [i.message for i in issues]
+
+
+def test_the_report_has_a_line_per_model_rule():
+    report = ValidationReport()
+    report.rules = ("scheduling", "ordering", "storage")
+    report.faults = [Fault("scheduling", "a.yaml", 3, "DaemonSet/x/p", "spec", "lands on no node")]
+    report.warnings = [Fault("storage", "b.yaml", 1, "Pod/x/q", None, "claim c is not created")]
+    report.undecided = [("ordering", "CustomResourceDefinition Widget (example.com)")]
+    out = io.StringIO()
+    render_report(report.finish(), "text", out)
+    assert out.getvalue().splitlines()[-2] == \
+        "Cluster model: scheduling 1 fault; ordering 1 not decided; storage 1 warning"
+    data = io.StringIO()
+    render_report(report, "json", data)
+    assert json.loads(data.getvalue())["rules"]["scheduling"] == {"faults": 1, "warnings": 0, "undecided": 0}

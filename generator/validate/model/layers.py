@@ -92,8 +92,10 @@ def build_layers(applied: dict[str, list[Document]], engine_docs: Iterable[Docum
     for key, docs in applied.items():
         owner = owners.setdefault(key, Owner(key, None))
         for d in docs:
+            if id(d) in owner_of:
+                continue  # two owners apply one folder: the object is modelled once, with the first
             owner.docs.append(d)
-            owner_of.setdefault(id(d), key)
+            owner_of[id(d)] = key
             made = rendered.get(release_key(d), []) if d.kind in ("HelmRelease", "Application") else []
             target = owners.setdefault(key_of(d), Owner(key_of(d), d)) if d.kind == "Application" and made else owner
             for r in made:
@@ -102,8 +104,10 @@ def build_layers(applied: dict[str, list[Document]], engine_docs: Iterable[Docum
             owner.created_namespaces |= _created_namespaces(d)
     for owner in owners.values():
         for d in owner.docs:
+            if not _is_engine(d):
+                continue
             child = owners.get(key_of(d))
-            if child is not None and child.key != owner.key and child.parent is None and _is_engine(d):
+            if child is not None and child.key != owner.key and child.parent is None:
                 child.parent = owner.key
     for owner in owners.values():
         if owner.doc is not None:

@@ -74,13 +74,17 @@ def check_services(templates: list[PodTemplate], docs: list[Document], facts: Cl
                 findings.append(Finding(d, path, f"backend Service {ns}/{name} does not exist"))
             elif not _port_matches(svc, port):
                 findings.append(Finding(d, path, f"backend Service {ns}/{name} has no port {port}"))
-    by_namespace: dict[str, list[PodTemplate]] = {}
+    # Pod templates by namespace and label: a selector's first pair narrows the search.
+    by_label: dict[tuple[str, str, str], list[PodTemplate]] = {}
     for t in templates:
-        by_namespace.setdefault(t.namespace, []).append(t)
+        for k, v in t.labels.items():
+            by_label.setdefault((t.namespace, str(k), str(v)), []).append(t)
     for (ns, name), svc in services.items():
         full = mapping(get_path(svc.data, ("spec", "selector")))
         selector = {k: v for k, v in full.items() if k not in RUNTIME_POD_LABELS}
-        if selector and not any(_selects(selector, t.labels) for t in by_namespace.get(ns, [])):
+        first = next(iter(selector.items()), None)
+        candidates = by_label.get((ns, str(first[0]), str(first[1])), []) if first else []
+        if selector and not any(_selects(selector, t.labels) for t in candidates):
             pairs = ", ".join(f"{k}={v}" for k, v in selector.items())
             findings.append(Finding(svc, ("spec", "selector"), f"selector {pairs} matches no pod in namespace {ns}"))
     findings.extend(_load_balancers(services.values(), docs, facts))
