@@ -284,6 +284,7 @@ def _build(data: dict[str, Any], filename: str, source: SourceMap) -> Inventory:
             load_balancer=comps.get("loadBalancer", "metallb"),
             storage=comps.get("storage", "auto"),
             monitoring=comps.get("monitoring", False),
+            network_policies=comps.get("networkPolicies", True),
             backup=_backup(comps.get("backup")),
         ),
         apps=tuple(_app(i, a) for i, a in enumerate(data.get("apps", []))),

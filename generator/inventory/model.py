@@ -139,6 +139,7 @@ class Components:
     storage: str = "auto"
     monitoring: bool = False
     backup: Backup | None = None  # None: backups off
+    network_policies: bool = True
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from .storage import choose_storage
 from .tls import choose_acme_solver
 from .talos import plan_talos_nodes
 from .model import AppPlan, ClusterPlan, ComponentPlan, NodePlan
+from .network_policy import network_policy_warnings, plan_network_policies
 from .nodes import resolve_nodes
 
 __all__ = ["AppPlan", "ClusterPlan", "ComponentPlan", "NodePlan", "plan_cluster"]
@@ -61,6 +62,7 @@ def plan_cluster(inv: Inventory, warnings: list[Problem] | None = None) -> Clust
     collected.extend(_raise_errors(check_lessons(inv, nodes, apps)))
     collected.extend(load_balancer_warnings(inv))
     collected.extend(external_dns_warnings(inv))
+    collected.extend(network_policy_warnings(inv))
     plan = ClusterPlan(
         inventory=inv,
         distribution_version=inv.distribution_version or default_version(inv.distribution),
@@ -78,4 +80,7 @@ def plan_cluster(inv: Inventory, warnings: list[Problem] | None = None) -> Clust
         acme_solver=acme_solver,
     )
     # The Schedules follow the namespaces' Pod Security levels, which the apps decide.
-    return dataclasses.replace(plan, backup=plan_backup(inv, apps, plan.namespaces))
+    backup = plan_backup(inv, apps, plan.namespaces)
+    ingress_ns = catalog.component(inv.components.ingress)["namespace"] if inv.components.ingress != "none" else None
+    policies = plan_network_policies(inv, apps, ingress_ns, {n.name for n in backup.namespaces} if backup else set())
+    return dataclasses.replace(plan, backup=backup, network_policies=policies)

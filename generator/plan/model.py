@@ -130,6 +130,7 @@ class ClusterPlan:
     k3s_disable: tuple[str, ...] = ()  # k3s's packaged components switched off (its `disable:` list)
     acme_solver: AcmeSolver | None = None  # issuer: letsencrypt only
     backup: Any = None  # BackupPlan (plan.backup) when components.backup is on
+    network_policies: tuple[Any, ...] = ()  # NamespacePolicy (plan.network_policy), one per app namespace
 
     @property
     def servers(self) -> tuple[NodePlan, ...]:

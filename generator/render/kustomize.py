@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from ..plan.model import AppPlan, ClusterPlan, ComponentPlan
 from .files import RenderedFile
+from .network_policies import network_policy_files
 from .secrets import backup_folder, secret_file_names
 from .templates import render_template
 
@@ -171,6 +172,9 @@ def render_overlays(plan: ClusterPlan) -> tuple[list[RenderedFile], dict[str, st
         if plan.backup is not None:
             files.extend(_backup_files(plan, style))
             resources.append("backup")
+        for name, text in network_policy_files(plan):
+            files.append(RenderedFile.text(f"{apps_dir}/{name}", text))
+            resources.append(name)
         if plan.external_services:
             resources.append("external-services.yaml")
             files.append(RenderedFile.text(f"{apps_dir}/external-services.yaml", _external_services(plan)))

@@ -178,7 +178,8 @@ def _render_json(report: ValidationReport, stream: TextIO) -> None:
 
 # One testsuite per check so CI dashboards group faults the way the text does.
 _CHECKS = ("yaml", "kustomize", "helm", "schema", "cloud-init", "talos", "secrets", "references",
-           "scheduling", "ordering", "storage", "pod-security", "devices", "services", "backup")
+           "scheduling", "ordering", "storage", "pod-security", "devices", "services", "network", "backup",
+           "values")
 
 
 def _render_junit(report: ValidationReport, stream: TextIO) -> None:

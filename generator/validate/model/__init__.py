@@ -19,11 +19,12 @@ from .facts import ClusterFacts, cluster_facts
 from .layers import Layers, build_layers
 from .ordering import RULE as ORDERING, check_ordering
 from .scheduling import RULE as SCHEDULING, schedule
-from .services import RULE as SERVICES, check_backups, check_services
+from .network import RULE as NETWORK, check_network
+from .services import RULE as SERVICES, backends, check_backups, check_services
 from .storage import RULE as STORAGE, check_storage
 from .workloads import pod_templates
 
-RULES = (SCHEDULING, ORDERING, STORAGE, ADMISSION, DEVICES, SERVICES, "backup")
+RULES = (SCHEDULING, ORDERING, STORAGE, ADMISSION, DEVICES, SERVICES, NETWORK, "backup")
 Locate = Callable[[Document, tuple[PathPart, ...]], "int | None"]
 
 __all__ = ["RULES", "ModelResult", "cluster_facts", "build_layers", "run_model", "ClusterFacts", "Layers"]
@@ -67,6 +68,10 @@ def run_model(layers: Layers, facts: ClusterFacts, complete: bool, locate: Locat
         add(DEVICES, f.doc, f.path, f.message)
     for f in check_services(templates, docs, facts):
         add(SERVICES, f.doc, f.path, f.message)
+    reached, undecided = check_network(templates, docs, ((d, *b) for d in docs for b in backends(d)))
+    for f in reached:
+        add(NETWORK, f.doc, f.path, f.message)
+    result.undecided += [(NETWORK, w) for w in undecided]
     for f in check_backups(docs, facts):
         add("backup", f.doc, f.path, f.message)
     return result

@@ -29,7 +29,7 @@ class Finding:
     message: str
 
 
-def _backends(doc: Document) -> Iterator[tuple[tuple[PathPart, ...], str, object]]:
+def backends(doc: Document) -> Iterator[tuple[tuple[PathPart, ...], str, object]]:
     """(path, service name, port name or number) of each backend."""
     if doc.kind == "Ingress":
         default = mapping(get_path(doc.data, ("spec", "defaultBackend", "service")))
@@ -67,7 +67,7 @@ def check_services(templates: list[PodTemplate], docs: list[Document], facts: Cl
     findings: list[Finding] = []
     services = {(d.namespace or "default", d.name): d for d in docs if d.kind == "Service" and d.api_version == "v1"}
     for d in docs:
-        for path, name, port in _backends(d):
+        for path, name, port in backends(d):
             ns = d.namespace or "default"
             svc = services.get((ns, name))
             if svc is None:

@@ -349,3 +349,70 @@ def test_argo_cd_sync_waves_order_the_layers(model):
     early = model({**root, "Application/argocd/infra-controllers": RUNTIME_CLASS, "Application/argocd/infra-configs": PLUGIN},
                   engine=ARGO_LAYERS, distribution="talos", gitops="argocd")
     assert messages(early, "ordering") == []
+
+
+WEB = """
+apiVersion: networking.k8s.io/v1
+kind: IngressClass
+metadata: {name: traefik}
+spec: {controller: traefik.io/ingress-controller}
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: web, namespace: web}
+spec:
+  ingressClassName: traefik
+  rules: [{host: x, http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: web, port: {name: http}}}}]}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: web}
+spec: {selector: {app: web}, ports: [{name: http, port: 80, targetPort: http}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: web}
+spec: {template: {metadata: {labels: {app: web}}, spec: {containers: [{name: c, image: x:1, ports: [{name: http, containerPort: 8080}]}]}}}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: default-deny, namespace: web}
+spec: {podSelector: {}, policyTypes: [Ingress, Egress]}
+"""
+ALLOW = """
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: allow-from-traefik, namespace: web}
+spec:
+  podSelector: {}
+  policyTypes: [Ingress]
+  ingress: [{from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: traefik}}}], ports: [{port: PORT, protocol: TCP}]}]
+"""
+
+
+def _with_controller(text: str) -> list:
+    """The IngressClass as its chart renders it: in the controller's release namespace."""
+    from .conftest import docs_of
+
+    docs = docs_of(text)
+    for d in docs:
+        if d.kind == "IngressClass":
+            d.namespace_default = "traefik"
+    return docs
+
+
+@pytest.mark.parametrize("allow, reaches", [
+    ("", False),  # default-deny and nothing else: the site answers 504
+    (ALLOW.replace("PORT", "8080"), True),  # the container port the Service targets
+    (ALLOW.replace("PORT", "80"), False),  # the Service port is not what the pod receives
+    (ALLOW.replace("PORT", "8080").replace("name: traefik}", "name: other}"), False),
+])
+def test_the_ingress_controller_reaches_its_backend_through_network_policies(allow, reaches):
+    from generator.validate.model import build_layers, cluster_facts, run_model
+
+    from .conftest import key, node
+
+    layers = build_layers({"apps": _with_controller(WEB + allow)}, [], {}, key)
+    result = run_model(layers, cluster_facts({"nodes": [node("n1")]}), True, lambda d, p: None)
+    assert (not [f for f in result.faults if f.check == "network"]) is reaches

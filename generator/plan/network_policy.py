@@ -1,0 +1,115 @@
+"""NetworkPolicies per app namespace: deny by default, then allow what the plan knows.
+
+Each namespace that runs apps keeps traffic inside itself, resolves names through
+CoreDNS, takes traffic from the ingress controller on the ports of its apps that have a
+host, from the apps that talk to its apps (a catalog fact), from Prometheus when
+monitoring is on, and from anywhere on the ports of a LoadBalancer Service. It reaches
+out to the apps its apps talk to, and leaves the cluster only where an app needs the
+internet or the LAN, or where k8up sends backups. Decisions here; templates render.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from .. import catalog
+from ..errors import Problem
+from ..inventory.model import Inventory
+from .merge import deep_merge
+from .model import AppPlan
+
+DNS_NAMESPACE = "kube-system"
+MONITORING_NAMESPACE = "monitoring"
+
+
+@dataclass(frozen=True)
+class Peer:
+    namespace: str  # the other side's namespace
+    ports: tuple[tuple[int, str], ...] = ()  # (port, protocol); () means every port
+
+
+@dataclass(frozen=True)
+class NamespacePolicy:
+    namespace: str
+    ingress_from: tuple[Peer, ...]
+    egress_to: tuple[Peer, ...]
+    open_ports: tuple[tuple[int, str], ...]  # LoadBalancer ports anyone may reach
+    leaves_cluster: bool
+    cluster_cidrs: tuple[str, ...]  # pod and Service ranges: "outside the cluster" excludes them
+
+
+def _ports(app: AppPlan) -> tuple[tuple[int, str], ...]:
+    values = deep_merge(app.base_values, app.cluster_values)
+    ports = (values.get("service") or {}).get("ports") or []
+    return tuple(sorted({(int(p.get("targetPort") or p["port"]), str(p.get("protocol") or "TCP"))
+                         for p in ports if isinstance(p, dict) and p.get("port")}))
+
+
+def _service_type(app: AppPlan) -> str:
+    return str((deep_merge(app.base_values, app.cluster_values).get("service") or {}).get("type") or "ClusterIP")
+
+
+def _traffic(app: AppPlan) -> tuple[tuple[str, ...], bool]:
+    """(catalog apps it talks to, whether it leaves the cluster). Custom apps may go anywhere
+    outside the cluster: nothing says what they need."""
+    if app.catalog is None:
+        return (), True
+    entry = catalog.apps()[app.catalog]
+    return tuple(entry.get("talks_to") or ()), bool(entry.get("internet", True))
+
+
+def plan_network_policies(inv: Inventory, apps: list[AppPlan], ingress_namespace: str | None,
+                          backup_namespaces: set[str]) -> tuple[NamespacePolicy, ...]:
+    if not inv.components.network_policies or not apps:
+        return ()
+    by_name = {a.catalog or a.name: a for a in apps}
+    ingress: dict[str, dict[str, set]] = {}
+    egress: dict[str, dict[str, set]] = {}
+    outside: dict[str, bool] = {}
+    open_ports: dict[str, set] = {}
+    for app in apps:
+        ns = app.namespace
+        ingress.setdefault(ns, {})
+        egress.setdefault(ns, {})
+        talks, leaves = _traffic(app)
+        outside[ns] = outside.get(ns, False) or leaves or ns in backup_namespaces
+        if app.host and ingress_namespace:
+            ingress[ns].setdefault(ingress_namespace, set()).update(_ports(app))
+        if _service_type(app) == "LoadBalancer":
+            open_ports.setdefault(ns, set()).update(_ports(app))
+        if inv.components.monitoring:
+            ingress[ns].setdefault(MONITORING_NAMESPACE, set())
+        for other in talks:
+            target = by_name.get(other)
+            if target is None or target.namespace == ns:
+                continue  # not deployed, or reached inside the namespace anyway
+            egress[ns].setdefault(target.namespace, set()).update(_ports(target))
+            ingress.setdefault(target.namespace, {}).setdefault(ns, set()).update(_ports(target))
+    cidrs = tuple(str(c) for c in (*inv.network.pod_cidrs, *inv.network.service_cidrs))
+    return tuple(
+        NamespacePolicy(
+            namespace=ns,
+            ingress_from=_peers(ingress.get(ns, {})),
+            egress_to=_peers(egress.get(ns, {})),
+            open_ports=tuple(sorted(open_ports.get(ns, set()))),
+            leaves_cluster=outside.get(ns, False),
+            cluster_cidrs=cidrs,
+        )
+        for ns in sorted(ingress)
+    )
+
+
+def _peers(table: dict[str, set]) -> tuple[Peer, ...]:
+    # A peer named with no ports (monitoring) may reach every port.
+    return tuple(Peer(ns, tuple(sorted(ports))) for ns, ports in sorted(table.items()))
+
+
+def network_policy_warnings(inv: Inventory) -> list[Problem]:
+    if not inv.components.network_policies or inv.distribution != "talos":
+        return []
+    return [Problem(
+        "the NetworkPolicies are written, but Talos's default CNI (flannel) does not enforce them",
+        hint="run a CNI that enforces NetworkPolicy (Cilium, or Calico) for them to take effect, "
+             "or set components.networkPolicies: false",
+        severity="warning", code="network-policies-not-enforced",
+        **inv.where("components"),
+    )]
