@@ -283,7 +283,9 @@ def test_check_error_in_a_node_reports_its_line(index: int) -> None:
     nodes = [node(name, 11 + i) for i, name in enumerate("abc")]
     nodes[index]["address"] = "10.9.0.7"
     problems, text = load_problems(inventory(nodes))
-    assert [(p.field, p.line) for p in problems] == [(f"nodes[{index}].address", line_of(text, "10.9.0.7"))]
+    line = line_of(text, "10.9.0.7")
+    column = text.splitlines()[line - 1].index("10.9.0.7") + 1  # the value, not its key
+    assert [(p.field, p.line, p.column) for p in problems] == [(f"nodes[{index}].address", line, column)]
 
 
 @pytest.mark.parametrize("index", [0, 1, 2])
