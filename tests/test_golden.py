@@ -1,4 +1,6 @@
-"""Each example inventory has its whole generated tree under tests/golden/<example>/."""
+"""Each example inventory has its whole generated tree under tests/golden/<example>/,
+except the files the generator copies verbatim from the project (the app chart and the
+probe script): those are compared with their sources instead of being stored six times."""
 
 from __future__ import annotations
 
@@ -9,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from generator.cli import main
+from generator.render.repo import render_app_chart, render_probe
+from generator.resources import package_file, source_dir
 from generator.write import load_or_create_secrets
 
 from .conftest import EXAMPLES, TEST_TOKEN, distribution_of, seed_secrets
@@ -18,6 +22,23 @@ EXAMPLE_NAMES = sorted(p.stem for p in EXAMPLES.glob("*.yaml"))
 # The golden tree lives inside this project's git repo, where the generated
 # .gitignore would hide the very files we want to compare; store it renamed.
 RENAMES = {".gitignore": "dot-gitignore"}
+# Generated paths that are verbatim copies of a project file: path prefix → its source.
+COPIED_FROM = {"charts/app/": source_dir("charts") / "app", "bootstrap/probe.py": package_file("probe.py")}
+
+
+def source_of(rel: str) -> Path | None:
+    """The project file a generated path is copied from, or None for generated content."""
+    for prefix, source in COPIED_FROM.items():
+        if rel == prefix:
+            return source
+        if prefix.endswith("/") and rel.startswith(prefix):
+            return source / rel[len(prefix) :]
+    return None
+
+
+def copied_paths() -> set[str]:
+    """Every path the generator copies from the project, as render lists them."""
+    return {f.path for f in [*render_app_chart(), render_probe()]}
 
 
 def generate(example: str, out: Path) -> Path:
@@ -45,7 +66,13 @@ def tree(root: Path) -> dict[str, bytes]:
 
 @pytest.mark.parametrize("example", EXAMPLE_NAMES)
 def test_golden_tree(example: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
-    actual = tree(generate(example, tmp_path / example))
+    generated = tree(generate(example, tmp_path / example))
+    copies = {rel: data for rel, data in generated.items() if source_of(rel) is not None}
+    assert sorted(copies) == sorted(copied_paths()), "the chart and probe copies differ from what render copies"
+    for rel, data in copies.items():
+        source = source_of(rel)
+        assert source is not None and data == source.read_bytes(), f"{rel} is not a verbatim copy of {source}"
+    actual = {rel: data for rel, data in generated.items() if rel not in copies}
     golden = GOLDEN / example
     if request.config.getoption("--update-golden"):
         shutil.rmtree(golden, ignore_errors=True)
@@ -54,6 +81,8 @@ def test_golden_tree(example: str, tmp_path: Path, request: pytest.FixtureReques
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
     expected = tree(golden)
+    stored_copies = sorted(rel for rel in expected if source_of(rel) is not None)
+    assert not stored_copies, f"tests/golden/{example} stores copies of project files: {stored_copies}"
     assert sorted(actual) == sorted(expected), "file list differs from the golden tree (run pytest --update-golden and review the diff)"
     for rel in expected:
         assert actual[rel] == expected[rel], f"{rel} differs from tests/golden/{example}/{rel}"

@@ -144,11 +144,14 @@ def _schema_problems(data: Any, source: SourceMap) -> list[Problem]:
 
 
 def _most_specific(error: ValidationError) -> ValidationError:
-    """For oneOf/anyOf, report the alternative that got furthest."""
+    """For oneOf/anyOf, report the alternative that got furthest, or, at equal depth, the one
+    alternative whose type matched (an object with an unknown field is no boolean either)."""
     while error.context:
         deepest = max(error.context, key=lambda e: (len(e.absolute_path), e.validator != "type"))
         if len(deepest.absolute_path) <= len(error.absolute_path) and error.validator in ("oneOf", "anyOf"):
-            break
+            typed = {e.relative_schema_path[0] for e in error.context if e.validator != "type"}
+            if len(typed) != 1 or deepest.validator == "type":
+                break
         error = deepest
     return error
 
