@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import ClustergenError, PlanError, Problem
+from .errors import ClustergenError, InventoryError, PlanError, Problem
 from .write import (
     AGE_KEY_PATH,
     ENCRYPTED_SECRETS_PATH,
@@ -52,8 +52,16 @@ def render_files(plan: ClusterPlan, cluster_secrets: ClusterSecrets, inventory_t
     files = render_repository(plan, cluster_secrets, inventory_text)
     files.extend(secret_files(repo, cluster_secrets))
     files.sort(key=lambda f: f.path)
-    paths = [f.path for f in files]
-    assert len(paths) == len(set(paths)), "the render and the secrets store wrote the same path"
+    seen: set[str] = set()
+    for f in files:
+        if f.path in seen:
+            # Only a gitops.path pointing into another generated folder can make two files meet.
+            raise InventoryError.single(
+                f"clustergen would write {f.path} twice: gitops.path {plan.inventory.sync_path!r} overlaps a folder clustergen generates",
+                hint="pick a folder of its own, such as clusters/<cluster name> (the default)",
+                **plan.inventory.where("gitops", "path"),
+            )
+        seen.add(f.path)
     return files
 
 

@@ -267,7 +267,7 @@ def _build(data: dict[str, Any], filename: str, source: SourceMap) -> Inventory:
         engine=gitops.get("engine", "flux"),
         repository=gitops["repository"],
         branch=gitops.get("branch", "main"),
-        sync_path=gitops.get("path", f"clusters/{cluster['name']}").strip("/"),
+        sync_path=_sync_path(gitops.get("path", f"clusters/{cluster['name']}")),
         network=network,
         profiles=profiles,
         nodes=tuple(_node(i, n) for i, n in enumerate(data["nodes"])),
@@ -304,6 +304,15 @@ def _build(data: dict[str, Any], filename: str, source: SourceMap) -> Inventory:
         raw=data,
         source_map=source,
     )
+
+
+def _sync_path(raw: str) -> str:
+    """gitops.path as the render writes it: no leading './', no trailing '/' (the schema refused
+    '..', absolute paths and .git)."""
+    path = raw.rstrip("/")
+    while path.startswith("./"):
+        path = path[2:]
+    return path or "."
 
 
 def _rfc2136(data: dict[str, Any] | None) -> Rfc2136Server | None:

@@ -24,8 +24,10 @@ import yaml
 from .. import __version__
 from ..errors import WriteError
 from .layout import STATE_PATH
+from .paths import path_problem
 
 _HEADER = "# Written by clustergen; do not edit. It tells the next generation which files you changed.\n"
+_RESTORE = f"restore it from a commit you trust (git log -- {STATE_PATH}); it is written by clustergen"
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -63,10 +65,22 @@ class GenerationState:
             ) from None
         if not isinstance(data, dict):
             raise WriteError.single(f"{path} is not a clustergen state file", file=str(path), hint=f"restore it from git (git checkout -- {STATE_PATH})")
+        files = data.get("files") or {}
+        if not isinstance(files, dict):
+            raise WriteError.single(f"{path}: files is not a mapping", file=str(path), hint=_RESTORE)
+        for rel in files:
+            problem = path_problem(rel)
+            if problem is not None:
+                raise WriteError.single(
+                    f"{path} lists {rel!r} as a generated file, but it {problem}: clustergen only ever writes "
+                    "inside the repository, so the state was edited, and nothing is removed",
+                    file=str(path),
+                    hint=_RESTORE + ", and review who changed it",
+                )
         return cls(
             tool_version=str(data.get("toolVersion", "")),
             inventory_digest=str(data.get("inventoryDigest", "")),
-            files={str(k): str(v) for k, v in (data.get("files") or {}).items()},
+            files={str(k): str(v) for k, v in files.items()},
             inventory=_decode(data.get("inventoryBase64"), path),
         )
 

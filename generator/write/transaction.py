@@ -39,6 +39,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import WriteError
+from .paths import check_inside
 from .reconcile import FileUpdate
 
 JOURNAL = "journal"
@@ -155,7 +156,7 @@ def apply_updates(repo: Path, updates: list[FileUpdate]) -> None:
 
 def _roll_forward(repo: Path, stage: Path) -> int:
     """Apply the journal; returns how many files this call changed (fewer when resuming)."""
-    journal = json.loads((stage / JOURNAL).read_text(encoding="utf-8"))
+    journal = _read_journal(repo, stage)
     touched: set[Path] = set()
     writes: list[str] = journal["write"]
     changed = 0
@@ -184,6 +185,22 @@ def _roll_forward(repo: Path, stage: Path) -> int:
     shutil.rmtree(stage, ignore_errors=True)
     _fsync_dir(stage.parent)
     return changed
+
+
+def _read_journal(repo: Path, stage: Path) -> dict:
+    """The journal, every path in it checked: a stage folder inside the repository came with
+    the repository, so its journal is no more trusted than the rest of it."""
+    where = stage / JOURNAL
+    hint = f"it is not what clustergen writes; remove {stage} and run again"
+    try:
+        journal = json.loads(where.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise WriteError.single(f"cannot read the journal of an interrupted run: {exc}", file=str(where), hint=hint) from None
+    if not isinstance(journal, dict) or not all(isinstance(journal.get(k), list) for k in ("write", "remove")):
+        raise WriteError.single("the journal of an interrupted run is damaged", file=str(where), hint=hint)
+    for rel in journal["write"] + journal["remove"]:
+        check_inside(repo, rel, "the journal of an interrupted run lists", file=str(where), hint=hint)
+    return journal
 
 
 def _check_targets(repo: Path, updates: list[FileUpdate]) -> None:

@@ -19,6 +19,7 @@ from .. import __version__
 from ..errors import WriteError
 from .gitrepo import committed_version, uncommitted_changes
 from .layout import LEGACY_TOKEN_PATH, STATE_PATH
+from .paths import check_inside
 from .reconcile import FileUpdate, Reconciler, WriteReport
 from .state import GenerationState, digest
 from .transaction import apply_updates, pending_recovery, recover, repository_lock
@@ -58,6 +59,8 @@ class RepositorySession:
         )
 
     def write(self, files: list[RenderedFile], inventory_text: str, base: BaseLoader) -> WriteReport:
+        for f in files:
+            check_inside(self.repo, f.path, "generated file")
         if self.previous is None:
             self._refuse_foreign(files)
         reconciler = Reconciler(self.repo, self.previous, _Lazy(base), find_committed=lambda p, d: committed_version(self.repo, p, d))
@@ -115,6 +118,11 @@ class _Lazy:
         if not self._loaded:
             self._value, self._loaded = self._load(), True
         return self._value.get(path) if self._value is not None else None
+
+    def available(self) -> bool:
+        """Whether the previous inventory rendered (loading it if need be)."""
+        self.get("")
+        return self._value is not None
 
 
 @contextmanager
