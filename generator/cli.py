@@ -222,6 +222,8 @@ def _pinned_kubernetes_version(repo: Path) -> str | None:
     import yaml
 
     facts = repo / ".clustergen" / "facts.yaml"
+    if facts.is_symlink():
+        return None  # validate reports a link leaving the repository; never read here
     try:
         data = yaml.safe_load(facts.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError):
