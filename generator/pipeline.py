@@ -18,6 +18,7 @@ from .write import (
     secret_files,
     start_loading_secrets,
 )
+from .write.secrets import check_identity, recipient_of
 
 # render, plan and inventory are imported inside the functions: together they
 # take most of a no-op run's time, and `generate` overlaps their loading with
@@ -50,7 +51,7 @@ def render_files(plan: ClusterPlan, cluster_secrets: ClusterSecrets, inventory_t
     from .render import render_repository
 
     files = render_repository(plan, cluster_secrets, inventory_text)
-    files.extend(secret_files(repo, cluster_secrets))
+    files.extend(secret_files(repo, cluster_secrets, plan.inventory.cluster_name))
     files.sort(key=lambda f: f.path)
     seen: set[str] = set()
     for f in files:
@@ -107,6 +108,10 @@ def generate(inventory_path: Path, output: Path, *, strict: bool = False, dry_ru
             raise
         cluster_secrets = pending_secrets.result(plan.inventory.distribution)
         files = render_files(plan, cluster_secrets, text, output)
+        recipient = recipient_of(next(f.content for f in files if f.path == AGE_KEY_PATH))
+        previous = session.previous
+        check_identity(output, previous.cluster_name if previous else None, previous.secrets_recipient if previous else None,
+                       pending_secrets.store_cluster, recipient, plan.inventory.cluster_name)
         base_notes: list[str] = []
 
         def load_base() -> dict[str, bytes] | None:
@@ -119,6 +124,6 @@ def generate(inventory_path: Path, output: Path, *, strict: bool = False, dry_ru
                 )
                 return None
 
-        report = session.write(files, text, load_base)
+        report = session.write(files, text, load_base, cluster_name=plan.inventory.cluster_name, secrets_recipient=recipient)
         report.notes.extend(base_notes)
     return Generation(plan, files, report)

@@ -139,3 +139,92 @@ def test_a_file_the_old_inventory_rendered_is_still_removed(tmp_path: Path, monk
     assert main(["generate", "--allow-dirty"]) == 0
     assert not (repo / "bootstrap" / "cloud-init" / "pi3").exists()
     git(repo, "status")
+
+
+# -- 8. kill -9 during the apply phase ---------------------------------------------------------
+
+def test_interrupted_run_is_not_taken_for_user_changes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import signal
+
+    from generator.write.transaction import stage_folder
+
+    from .regen_helpers import add_node, edit_inventory, move_timezone
+    from .test_regenerate import _run_until_paused
+
+    repo = generated_repo(tmp_path)
+    edit_inventory(repo, add_node, move_timezone)
+    commit_all(repo, "edit")
+    process = _run_until_paused(repo, "applying")
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert stage_folder(repo).exists()
+    # A change of the user's own, made after the crash: that one does stop the run.
+    (repo / "docs" / "mine.txt").write_text("work in progress\n")
+    monkeypatch.chdir(repo)
+    capsys.readouterr()
+    assert main(["generate"]) == 2
+    err = capsys.readouterr().err
+    assert "docs/mine.txt" in err and "uncommitted changes" in err, err
+    assert "nothing was written" not in err, err
+    assert "finished the interrupted run's update" in err, err
+    # Only the user's file is in the way: the interrupted run's files are not listed as theirs.
+    listed = err.split("uncommitted changes:")[1].split("hint:")[0]
+    assert listed.strip().splitlines() == ["?? docs/mine.txt"], listed
+    assert not stage_folder(repo).exists()
+    # As the message says: commit (the interrupted run's files and the user's), and run again.
+    commit_all(repo, "the interrupted run's files, and mine")
+    assert main(["generate"]) == 0
+
+
+# -- 9. another cluster's secrets ---------------------------------------------------------------
+
+def _other_cluster(tmp_path: Path) -> Path:
+    """single-mini-pc generated with secrets of its own (a new age key and store)."""
+    other = tmp_path / "other"
+    assert main(["generate", str(EXAMPLES / "single-mini-pc.yaml"), "-o", str(other)]) == 0
+    return other
+
+
+def test_another_clusters_secrets_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    repo = generated_repo(tmp_path)
+    other = _other_cluster(tmp_path)
+    for name in ("age.key", "secrets.sops.yaml"):
+        shutil.copy2(other / ".clustergen" / name, repo / ".clustergen" / name)
+    commit_all(repo, "someone swapped the secrets")
+    before = tree(repo)
+    monkeypatch.chdir(repo)
+    capsys.readouterr()
+    assert main(["generate"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert "another cluster" in err and "hint:" in err, err
+    assert tree(repo) == before
+
+
+def test_another_clusters_store_in_a_fresh_folder_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    other = _other_cluster(tmp_path)
+    fresh = tmp_path / "fresh" / ".clustergen"
+    fresh.mkdir(parents=True)
+    for name in ("age.key", "secrets.sops.yaml"):
+        shutil.copy2(other / ".clustergen" / name, fresh / name)
+    capsys.readouterr()
+    assert main(["generate", str(SHELF), "-o", str(fresh.parent)]) == 2
+    err = capsys.readouterr().err
+    assert "'tiny'" in err or "another cluster" in err, err
+    assert "hint:" in err
+
+
+def test_own_secrets_still_work_after_a_rename(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    other = _other_cluster(tmp_path)
+    git(other, "init", "-q", "-b", "main")
+    commit_all(other, "generated")
+    inventory = other / "inventory.yaml"
+    text = inventory.read_text()
+    assert "  name: tiny\n" in text
+    inventory.write_text(text.replace("  name: tiny\n", "  name: tiny2\n", 1))
+    monkeypatch.chdir(other)
+    assert main(["generate", "--allow-dirty"]) == 0

@@ -45,6 +45,10 @@ class GenerationState:
     # The inventory these files were rendered from; None in states written
     # before clustergen kept it, which then merge without a base.
     inventory: str | None = None
+    # The cluster these files belong to, and the age recipient (public key) of its secrets
+    # store: a store swapped for another cluster's is refused (write/secrets.check_identity).
+    cluster_name: str | None = None
+    secrets_recipient: str | None = None
 
     @classmethod
     def read(cls, repo: Path) -> GenerationState | None:
@@ -82,6 +86,8 @@ class GenerationState:
             inventory_digest=str(data.get("inventoryDigest", "")),
             files={str(k): str(v) for k, v in files.items()},
             inventory=_decode(data.get("inventoryBase64"), path),
+            cluster_name=str(data["clusterName"]) if data.get("clusterName") else None,
+            secrets_recipient=str(data["secretsRecipient"]) if data.get("secretsRecipient") else None,
         )
 
     def text(self) -> str:
@@ -90,8 +96,12 @@ class GenerationState:
         data: dict[str, object] = {
             "toolVersion": self.tool_version,
             "inventoryDigest": self.inventory_digest,
-            "files": dict(sorted(self.files.items())),
         }
+        if self.cluster_name:
+            data["clusterName"] = self.cluster_name
+        if self.secrets_recipient:
+            data["secretsRecipient"] = self.secrets_recipient
+        data["files"] = dict(sorted(self.files.items()))
         if self.inventory is not None:
             encoded = base64.b64encode(self.inventory.encode("utf-8")).decode("ascii")
             data["inventoryBase64"] = "\n".join(encoded[i : i + 76] for i in range(0, len(encoded), 76)) + "\n"

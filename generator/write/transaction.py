@@ -95,17 +95,27 @@ def pending_recovery(repo: Path) -> bool:
     return (stage_folder(repo) / JOURNAL).is_file()
 
 
-def recover(repo: Path) -> str | None:
-    """Finish or discard what an interrupted run left behind; returns a note for the user."""
+def recover(repo: Path) -> tuple[str, list[str]] | None:
+    """Finish or discard what an interrupted run left behind; returns a note for the user and
+    the paths the interrupted run's update wrote or removed (all clustergen's own output, so
+    the uncommitted-changes check does not count them as the user's)."""
     repo = repo.resolve()
     stage = stage_folder(repo)
     if not stage.exists():
         return None
     if (stage / JOURNAL).is_file():
+        journal = _read_journal(repo, stage)
+        paths = list(journal["write"]) + list(journal["remove"])
         count = _roll_forward(repo, stage)
-        return f"finished writing an interrupted run's committed update ({count} file(s) were still pending)"
+        shown = ", ".join(paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
+        return (
+            f"finished the interrupted run's update: {len(paths)} file(s) written or removed ({shown}), "
+            f"{count} of them still pending when it stopped; they are clustergen's output, review and commit them "
+            "with this run's changes",
+            paths,
+        )
     shutil.rmtree(stage, ignore_errors=True)
-    return "removed the staging folder of an interrupted run; it had not changed the repository"
+    return "removed the staging folder of an interrupted run; it had not changed the repository", []
 
 
 def apply_updates(repo: Path, updates: list[FileUpdate]) -> None:
