@@ -39,7 +39,11 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except ClustergenError as exc:
         _print_problems(exc.problems)
-        print(f"clustergen: {len(exc.problems)} problem(s); nothing was written.", file=sys.stderr)
+        if exc.wrote:
+            print(f"clustergen: {len(exc.problems)} problem(s); before stopping, clustergen {exc.wrote}. "
+                  "Nothing else was written.", file=sys.stderr)
+        else:
+            print(f"clustergen: {len(exc.problems)} problem(s); nothing was written.", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("clustergen: interrupted", file=sys.stderr)
@@ -222,6 +226,8 @@ def _pinned_kubernetes_version(repo: Path) -> str | None:
     import yaml
 
     facts = repo / ".clustergen" / "facts.yaml"
+    if facts.is_symlink():
+        return None  # validate reports a link leaving the repository; never read here
     try:
         data = yaml.safe_load(facts.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError):

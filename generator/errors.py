@@ -45,6 +45,8 @@ class ClustergenError(Exception):
     """A mistake the user can fix; never a bug in clustergen."""
 
     problems: list[Problem] = field(default_factory=list)
+    # What the run did write before it stopped (finishing an interrupted run), or None.
+    wrote: str | None = None
 
     def __post_init__(self) -> None:
         super().__init__(self.summary())

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import ClustergenError, PlanError, Problem
+from .errors import ClustergenError, InventoryError, PlanError, Problem
 from .write import (
     AGE_KEY_PATH,
     ENCRYPTED_SECRETS_PATH,
@@ -18,6 +18,7 @@ from .write import (
     secret_files,
     start_loading_secrets,
 )
+from .write.secrets import check_identity, recipient_of
 
 # render, plan and inventory are imported inside the functions: together they
 # take most of a no-op run's time, and `generate` overlaps their loading with
@@ -50,10 +51,18 @@ def render_files(plan: ClusterPlan, cluster_secrets: ClusterSecrets, inventory_t
     from .render import render_repository, secret_manifests
 
     files = render_repository(plan, cluster_secrets, inventory_text)
-    files.extend(secret_files(repo, cluster_secrets, secret_manifests(plan, cluster_secrets)))
+    files.extend(secret_files(repo, cluster_secrets, secret_manifests(plan, cluster_secrets), plan.inventory.cluster_name))
     files.sort(key=lambda f: f.path)
-    paths = [f.path for f in files]
-    assert len(paths) == len(set(paths)), "the render and the secrets store wrote the same path"
+    seen: set[str] = set()
+    for f in files:
+        if f.path in seen:
+            # Only a gitops.path pointing into another generated folder can make two files meet.
+            raise InventoryError.single(
+                f"clustergen would write {f.path} twice: gitops.path {plan.inventory.sync_path!r} overlaps a folder clustergen generates",
+                hint="pick a folder of its own, such as clusters/<cluster name> (the default)",
+                **plan.inventory.where("gitops", "path"),
+            )
+        seen.add(f.path)
     return files
 
 
@@ -102,6 +111,10 @@ def generate(inventory_path: Path, output: Path, *, strict: bool = False, dry_ru
 
         cluster_secrets = pending_secrets.result(plan.inventory.distribution, wanted_secret_fields(plan))
         files = render_files(plan, cluster_secrets, text, output)
+        recipient = recipient_of(next(f.content for f in files if f.path == AGE_KEY_PATH))
+        previous = session.previous
+        check_identity(output, previous.cluster_name if previous else None, previous.secrets_recipient if previous else None,
+                       pending_secrets.store_cluster, recipient, plan.inventory.cluster_name)
         base_notes: list[str] = []
 
         def load_base() -> dict[str, bytes] | None:
@@ -114,7 +127,7 @@ def generate(inventory_path: Path, output: Path, *, strict: bool = False, dry_ru
                 )
                 return None
 
-        report = session.write(files, text, load_base)
+        report = session.write(files, text, load_base, cluster_name=plan.inventory.cluster_name, secrets_recipient=recipient)
         report.notes.extend(base_notes)
         if plan.backup is not None and (cluster_secrets.backup_s3_access_key_id is None or cluster_secrets.backup_s3_secret_access_key is None):
             report.notes.append(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import ipaddress
 from collections.abc import Iterator
+from functools import cache
 
 from .. import catalog
 from ..errors import Problem
@@ -18,6 +19,7 @@ from .model import Inventory
 def check_inventory(inv: Inventory) -> list[Problem]:
     problems: list[Problem] = []
     for check in (
+        _timezone_exists,
         _unique_nodes,
         _addresses_in_node_cidr,
         _cidrs_do_not_overlap,
@@ -35,6 +37,27 @@ def check_inventory(inv: Inventory) -> list[Problem]:
     ):
         problems.extend(check(inv))
     return problems
+
+
+@cache
+def _timezones() -> frozenset[str]:
+    try:
+        import zoneinfo
+
+        return frozenset(zoneinfo.available_timezones())
+    except Exception:  # no time zone database at all: nothing to check against
+        return frozenset()
+
+
+def _timezone_exists(inv: Inventory) -> Iterator[Problem]:
+    known = _timezones()
+    if known and inv.timezone not in known:
+        close = difflib.get_close_matches(inv.timezone, sorted(known), n=1)
+        yield Problem(
+            f"'{inv.timezone}' is not a time zone",
+            hint=(f"did you mean '{close[0]}'? " if close else "") + "write an IANA time zone such as Europe/Amsterdam or Etc/UTC",
+            **inv.where("cluster", "timezone"),
+        )
 
 
 def _unique_nodes(inv: Inventory) -> Iterator[Problem]:
@@ -97,7 +120,10 @@ def pool_addresses(pool: str) -> tuple[ipaddress.IPv4Address | ipaddress.IPv6Add
 
 
 def _in_pool(address: object, pool: str) -> bool:
-    first, last = pool_addresses(pool)
+    try:
+        first, last = pool_addresses(pool)
+    except ValueError:
+        return False  # reported by _vip_and_pool_free
     return getattr(address, "version", None) == first.version and first <= address <= last  # type: ignore[operator]
 
 

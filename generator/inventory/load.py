@@ -5,6 +5,9 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import json
+import os
+import re
+import stat
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -48,27 +51,84 @@ def _validator() -> Draft202012Validator:
     return Draft202012Validator(inventory_schema(), format_checker=FormatChecker())
 
 
-def load_inventory(path: Path) -> tuple[Inventory, list[Problem]]:
-    """Load and check an inventory file; returns it with its warnings."""
+# An inventory is a few kilobytes; these bounds keep a hostile file from taking the
+# machine (billion laughs, a 1,000-deep nesting, a 100 MB file).
+MAX_INVENTORY_BYTES = 1 << 20
+MAX_DEPTH = 64
+MAX_NODES = 100_000  # YAML nodes once every alias is expanded
+
+
+def read_inventory_file(path: Path) -> str:
+    """The inventory's text; only a regular file is read (a FIFO or /dev/zero would block
+    or never end), and only up to MAX_INVENTORY_BYTES."""
     try:
-        text = path.read_text(encoding="utf-8")
+        info = os.stat(path)
     except FileNotFoundError:
         raise InventoryError.single(
             f"inventory file not found: {path}",
             hint="create one with 'clustergen init' or pass the right path",
         ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InventoryError.single(f"cannot read {path}: {exc}", file=str(path)) from None
-    return load_inventory_text(text, str(path))
+    except OSError as exc:
+        raise InventoryError.single(f"cannot read {path}: {exc.strerror}", file=str(path)) from None
+    _regular_and_small(path, info)
+    try:
+        # O_NONBLOCK: should the path have become a FIFO since the stat, opening it does not wait.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise InventoryError.single(f"cannot read {path}: {exc.strerror}", file=str(path)) from None
+    with os.fdopen(fd, "rb") as stream:
+        _regular_and_small(path, os.fstat(stream.fileno()))
+        data = stream.read(MAX_INVENTORY_BYTES + 1)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise InventoryError.single(
+            f"the file is not UTF-8 text: {exc.reason} at byte {exc.start}", file=str(path), line=line,
+            hint="save the inventory as UTF-8",
+        ) from None
+    return text
+
+
+def _regular_and_small(path: Path, info: os.stat_result) -> None:
+    if not stat.S_ISREG(info.st_mode):
+        what = "a folder" if stat.S_ISDIR(info.st_mode) else "a FIFO" if stat.S_ISFIFO(info.st_mode) else \
+            "a device" if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode) else "a socket or other special file"
+        raise InventoryError.single(
+            f"{path} is not a regular file (it is {what})", file=str(path),
+            hint="pass the inventory YAML file itself, e.g. inventory.yaml",
+        )
+    if info.st_size > MAX_INVENTORY_BYTES:
+        raise InventoryError.single(
+            f"{path} is larger than {MAX_INVENTORY_BYTES >> 20} MiB ({info.st_size} bytes): not an inventory", file=str(path),
+            hint="an inventory lists machines and apps in a few kilobytes; check you passed the right file",
+        )
+
+
+def load_inventory(path: Path) -> tuple[Inventory, list[Problem]]:
+    """Load and check an inventory file; returns it with its warnings."""
+    return load_inventory_text(read_inventory_file(path), str(path))
 
 
 def load_inventory_text(text: str, filename: str) -> tuple[Inventory, list[Problem]]:
+    if len(text) > MAX_INVENTORY_BYTES:
+        raise InventoryError.single(
+            f"the inventory is larger than {MAX_INVENTORY_BYTES >> 20} MiB ({len(text)} characters)", file=filename,
+            hint="an inventory lists machines and apps in a few kilobytes; check you passed the right file",
+        )
+    _preflight(text, filename)
     tree = _parse_yaml(text, filename)
     source = SourceMap(filename, tree)
     data = _plain(tree)
+    problems = _text_problems(data, source)
+    if problems:
+        raise InventoryError(problems)
     schema_problems = _schema_problems(data, source)
     if schema_problems:
         raise InventoryError(schema_problems)
+    value_problems = _value_problems(data, source)
+    if value_problems:
+        raise InventoryError(value_problems)
     inventory = _build(data, filename, source)
     problems = check_inventory(inventory)
     errors = [p for p in problems if p.severity == "error"]
@@ -77,26 +137,116 @@ def load_inventory_text(text: str, filename: str) -> tuple[Inventory, list[Probl
     return inventory, problems
 
 
+_YAML_DIRECTIVE = re.compile(r"^%YAML[ \t]+(\S+)")
+_ALLOWED_TAGS = {"tag:yaml.org,2002:str"}  # `!!str 1.10` keeps a version a string; nothing else is needed
+
+
+def _preflight(text: str, filename: str) -> None:
+    """What the YAML library would choke on or take forever over, found from the event
+    stream (no document is built): a YAML version other than 1.1 or 1.2, explicit tags,
+    nesting deeper than MAX_DEPTH, and aliases expanding past MAX_NODES."""
+    for number, line in enumerate(text.splitlines()[:50], 1):
+        m = _YAML_DIRECTIVE.match(line)
+        if m and m.group(1) not in ("1.1", "1.2"):
+            raise InventoryError.single(
+                f"the file declares YAML {m.group(1)}; only YAML 1.1 and 1.2 exist", file=filename, line=number,
+                hint="remove the %YAML line (an inventory needs none)",
+            )
+    from ruamel.yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent, NodeEvent
+
+    sizes: dict[Any, int] = {}  # anchor -> nodes it stands for, expanded
+    stack: list[list[Any]] = []  # [anchor, expanded node count] of each open collection
+    expanded = 0  # nodes of the whole document, every alias expanded
+
+    def fail(event: Any, message: str, hint: str) -> None:
+        mark = getattr(event, "start_mark", None)
+        raise InventoryError.single(
+            message, file=filename, line=mark.line + 1 if mark else None, column=mark.column + 1 if mark else None, hint=hint
+        )
+
+    try:
+        for event in YAML(typ="rt").parse(text):
+            if not isinstance(event, NodeEvent) and not isinstance(event, CollectionEndEvent):
+                continue
+            if isinstance(event, NodeEvent) and not isinstance(event, AliasEvent):
+                tag = getattr(event, "tag", None)
+                tag = getattr(tag, "value", tag)
+                if tag is not None and str(tag) not in _ALLOWED_TAGS and str(tag) != "!":
+                    shown = str(tag).replace("tag:yaml.org,2002:", "!!")
+                    fail(event, f"the explicit YAML tag {shown} is not allowed in an inventory",
+                         f"remove '{shown}' and write the plain value (quote it to make it a string)")
+            if isinstance(event, CollectionEndEvent):
+                anchor, count = stack.pop()
+                if anchor is not None:
+                    sizes[anchor] = count
+                if stack:
+                    stack[-1][1] += count
+                continue
+            count = sizes.get(event.anchor, 1) if isinstance(event, AliasEvent) else 1
+            expanded += count
+            if expanded > MAX_NODES:
+                fail(event, f"the YAML expands to more than {MAX_NODES} values (aliases such as *name repeat what they point to)",
+                     "an inventory needs no chains of anchors and aliases; write the values out")
+            if isinstance(event, CollectionStartEvent):
+                stack.append([event.anchor, 1])
+                if len(stack) > MAX_DEPTH:
+                    fail(event, f"the YAML nests deeper than {MAX_DEPTH} levels", "an inventory is a few levels deep; check the brackets here")
+            else:
+                if not isinstance(event, AliasEvent) and event.anchor is not None:
+                    sizes[event.anchor] = 1
+                if stack:
+                    stack[-1][1] += count
+    except InventoryError:
+        raise
+    except MarkedYAMLError:
+        return  # _parse_yaml reports it with its location
+    except (YAMLError, ValueError, AssertionError, RecursionError, TypeError) as exc:
+        raise InventoryError.single(f"the file is not valid YAML: {exc}", file=filename,
+                                    hint="check the YAML syntax near the top of the file") from None
+
+
+def _yaml_error(exc: MarkedYAMLError, filename: str, text: str) -> Problem:
+    """A parse error where the user will look for it, with a hint about that very mistake."""
+    problem = (exc.problem or exc.context or "invalid YAML").strip()
+    mark = exc.problem_mark or exc.context_mark
+    hint = "check indentation, a missing ':' or an unclosed quote or bracket near here"
+    message = f"the file is not valid YAML: {problem}"
+    if type(exc).__name__ == "DuplicateKeyError":
+        key = re.search(r'duplicate key "([^"]*)"', problem)
+        name = key.group(1) if key else "?"
+        first = _key_line(text, name, exc.context_mark.line if exc.context_mark else 0, mark.line if mark else 0)
+        message = f"the file is not valid YAML: the key '{name}' appears twice in the same mapping"
+        hint = "remove one of them, or rename it" + (f" (the first is on line {first})" if first else "") + \
+            "; YAML keeps one value per key"
+    elif "could not find expected ':'" in problem and exc.context_mark is not None:
+        # The scanner notices on the next line; the key without its ':' is where it started.
+        mark = exc.context_mark
+        message = "the file is not valid YAML: a key here has no ':' after it"
+        hint = "write 'key: value' (with a space after the ':'); a line without ':' inside a mapping is not allowed"
+    return Problem(message, file=filename, line=mark.line + 1 if mark else None,
+                   column=mark.column + 1 if mark else None, hint=hint)
+
+
+def _key_line(text: str, key: str, start: int, end: int) -> int | None:
+    lines = text.splitlines()
+    pattern = re.compile(rf"^\s*(?:-\s+)?['\"]?{re.escape(key)}['\"]?\s*:")
+    for i in range(start, min(end, len(lines))):
+        if pattern.match(lines[i]):
+            return i + 1
+    return None
+
+
 def _parse_yaml(text: str, filename: str) -> Any:
     yaml = YAML(typ="rt")
     try:
         tree = yaml.load(text)
     except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        problem = (exc.problem or exc.context or "invalid YAML").strip()
-        raise InventoryError(
-            [
-                Problem(
-                    f"the file is not valid YAML: {problem}",
-                    file=filename,
-                    line=mark.line + 1 if mark else None,
-                    column=mark.column + 1 if mark else None,
-                    hint="check indentation, a missing ':' or an unclosed quote or bracket near here",
-                )
-            ]
-        ) from None
+        raise InventoryError([_yaml_error(exc, filename, text)]) from None
     except YAMLError as exc:
-        raise InventoryError([Problem(f"the file is not valid YAML: {exc}", file=filename)]) from None
+        raise InventoryError([Problem(f"the file is not valid YAML: {exc}", file=filename, hint="check the YAML syntax")]) from None
+    except (ValueError, AssertionError, RecursionError, TypeError, OverflowError) as exc:
+        # The YAML library's own checks that raise plain exceptions (a bad value for a tag, ...).
+        raise InventoryError([Problem(f"the file is not valid YAML: {exc}", file=filename, hint="check the YAML syntax")]) from None
     if not isinstance(tree, dict):
         raise InventoryError(
             [
@@ -128,6 +278,124 @@ def _plain(node: Any) -> Any:
     if isinstance(node, float):
         return float(node)
     return node
+
+
+def _text_problems(data: Any, source: SourceMap) -> list[Problem]:
+    """Strings no file can hold: a lone surrogate (\\uD800) cannot be written as UTF-8."""
+    problems: list[Problem] = []
+
+    def walk(node: Any, path: list[Any]) -> None:
+        if len(problems) >= 20:
+            return
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if not _encodable(key):
+                    problems.append(_surrogate(source, path, key))
+                walk(value, path + [key])
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                walk(value, path + [i])
+        elif isinstance(node, str) and not _encodable(node):
+            problems.append(_surrogate(source, path, None))
+
+    walk(data, [])
+    return problems
+
+
+def _encodable(text: object) -> bool:
+    if not isinstance(text, str):
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _surrogate(source: SourceMap, path: list[Any], key: Any) -> Problem:
+    line, column = source.locate(path)
+    return Problem(
+        "a lone surrogate (an escape such as \\uD800 without its pair) cannot be written to any file"
+        + (" (in a key)" if key is not None else ""),
+        file=source.filename, line=line, column=column, field=format_path(path) if path else None,
+        hint="remove the \\uD8xx/\\uDCxx escape, or write the character itself",
+    )
+
+
+# Bounds for quantities: below 1 MiB rounds to nothing, above an exbibyte is a typo.
+MAX_QUANTITY_MIB = 1 << 40
+_QUANTITY_FIELDS = (
+    ("nodes", "*", "memory"),
+    ("nodes", "*", "disks", "*", "size"),
+    ("nodes", "*", "gpus", "*", "memory"),
+    ("profiles", "*", "memory"),
+)
+
+
+def _value_problems(data: dict[str, Any], source: SourceMap) -> list[Problem]:
+    """Values the schema's patterns let through that are still wrong: quantities that round
+    to nothing or overflow, CIDRs that are no network, a time zone that does not exist."""
+    problems: list[Problem] = []
+    for pattern in _QUANTITY_FIELDS:
+        for path, value in _matching(data, list(pattern)):
+            problem = _quantity_problem(value)
+            if problem:
+                line, column = source.locate(path)
+                problems.append(Problem(problem, file=source.filename, line=line, column=column, field=format_path(path),
+                                        hint="write a size such as 512Mi, 8Gi or 2Ti"))
+    net = data.get("network", {})
+    for name in ("nodeCidr", "podCidr", "serviceCidr"):
+        value = net.get(name)
+        entries = [(["network", name, i], v) for i, v in enumerate(value)] if isinstance(value, list) else [(["network", name], value)]
+        for path, text in entries:
+            if text is None:
+                continue
+            problem = _cidr_problem(str(text))
+            if problem:
+                message, hint = problem
+                line, column = source.locate(path)
+                problems.append(Problem(message, file=source.filename, line=line, column=column, field=format_path(path), hint=hint))
+    return problems
+
+
+def _matching(node: Any, pattern: list[str], path: list[Any] | None = None) -> list[tuple[list[Any], Any]]:
+    path = path or []
+    if not pattern:
+        return [(path, node)]
+    head, rest = pattern[0], pattern[1:]
+    if head == "*":
+        items = list(enumerate(node)) if isinstance(node, list) else list(node.items()) if isinstance(node, dict) else []
+        return [m for key, value in items for m in _matching(value, rest, path + [key])]
+    if isinstance(node, dict) and head in node:
+        return _matching(node[head], rest, path + [head])
+    return []
+
+
+def _quantity_problem(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        mib = quantity_to_mib(value)
+    except (ValueError, ArithmeticError, KeyError):
+        return f"{value!r} is not a size"
+    if mib < 1:
+        return f"{value} is less than 1 MiB, which rounds to nothing"
+    if mib > MAX_QUANTITY_MIB:
+        return f"{value[:40]}{'…' if len(value) > 40 else ''} is more than an exbibyte: no machine has that"
+    return None
+
+
+def _cidr_problem(text: str) -> tuple[str, str] | None:
+    try:
+        ipaddress.ip_network(text, strict=True)
+    except ValueError as exc:
+        try:
+            network = ipaddress.ip_network(text, strict=False)
+        except ValueError:
+            return f"{text!r} is not a valid network: {exc}", "write a CIDR such as 192.168.1.0/24 (IPv4 prefixes go to /32, IPv6 to /128; no leading zeros)"
+        return (f"{text} has host bits set: the network is {network}",
+                f"write {network} (the network's first address), or the prefix you meant")
+    return None
 
 
 def _schema_problems(data: Any, source: SourceMap) -> list[Problem]:
@@ -172,8 +440,17 @@ def _explain(error: ValidationError, path: list[Any]) -> tuple[str, str | None, 
     if kind == "required":
         missing = error.message.split("'")[1] if "'" in error.message else error.message
         prop = schema.get("properties", {}).get(missing, {})
-        hint = prop.get("description") or f"add '{missing}:' here"
+        if "const" in prop:
+            where = "as the first line of the file" if not path else "here"
+            hint = f"add '{missing}: {prop['const']}' {where}"
+        else:
+            hint = f"add '{missing}:' here" + (f": {prop['description']}" if prop.get("description") else "")
         return f"missing required field '{missing}'", hint, path
+    if kind == "minItems":
+        count = error.validator_value
+        what = "at least one entry" if count == 1 else f"at least {count} entries"
+        return f"needs {what}, found {len(error.instance) if isinstance(error.instance, list) else 0}", \
+            description or "see docs/inventory.md for this field", path
     if kind == "enum":
         choices = ", ".join(str(c) for c in error.validator_value)
         return f"{error.instance!r} is not allowed", f"use one of: {choices}", path
@@ -271,7 +548,7 @@ def _build(data: dict[str, Any], filename: str, source: SourceMap) -> Inventory:
         engine=gitops.get("engine", "flux"),
         repository=gitops["repository"],
         branch=gitops.get("branch", "main"),
-        sync_path=gitops.get("path", f"clusters/{cluster['name']}").strip("/"),
+        sync_path=_sync_path(gitops.get("path", f"clusters/{cluster['name']}")),
         network=network,
         profiles=profiles,
         nodes=tuple(_node(i, n) for i, n in enumerate(data["nodes"])),
@@ -309,6 +586,15 @@ def _build(data: dict[str, Any], filename: str, source: SourceMap) -> Inventory:
         raw=data,
         source_map=source,
     )
+
+
+def _sync_path(raw: str) -> str:
+    """gitops.path as the render writes it: no leading './', no trailing '/' (the schema refused
+    '..', absolute paths and .git)."""
+    path = raw.rstrip("/")
+    while path.startswith("./"):
+        path = path[2:]
+    return path or "."
 
 
 def _rfc2136(data: dict[str, Any] | None) -> Rfc2136Server | None:

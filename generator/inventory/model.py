@@ -17,8 +17,11 @@ _UNIT_MIB = {"Mi": 1, "Gi": 1024, "Ti": 1024 * 1024}
 
 
 def quantity_to_mib(text: str) -> int:
+    """512Mi, 1.5Gi, 2Ti → MiB, exactly (Decimal: a 400-digit number does not overflow)."""
+    from decimal import Decimal
+
     number, unit = text[:-2], text[-2:]
-    return int(float(number) * _UNIT_MIB[unit])
+    return int(Decimal(number) * _UNIT_MIB[unit])
 
 
 @dataclass(frozen=True)

@@ -190,7 +190,9 @@ def _plan_app(inv: Inventory, app: App, nodes: list[NodePlan], cluster_issuer: s
     if reasons:
         reason += " (" + "; ".join(reasons) + ")"
     image = merged["image"]
-    fs_group = deep_merge(catalog.app_chart_defaults(), merged).get("podSecurityContext", {}).get("fsGroup")
+    pod_context = deep_merge(catalog.app_chart_defaults(), merged).get("podSecurityContext")
+    # A context that is no mapping is the chart schema's to refuse, not a crash here.
+    fs_group = pod_context.get("fsGroup") if isinstance(pod_context, dict) else None
     return (
         AppPlan(
             index=app.index,

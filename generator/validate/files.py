@@ -114,11 +114,48 @@ def _translate(pattern: str, anchored: bool) -> str:
     return body if anchored else f"(?:.*/)?{body}"
 
 
-def discover(root: Path) -> list[str]:
-    """Repo-relative POSIX paths of every file git would track, sorted."""
+def links_leaving(root: Path) -> dict[str, str]:
+    """Every symlink in the repository (tracked, ignored or untracked; .git aside) whose target
+    lies outside it, by repo-relative path, with what it points to. Such links are reported
+    and never followed: a repository from someone else may point one at /etc/shadow."""
+    top = Path(os.path.realpath(root))
+    found: dict[str, str] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        if Path(dirpath) == Path(root):
+            dirnames[:] = [d for d in dirnames if d != ".git"]
+        for name in dirnames + filenames:
+            path = Path(dirpath) / name
+            if path.is_symlink() and not Path(os.path.realpath(path)).is_relative_to(top):
+                try:
+                    target = os.readlink(path)
+                except OSError:
+                    target = "?"
+                found[path.relative_to(root).as_posix()] = target
+    return found
+
+
+def beneath_any(rel: str, links: dict[str, str] | set[str]) -> str | None:
+    """The link among ``links`` that ``rel`` is or lies beneath, or None."""
+    parts = rel.split("/")
+    for i in range(1, len(parts) + 1):
+        prefix = "/".join(parts[:i])
+        if prefix in links:
+            return prefix
+    return None
+
+
+def inside(root: Path, path: Path) -> bool:
+    """Whether ``path``, every symlink followed, is inside the repository."""
+    return Path(os.path.realpath(path)).is_relative_to(Path(os.path.realpath(root)))
+
+
+def discover(root: Path, leaving: dict[str, str] | None = None) -> list[str]:
+    """Repo-relative POSIX paths of every file git would track, sorted; never one reached
+    through a symlink that leaves the repository (see links_leaving)."""
+    leaving = links_leaving(root) if leaving is None else leaving
     listed = tool.git_ls_files(root)
     if listed is not None:
-        return sorted(p for p in listed if (root / p).is_file())
+        return sorted(p for p in listed if not beneath_any(p, leaving) and (root / p).is_file())
     ignore = GitIgnore.from_root(root)
     found: list[str] = []
     for dirpath, dirnames, filenames in os.walk(root):
@@ -130,19 +167,22 @@ def discover(root: Path) -> list[str]:
         )
         for name in filenames:
             rel = posixpath.join(rel_dir, name)
-            if not ignore.ignored(rel):
+            if not ignore.ignored(rel) and rel not in leaving:
                 found.append(rel)
     return sorted(found)
 
 
-def bootstrap_files(root: Path, listed: list[str]) -> tuple[list[str], list[str]]:
+def bootstrap_files(root: Path, listed: list[str], leaving: dict[str, str] | None = None) -> tuple[list[str], list[str]]:
     """cloud-init seeds and Talos configs, tracked or not: generated seeds carry
-    join tokens and are git-ignored, yet they are what the machines boot."""
+    join tokens and are git-ignored, yet they are what the machines boot.  Links
+    leaving the repository are left out (reported by discovery)."""
+    leaving = links_leaving(root) if leaving is None else leaving
     found = set(listed)
     for pattern in ("*/user-data", "*/network-config"):
         found.update(p.relative_to(root).as_posix() for p in (root / CLOUD_INIT_DIR).glob(pattern) if p.is_file())
     for suffix in YAML_SUFFIXES:
         found.update(p.relative_to(root).as_posix() for p in (root / TALOS_DIR).rglob("*" + suffix) if p.is_file())
+    found = {f for f in found if not beneath_any(f, leaving)}
     cloud_init = sorted(f for f in found if under(f, CLOUD_INIT_DIR) and PurePosixPath(f).name in
                         ("user-data", "network-config") and f.count("/") == 3)
     talos = sorted(f for f in found if under(f, TALOS_DIR) and is_yaml(f))
@@ -162,6 +202,8 @@ class RepoLayout:
     """The repository's files sorted into the roles the checks care about."""
 
     files: list[str]
+    # Symlinks leaving the repository (path -> where they point): reported, never read.
+    links_out: dict[str, str] = field(default_factory=dict)
     yaml_files: list[str] = field(default_factory=list)
     kustomize_dirs: list[str] = field(default_factory=list)
     chart_dirs: list[str] = field(default_factory=list)
@@ -169,8 +211,8 @@ class RepoLayout:
     talos_files: list[str] = field(default_factory=list)
 
     @classmethod
-    def of(cls, files: list[str]) -> RepoLayout:
-        layout = cls(files=files)
+    def of(cls, files: list[str], links_out: dict[str, str] | None = None) -> RepoLayout:
+        layout = cls(files=files, links_out=dict(links_out or {}))
         for rel in files:
             p = PurePosixPath(rel)
             parent = "" if str(p.parent) == "." else str(p.parent)
@@ -193,6 +235,10 @@ class RepoLayout:
         layout.kustomize_dirs = sorted(set(layout.kustomize_dirs))
         layout.chart_dirs = sorted(set(layout.chart_dirs))
         return layout
+
+    def links_under(self, directory: str) -> list[str]:
+        """The links leaving the repository inside ``directory``'s tree."""
+        return sorted(link for link in self.links_out if under(link, directory))
 
     def kustomize_managed(self, rel: str) -> bool:
         """Files inside a kustomization's tree are validated as kustomize

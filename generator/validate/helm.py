@@ -8,9 +8,9 @@ are merged as the controller merges them and the chart is rendered with the
 release name and namespace the controller would use.  The chart's ``crds/``
 join the rendered documents unless the release skips CRDs.
 
-Helm runs in-process through helm-python (Helm v4's SDK over a C ABI), so
-there is no helm binary to find.  The library is imported only when the
-repository has charts or releases, and called from one thread.
+Helm runs through helm-python (Helm v4's SDK over a C ABI), so there is no
+helm binary to find.  Lint and template run in one worker process per run,
+bounded in time and memory (helm_worker.py); parsing --set strings stays here.
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ import yaml
 from .charts import ChartSource, ChartStore, NotAChart, Unavailable, exact_version, is_commit
 from .documents import RENDERED, Document, PathPart, get_path, json_path, load_all, mapping, parse_documents
 from . import chartvalues
+from .files import inside, under
+from .helm_worker import HelmFailed, HelmWorker, WorkerLimit
 from .report import Fault
 from .sources import LocalSources
 
@@ -65,24 +67,28 @@ def _value_sets(root: Path, chart: str) -> list[tuple[str, dict | None]]:
     return sets or [("", None)]
 
 
-def lint_charts(root: Path, chart_dirs: list[str], k8s_version: str) -> list[Fault]:
-    helm = _helm()
+def lint_charts(root: Path, chart_dirs: list[str], k8s_version: str, worker: HelmWorker | None = None) -> list[Fault]:
+    """``helm lint --strict`` of each chart, in ``worker`` (a worker of its own when None)."""
+    if worker is None:
+        with HelmWorker() as own:
+            return lint_charts(root, chart_dirs, k8s_version, own)
     faults = []
     for chart in chart_dirs:
         for label, values in _value_sets(root, chart):
-            faults.extend(_lint(helm, root, chart, label, values, k8s_version))
+            faults.extend(_lint(worker, root, chart, label, values, k8s_version))
     return faults
 
 
-def _lint(helm: Any, root: Path, chart: str, label: str, values: dict | None, k8s_version: str) -> list[Fault]:
+def _lint(worker: HelmWorker, root: Path, chart: str, label: str, values: dict | None, k8s_version: str) -> list[Fault]:
     chart_yaml = posixpath.join(chart, "Chart.yaml")
     using = f" with {label}" if label else ""
     faults = []
     try:
-        result = helm.lint(str(root / chart), values, strict=True,
-                           kube_version="v" + k8s_version.removeprefix("v"))
-    except helm.HelmError as exc:
+        result = worker.call("lint", str(root / chart), values, True, "v" + k8s_version.removeprefix("v"))
+    except HelmFailed as exc:
         return [Fault(CHECK, chart_yaml, None, None, None, f"helm lint{using} failed: {exc}")]
+    except WorkerLimit as exc:
+        return [Fault(CHECK, chart_yaml, None, None, None, f"helm lint{using} of chart {chart or '.'} stopped: {exc}")]
     for msg in result.get("messages", []):
         if msg.get("severity", 0) < 2:  # INFO ("icon is recommended") is advice
             continue
@@ -139,8 +145,12 @@ class Renderer:
     repository always, charts from elsewhere when given a ``ChartStore``."""
 
     def __init__(self, root: Path, objects: dict[tuple[str, str, str], Document], sources: LocalSources,
-                 locate: Locate, store: ChartStore | None = None, strict: bool = False):
+                 locate: Locate, store: ChartStore | None = None, strict: bool = False,
+                 links_out: dict[str, str] | None = None, worker: HelmWorker | None = None):
         self.root = root
+        self.worker = worker if worker is not None else HelmWorker()
+        # Symlinks leaving the repository: a chart folder holding one is not rendered.
+        self.links_out = links_out or {}
         self.sources = sources
         # (kind, namespace, name) -> document: ConfigMaps and Secrets for
         # valuesFrom, Flux sources for where a chart comes from.
@@ -172,7 +182,9 @@ class Renderer:
             return None
         return "" if rel == "." else rel
 
-    def _local(self, rel: str) -> _Chart:
+    def _local(self, rel: str) -> _Chart | None:
+        if any(under(link, rel) for link in self.links_out) or not inside(self.root, self.root / rel):
+            return None  # reported once, on the chart (runner._helm)
         folder = self.root / rel if rel else self.root
         return _Chart(folder, rel, folder, self.root)
 
@@ -495,7 +507,9 @@ class Renderer:
             if ref is None or not self.sources.is_local_url(ref.get("repoURL")):
                 return None
             rel = posixpath.normpath(rest)
-            return None if rel.startswith("..") else self.root / rel
+            if rel.startswith("..") or not inside(self.root, self.root / rel):
+                return None
+            return self.root / rel
         return _inside(chart.origin / raw, chart.source_root)
 
     def _unread_values(self, doc: Document, at: tuple[PathPart, ...], chart: _Chart, values: Any) -> None:
@@ -507,18 +521,15 @@ class Renderer:
 
     def _template(self, chart: _Chart, values: dict, release: str,
                   namespace: str) -> tuple[dict[str, str], list[dict]] | Exception:
-        helm = _helm()
         key = (str(chart.folder), json.dumps(values, sort_keys=True, default=str), release, namespace)
         if key not in self._renders:
             try:
-                # A fresh load each time: rendering drops the subcharts whose
-                # condition is false from the loaded chart.
-                with helm.Chart.load(str(chart.folder)) as loaded:
-                    manifests = loaded.render(values, name=release, namespace=namespace)
-                    crds = loaded.crds  # after render, so disabled subcharts' CRDs are gone
-                self._renders[key] = (manifests, crds)
-            except helm.HelmError as exc:
+                # In the worker process, bounded in time and memory (helm_worker.py).
+                self._renders[key] = self.worker.call("render", str(chart.folder), values, release, namespace)
+            except HelmFailed as exc:
                 self._renders[key] = exc
+            except WorkerLimit as exc:
+                self._renders[key] = WorkerLimit(f"rendering release {release} stopped: it {exc}")
         return self._renders[key]
 
     def _render(self, doc: Document, chart: _Chart, values: dict, release: str, namespace: str,

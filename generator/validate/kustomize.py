@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import posixpath
 import re
 import shutil
@@ -27,6 +28,8 @@ from .report import Fault
 from .sources import LocalSources
 
 CHECK = "kustomize"
+# A build of local files takes well under a second; nothing it runs waits on the network.
+BUILD_TIMEOUT = 60.0
 FLUX_KUSTOMIZE_GROUP = "kustomize.toolkit.fluxcd.io/"
 
 
@@ -76,11 +79,140 @@ def _summarise(root: Path, exc: tool.ToolError) -> str:
     return detail if len(detail) <= 300 else detail[:297] + "..."
 
 
+# ---- what a build would reach: remote resources and links out of the repository ----------
+
+# Fields whose entries kustomize loads as files or kustomization folders, any of which it
+# fetches when the entry is a URL (git clone, or an HTTP GET for a single file).
+REFERENCE_FIELDS = ("resources", "bases", "components", "generators", "transformers", "validators", "crds")
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://|^git::|^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:")
+_FORGE = re.compile(r"^(?:[^/]*\.)?(?:github\.com|gitlab\.com|bitbucket\.org|dev\.azure\.com)(?:[/:]|$)", re.I)
+_HOST_FIRST = re.compile(r"^[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+(?::[0-9]+)?/")
+_QUERY = re.compile(r"\?(?:ref|version|submodules|timeout)=")
+
+
+def remote_reference(entry: object, base: Path | None = None) -> bool:
+    """Whether kustomize would fetch ``entry`` from the network: a URL, a git address
+    (git::, git@host:, github.com/…), a ?ref= query, or a host-like first segment that is no
+    folder here (kustomize tries a missing local path as a repository address)."""
+    if not isinstance(entry, str):
+        return False
+    text = entry.strip()
+    if _SCHEME.match(text) or _FORGE.match(text) or _QUERY.search(text):
+        return True
+    if base is not None and (base / text).exists():
+        return False
+    return bool(_HOST_FIRST.match(text)) or "//" in text
+
+
+def _entries(root: Path, kfile: str) -> list[tuple[str, int, str]]:
+    """(field, index, entry) of every string entry in the reference fields."""
+    import yaml as pyyaml
+
+    try:
+        data = pyyaml.safe_load((root / kfile).read_text(encoding="utf-8", errors="replace"))
+    except (OSError, pyyaml.YAMLError):
+        return []  # kustomize reports it
+    if not isinstance(data, dict):
+        return []
+    found = []
+    for name in REFERENCE_FIELDS:
+        items = data.get(name)
+        if isinstance(items, list):
+            found.extend((name, i, item.strip()) for i, item in enumerate(items) if isinstance(item, str))
+    return found
+
+
+def _entry_line(root: Path, kfile: str, entry: str) -> int | None:
+    try:
+        lines = (root / kfile).read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    for i, line in enumerate(lines, 1):
+        if entry in line:
+            return i
+    return None
+
+
+def unbuildable(root: Path, directories: list[str], links_out: dict[str, str]) -> dict[str, list[Fault]]:
+    """Kustomizations not to build, with why: a build would fetch a remote resource (the
+    network is never reached from validate), or read through a symlink leaving the
+    repository, or load a folder outside it; and, in turn, every kustomization that
+    includes one of those."""
+    from .files import beneath_any
+
+    top = Path(os.path.realpath(root))
+    refused: dict[str, list[Fault]] = {}
+    includes: dict[str, list[tuple[str, int | None, str]]] = {}
+    for directory in directories:
+        kfile = kustomization_file(root, directory)
+        base = root / directory if directory else root
+        faults = []
+        links = sorted(link for link in links_out if under(link, directory))
+        if links:
+            faults.append(Fault(CHECK, kfile, None, None, None,
+                                f"not built: {', '.join(links)} {'is a symlink' if len(links) == 1 else 'are symlinks'} "
+                                "leaving the repository, which kustomize would follow"))
+        for field_name, index, entry in _entries(root, kfile):
+            line = _entry_line(root, kfile, entry)
+            if remote_reference(entry, base):
+                faults.append(Fault(CHECK, kfile, line, None, f"{field_name}[{index}]",
+                                    f"remote {field_name[:-1] if field_name.endswith('s') else field_name} {entry!r} is not fetched: "
+                                    "validate never reaches the network, so this kustomization is not built "
+                                    "(vendor it into the repository to have it checked)"))
+                continue
+            target = Path(os.path.normpath(base / entry))
+            if not Path(os.path.realpath(target)).is_relative_to(top):
+                faults.append(Fault(CHECK, kfile, line, None, f"{field_name}[{index}]",
+                                    f"{entry!r} leads outside the repository; not built"))
+                continue
+            rel = target.relative_to(root).as_posix() if target.is_relative_to(root) else None
+            if rel is not None:
+                link = beneath_any(rel, links_out)
+                if link is not None and link not in links:
+                    faults.append(Fault(CHECK, kfile, line, None, f"{field_name}[{index}]",
+                                        f"not built: {entry!r} goes through {link}, a symlink leaving the repository"))
+                    continue
+                includes.setdefault(directory, []).append(("" if rel == "." else rel, line, entry))
+        if faults:
+            refused[directory] = faults
+    changed = True
+    while changed:  # a kustomization including a refused one cannot be built either
+        changed = False
+        for directory, targets in includes.items():
+            if directory in refused:
+                continue
+            for rel, line, entry in targets:
+                hit = rel if rel in refused else None
+                if hit is not None:
+                    refused[directory] = [Fault(CHECK, kustomization_file(root, directory), line, None, None,
+                                                f"not built: it includes {entry!r}, and {hit or '.'} is not built "
+                                                "(see its fault)")]
+                    changed = True
+                    break
+    return refused
+
+
+# kustomize is never to reach the network, even for a reference the checks above missed:
+# git may use the local file protocol only, and HTTP goes to a closed loopback port.
+OFFLINE_ENV = {
+    "GIT_ALLOW_PROTOCOL": "file",
+    "GIT_TERMINAL_PROMPT": "0",
+    "GIT_SSH_COMMAND": "false",
+    "HTTP_PROXY": "http://127.0.0.1:9",
+    "HTTPS_PROXY": "http://127.0.0.1:9",
+    "http_proxy": "http://127.0.0.1:9",
+    "https_proxy": "http://127.0.0.1:9",
+    "NO_PROXY": "",
+    "no_proxy": "",
+}
+
+
 def build(root: Path, directory: str) -> Build:
     kfile = kustomization_file(root, directory)
     result = Build(directory, kfile)
     try:
-        result.text = tool.run(tool.kustomize_command(root / directory if directory else root))
+        result.text = tool.run(tool.kustomize_command(root / directory if directory else root), env=OFFLINE_ENV,
+                               timeout=BUILD_TIMEOUT)
     except tool.ToolMissing as exc:
         result.fault = Fault(CHECK, kfile, None, None, None, f"cannot build: {exc.describe()}")
     except tool.ToolError as exc:

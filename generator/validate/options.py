@@ -68,6 +68,9 @@ class ValidateOptions:
     fetch_budget: float = 120.0  # seconds of fetching per run, all sources together
     # URL templates for the pinned schema downloads; None: the catalog's (tests serve their own).
     download_templates: dict | None = None
+    # Each Helm lint or render runs in a worker process with these limits (helm_worker.py).
+    helm_timeout: float = 60.0  # seconds per render
+    helm_memory_mib: int = 2048  # memory a render may use on top of the loaded Helm library
 
     def __post_init__(self) -> None:
         if self.engine not in ENGINES:
@@ -76,6 +79,8 @@ class ValidateOptions:
             )
         if self.charts not in CHARTS:
             raise ValueError(f"unknown charts mode {self.charts!r}: choose one of {', '.join(CHARTS)}")
+        if self.helm_timeout <= 0 or self.helm_memory_mib <= 0:
+            raise ValueError("helm_timeout and helm_memory_mib must be positive")
         if self.jobs is not None and self.jobs < 1:
             raise ValueError(f"jobs must be at least 1, not {self.jobs}")
         version = self.kubernetes_version.removeprefix("v")

@@ -27,6 +27,7 @@ from .documents import (
     load_all,
     mapping,
 )
+from .files import inside
 from .report import Fault
 from .sources import LocalSources, application_sources
 
@@ -64,6 +65,8 @@ def read_facts(root: Path) -> tuple[dict | None, list[Fault]]:
     path = root / FACTS_FILE
     if not path.is_file():
         return None, []
+    if not inside(root, path):  # reported by discovery; never read
+        return None, [Fault(CHECK, FACTS_FILE, None, None, None, "is a symlink leaving the repository; not read")]
     try:
         docs, _ = load_all(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:

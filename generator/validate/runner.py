@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import posixpath
 from pathlib import Path
@@ -11,7 +12,7 @@ from . import downloads
 from .charts import ChartStore, Network
 from .cloudinit import CloudInitCheck
 from .documents import Document, PathPart, compose, locate_in
-from .files import RepoLayout, bootstrap_files, discover, under
+from .files import RepoLayout, bootstrap_files, discover, links_leaving, under
 from .options import ValidateOptions
 from .progress import Progress
 from .references import FACTS_FILE, ReferenceCheck, load_facts, read_facts
@@ -84,12 +85,27 @@ def validate_repository(root: Path, options: ValidateOptions) -> ValidationRepor
         kubeconform.require()
     jobs = default_jobs(options.jobs)
     report = ValidationReport(strict=options.strict)
-    layout = RepoLayout.of(discover(root))
+    leaving = links_leaving(root)
+    layout = RepoLayout.of(discover(root, leaving), leaving)
     report.files = len(layout.yaml_files)
     config = ScanConfig(str(root), options.kubernetes_version, options.schema_locations,
                         str(options.schema_cache_dir), options.strict,
                         options.engine == "builtin", DEFAULT_BACKEND)
     locator = Locator(root)
+    # The Helm worker takes ~0.4 s to load; with charts in the repository it loads meanwhile.
+    worker = helm.HelmWorker(options.helm_timeout, options.helm_memory_mib)
+    if layout.chart_dirs and importlib.util.find_spec("helm_python") is not None:
+        worker.start()
+    try:
+        return _validate(root, options, jobs, report, layout, config, locator, leaving, worker)
+    finally:
+        worker.close()
+
+
+def _validate(root, options, jobs, report, layout, config, locator, leaving, worker) -> ValidationReport:
+    for link, target in sorted(leaving.items()):
+        report.faults.append(Fault("files", link, None, None, None,
+                                   f"symlink leaves the repository (it points to {target}); not read or followed"))
     with Progress(options.progress) as progress:
         tasks = _tasks(layout)
         with progress.stage("reading files", len(tasks)) as advance:
@@ -122,8 +138,8 @@ def validate_repository(root: Path, options: ValidateOptions) -> ValidationRepor
         releases = [d for d in effective if _renderable(d)]
         if layout.chart_dirs or releases:
             with progress.stage("helm", len(layout.chart_dirs) + len(releases)) as advance:
-                rendered, per_release = _helm(root, layout, releases, known, sources, options, report, locator,
-                                              advance)
+                rendered, per_release = _helm(worker, root, layout, releases, known, sources, options, report,
+                                              locator, advance)
 
         with progress.stage("schemas", 1) as advance:
             pinned = _pinned_downloads(layout, built + rendered + unmanaged, options, report)
@@ -244,7 +260,7 @@ def _bootstrap(root: Path, layout: RepoLayout, options: ValidateOptions, report:
     ci_dir, talos_schema = bootstrap_schema_paths(
         options.schema_locations, options.cloud_init_schema_dir, options.talos_schema,
         (pinned_root,) if pinned_root is not None else ())
-    cloud_init_files, talos_files = bootstrap_files(root, layout.cloud_init_files + layout.talos_files)
+    cloud_init_files, talos_files = bootstrap_files(root, layout.cloud_init_files + layout.talos_files, layout.links_out)
     ci = CloudInitCheck(root, ci_dir, options.strict)
     ci.run(cloud_init_files)
     talos = TalosCheck(root, talos_schema, options.strict)
@@ -266,6 +282,11 @@ def _kustomize(root, layout, yaml_docs, unmanaged, bootstrap, jobs, report, adva
     components = {posixpath.dirname(d.file) for d in yaml_docs
                   if d.kind == "Component" and d.api_version.startswith("kustomize.config.k8s.io/")}
     directories = [d for d in layout.kustomize_dirs if d not in components]
+    refused = kustomize.unbuildable(root, layout.kustomize_dirs, layout.links_out)
+    for directory in layout.kustomize_dirs:
+        report.faults.extend(refused.get(directory, []))
+    advance(len([d for d in directories if d in refused]))
+    directories = [d for d in directories if d not in refused]
     # A base is built inside each kustomization that includes it: building it alone again
     # repeats the same objects (and one with base values only, which nothing applies).
     included = kustomize.included_dirs(yaml_docs, set(directories))
@@ -304,16 +325,20 @@ def _kustomize(root, layout, yaml_docs, unmanaged, bootstrap, jobs, report, adva
     return _dedupe(built), sources, by_dir
 
 
-def _helm(root, layout, releases, known, sources, options, report, locator,
+def _helm(worker, root, layout, releases, known, sources, options, report, locator,
           advance) -> tuple[list[Document], dict[str, list[Document]]]:
-    try:
-        import helm_python  # noqa: F401
-    except ImportError as exc:
+    if importlib.util.find_spec("helm_python") is None:
         hint = "helm checks need the helm-python-sdk package (pip install helm-python-sdk)"
         target = (layout.chart_dirs[0] + "/Chart.yaml") if layout.chart_dirs else releases[0].file
-        report.faults.append(Fault("helm", target, None, None, None, f"{hint}: {exc}"))
+        report.faults.append(Fault("helm", target, None, None, None, f"{hint}: No module named 'helm_python'"))
         return [], {}
-    report.faults.extend(helm.lint_charts(root, layout.chart_dirs, options.kubernetes_version))
+    linked = {d: layout.links_under(d) for d in layout.chart_dirs if layout.links_under(d)}
+    for chart_dir, links in sorted(linked.items()):
+        report.faults.append(Fault("helm", posixpath.join(chart_dir, "Chart.yaml"), None, None, None,
+                                   f"chart not linted or rendered: {', '.join(links)} leaves the repository, "
+                                   "and helm would follow it"))
+    report.faults.extend(helm.lint_charts(root, [d for d in layout.chart_dirs if d not in linked],
+                                          options.kubernetes_version, worker))
     advance(len(layout.chart_dirs))
     objects = {(d.kind, d.namespace, d.name): d for d in known
                if d.kind in ("ConfigMap", "Secret", *helm.FLUX_SOURCES)}
@@ -321,7 +346,8 @@ def _helm(root, layout, releases, known, sources, options, report, locator,
     if options.charts == "remote":
         store = ChartStore(options.chart_cache, offline=options.offline, timeout=options.fetch_timeout,
                            budget=options.fetch_budget)
-    renderer = helm.Renderer(root, objects, sources, locator, store, options.strict)
+    renderer = helm.Renderer(root, objects, sources, locator, store, options.strict, links_out=layout.links_out,
+                             worker=worker)
     per_release: dict[str, list[Document]] = {}
     for d in releases:
         before = len(renderer.docs)

@@ -77,18 +77,35 @@ def text_locator(text: str) -> Callable[[Document, tuple[PathPart, ...]], int | 
 
 
 def scan_file(config: ScanConfig, task: FileTask) -> FileScan:
+    """Every tracked file's bytes are scanned for secrets: a file too big to parse, or
+    binary, is streamed through the key patterns and its skipped parse reported."""
     result = FileScan(task.rel)
     path = Path(config.root) / task.rel
     try:
-        if path.stat().st_size > MAX_FILE_BYTES:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            with path.open("rb") as stream:
+                result.faults.extend(secrets.scan_stream(task.rel, stream.read))
+            if task.parse:
+                result.skipped.append(("yaml", f"{task.rel}: {size} bytes, over the {MAX_FILE_BYTES // 1_000_000} MB "
+                                               "parse limit: scanned for secrets only, not parsed"))
             return result
         raw = path.read_bytes()
     except OSError as exc:
         result.faults.append(Fault("yaml", task.rel, None, None, None, f"cannot read: {exc.strerror}"))
+        result.skipped.append(("secrets", f"{task.rel}: not scanned for secrets: cannot read it ({exc.strerror})"))
         result.parse_failed = task.report_yaml
         return result
-    if b"\0" in raw[:8192]:
-        return result  # binary: neither YAML nor a readable secret
+    if b"\0" in raw:
+        # Binary: no YAML parser or text decoder sees it whole, so the patterns run on the bytes.
+        result.faults.extend(secrets.scan_bytes(task.rel, raw))
+        if task.report_yaml:
+            line = raw.count(b"\n", 0, raw.index(b"\0")) + 1
+            result.faults.append(Fault("yaml", task.rel, line, None, None, "holds a NUL byte: not a YAML text file"))
+            result.parse_failed = True
+        elif task.parse:
+            result.skipped.append(("yaml", f"{task.rel}: holds NUL bytes (binary): scanned for secrets only, not parsed"))
+        return result
     text = raw.decode("utf-8", errors="replace")
     if task.parse:
         try:

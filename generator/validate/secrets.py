@@ -55,9 +55,18 @@ def sops_encrypted_text(text: str, docs: list[Document]) -> bool:
 
 
 def scan(rel: str, text: str, docs: list[Document], locate: Locate) -> list[Fault]:
-    """Every secret-hygiene fault of one file."""
+    """Every secret-hygiene fault of one file. The key patterns apply to every file, SOPS
+    files too: SOPS leaves fields outside encrypted_regex in clear, and a marker such as
+    a sops_mac= line costs nothing to add; only the document checks trust SOPS."""
+    faults = _marker_faults(rel, text)
     if sops_encrypted_text(text, docs):
-        return []
+        return faults
+    for doc in docs:
+        faults.extend(_document_faults(rel, doc, locate))
+    return faults
+
+
+def _marker_faults(rel: str, text: str) -> list[Fault]:
     faults = []
     # Most files hold none of these markers, and a substring test is far
     # cheaper than a regex pass over every tracked file.
@@ -82,9 +91,73 @@ def scan(rel: str, text: str, docs: list[Document], locate: Locate) -> list[Faul
             continue  # already reported above
         faults.append(Fault(CHECK, rel, _line_of(text, m.start()), None, None,
                             "K3S_TOKEN set to a literal value; read it from an encrypted file"))
-    for doc in docs:
-        faults.extend(_document_faults(rel, doc, locate))
     return faults
+
+
+# -- bytes: binary files and files too big to parse, read in chunks ---------------------------
+
+_CHUNK = 8 << 20
+# Longer than any marker match needs to see at once (a PEM header plus its first body line,
+# a k3s token); a match that starts in the overlap is found in the next chunk as well and
+# is counted once, by its offset.
+_OVERLAP = 64 << 10
+
+
+def scan_stream(rel: str, read: Callable[[int], bytes]) -> list[Fault]:
+    """The key patterns over a file's bytes, streamed: ``read(n)`` returns the next bytes
+    (b"" at the end), so a file of any size is scanned in bounded memory."""
+    faults: list[Fault] = []
+    seen: set[int] = set()
+    carry = b""
+    carry_start = 0  # file offset of carry[0]
+    lines_before = 0  # newlines before carry_start
+    while True:
+        chunk = read(_CHUNK)
+        data = carry + chunk
+        if not data:
+            break
+        for offset, message in _byte_matches(data):
+            at = carry_start + offset
+            if at not in seen:
+                seen.add(at)
+                faults.append(Fault(CHECK, rel, lines_before + data.count(b"\n", 0, offset) + 1, None, None, message))
+        if not chunk:
+            break
+        keep = min(len(data), _OVERLAP)
+        lines_before += data.count(b"\n", 0, len(data) - keep)
+        carry_start += len(data) - keep
+        carry = data[len(data) - keep:]
+    faults.sort(key=lambda f: f.line or 0)
+    return faults
+
+
+def scan_bytes(rel: str, data: bytes) -> list[Fault]:
+    view = iter([data, b""])
+    return scan_stream(rel, lambda n: next(view, b""))
+
+
+_B_PEM = re.compile(_PEM.pattern.encode())
+_B_AGE = re.compile(_AGE.pattern.encode())
+_B_K3S_TOKEN = re.compile(_K3S_TOKEN.pattern.encode())
+_B_K3S_ENV = re.compile(_K3S_ENV.pattern.encode())
+
+
+def _byte_matches(data: bytes) -> list[tuple[int, str]]:
+    found = []
+    if b"PRIVATE KEY" in data:
+        for m in _B_PEM.finditer(data):
+            if b"ENCRYPTED" not in m.group(1):
+                found.append((m.start(), f"PEM {m.group(1).decode('ascii', 'replace')}PRIVATE KEY committed in plaintext; "
+                                         "encrypt it with SOPS or keep it out of git"))
+    if b"AGE-SECRET-KEY-1" in data:
+        found.extend((m.start(), "age secret key (AGE-SECRET-KEY-1…) committed in plaintext") for m in _B_AGE.finditer(data))
+    if b"K10" in data:
+        found.extend((m.start(), "k3s join token (K10…::server:…) committed in plaintext") for m in _B_K3S_TOKEN.finditer(data))
+    if b"K3S_" in data:
+        for m in _B_K3S_ENV.finditer(data):
+            if not _B_K3S_TOKEN.fullmatch(m.group(2)):
+                found.append((m.start(), "K3S_TOKEN set to a literal value; read it from an encrypted file"))
+    return found
 
 
 def _document_faults(rel: str, doc: Document, locate: Locate) -> list[Fault]:

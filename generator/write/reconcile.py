@@ -21,8 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from .layout import WRITE_ONCE_PATHS
+from .. import __version__
+from ..errors import WriteError
+from .layout import LEGACY_TOKEN_PATH, STATE_PATH, WRITE_ONCE_PATHS
 from .merge import CONFLICT_START, MergeResult, merge_file
+from .paths import check_inside
 from .state import GenerationState, digest
 
 if TYPE_CHECKING:
@@ -70,6 +73,11 @@ class BaseContent(Protocol):
 
     def get(self, path: str) -> bytes | None: ...
 
+
+_FORGED_HINT = (
+    f"{STATE_PATH} is written by clustergen; restore it from a commit you trust (git log -- {STATE_PATH}), "
+    "and review who changed it"
+)
 
 Merge = Callable[[bytes, bytes, bytes, str], MergeResult]
 # The content clustergen wrote last time, from git history, when the base render cannot reproduce it.
@@ -171,14 +179,47 @@ class Reconciler:
         return rendered if rendered is not None else b""
 
     def _dropped(self, path: str, recorded: str) -> None:
+        # The state file is the repository's, so anyone may have written it: its paths are
+        # checked like any other (and GenerationState.read already refused absolute and '..').
+        state_file = str(self.repo / STATE_PATH)
+        check_inside(self.repo, path, f"the state file ({STATE_PATH}) lists", file=state_file, hint=_FORGED_HINT)
         disk = _read(self.repo / path)
         if disk is None:
             return
-        if digest(disk) == recorded:
-            self.report.updates.append(FileUpdate(path, disk, None))
-            self.report.removed.append(path)
-        else:
+        if digest(disk) != recorded:
             self.report.stale_kept.append(path)
+            return
+        produced = self._produced_before(path)
+        if produced is None:
+            self.report.notes.append(
+                f"{path} is listed in the state as generated, but the previous inventory no longer renders it with "
+                "this clustergen, so clustergen cannot confirm it wrote it: kept; delete it if you no longer need it"
+            )
+            return
+        if not produced:
+            raise WriteError.single(
+                f"the state file lists {path} as generated, but the inventory it records does not produce that file: "
+                "clustergen never wrote it, so it is not removed",
+                file=state_file,
+                hint=_FORGED_HINT,
+            )
+        self.report.updates.append(FileUpdate(path, disk, None))
+        self.report.removed.append(path)
+
+    def _produced_before(self, path: str) -> bool | None:
+        """Whether the previous inventory, rendered again, produces ``path``; None when that
+        cannot be told (no previous inventory, it no longer renders, or another clustergen
+        version wrote the state: its file set may differ from this version's)."""
+        if path == LEGACY_TOKEN_PATH:
+            return True  # an earlier clustergen's plaintext token, migrated into the encrypted store
+        if self.base is None or self.previous is None or self.previous.inventory is None:
+            return None
+        if self.base.get(path) is not None:
+            return True
+        available = getattr(self.base, "available", None)
+        if (available is not None and not available()) or self.previous.tool_version != __version__:
+            return None
+        return False
 
     def _change(self, f: RenderedFile, before: bytes | None, after: bytes, bucket: list[str]) -> None:
         self.report.updates.append(FileUpdate(f.path, before, after, f.mode, f.secret))

@@ -79,6 +79,8 @@ _RESTORE_KEY = (
     "restore .clustergen/age.key from your backup (password manager); without it the cluster secrets "
     "cannot be decrypted, and new ones would lock the running nodes out"
 )
+# The store's own record of the cluster it belongs to (not a secret, kept beside them).
+CLUSTER_NAME_KEY = "clusterName"
 # Decrypted values by ciphertext digest, so secret_files need not run sops a second time.
 _decrypted: dict[str, dict[str, Any]] = {}
 
@@ -117,12 +119,17 @@ class PendingSecrets:
             self._decryption.process.kill()
             self._decryption.process.communicate()
 
+    # The cluster name recorded inside the encrypted store (stores made before it was, have none).
+    store_cluster: str | None = None
+
     def result(self, distribution: str = "k3s", wanted: tuple[str, ...] = ()) -> ClusterSecrets:
         """``wanted``: fields the cluster's components need besides the distribution's
         (render.wanted_secret_fields), made once when the store lacks them."""
         if self._decryption is not None:
             values = self._decryption.result()
             _decrypted[digest(self._ciphertext)] = values
+            name = values.get(CLUSTER_NAME_KEY)
+            self.store_cluster = str(name) if name else None
             return _complete(distribution, values, self.repo / ENCRYPTED_SECRETS_PATH, wanted)
         legacy = self.repo / LEGACY_TOKEN_PATH
         if legacy.is_file() and distribution == "k3s":
@@ -223,10 +230,50 @@ def sops_config(recipient: str) -> str:
     return header + to_yaml({"creation_rules": rules}) + "\n"
 
 
-def secret_files(repo: Path, cluster_secrets: ClusterSecrets, manifests: list[tuple[str, dict[str, Any]]] | None = None) -> list[RenderedFile]:
+def recipient_of(key_file_content: bytes) -> str | None:
+    """The age public key of an age.key file's content."""
+    import pyrage
+
+    for line in key_file_content.decode("utf-8", errors="replace").splitlines():
+        if line.startswith("AGE-SECRET-KEY-1"):
+            try:
+                return str(pyrage.x25519.Identity.from_str(line.strip()).to_public())
+            except pyrage.IdentityError:
+                return None
+    return None
+
+
+def check_identity(repo: Path, previous_cluster: str | None, previous_recipient: str | None,
+                   store_cluster: str | None, recipient: str | None, cluster_name: str) -> None:
+    """Refuse a secrets store that belongs to another cluster: its key is not the one this
+    repository's state recorded, or the store names another cluster than both the inventory
+    and the state do (a rename keeps the state's name, so it passes)."""
+    hint = (
+        f"restore this cluster's own {ENCRYPTED_SECRETS_PATH} (git log -- {ENCRYPTED_SECRETS_PATH}) and its "
+        f"{AGE_KEY_PATH} (from your backup); using another cluster's token would join these machines to it"
+    )
+    if previous_recipient and recipient and previous_recipient != recipient:
+        raise WriteError.single(
+            f"the secrets store belongs to another cluster: {AGE_KEY_PATH} is the key of {recipient}, but this "
+            f"repository's state records {previous_recipient}",
+            file=str(repo / AGE_KEY_PATH),
+            hint=hint + f"; if you replaced the key on purpose, delete secretsRecipient from {STATE_PATH} and commit",
+        )
+    if store_cluster and store_cluster != cluster_name and store_cluster != previous_cluster:
+        raise WriteError.single(
+            f"the secrets store belongs to another cluster: {ENCRYPTED_SECRETS_PATH} was made for cluster "
+            f"'{store_cluster}', and this inventory is cluster '{cluster_name}'",
+            file=str(repo / ENCRYPTED_SECRETS_PATH),
+            hint=hint + "; or generate into a folder of its own",
+        )
+
+
+def secret_files(repo: Path, cluster_secrets: ClusterSecrets, manifests: list[tuple[str, dict[str, Any]]] | None = None,
+                 cluster_name: str | None = None) -> list[RenderedFile]:
     """The age key, .sops.yaml, the encrypted secrets file and the encrypted Kubernetes
     Secrets (``manifests``: path and plaintext Secret, from render.secret_manifests). Call
-    once per run: a repository without a key gets a new one each call."""
+    once per run: a repository without a key gets a new one each call. A new store records
+    ``cluster_name`` inside it (encrypted like the rest), binding it to its cluster."""
     from ..render.files import RenderedFile
 
     key_file = repo / AGE_KEY_PATH
@@ -247,7 +294,7 @@ def secret_files(repo: Path, cluster_secrets: ClusterSecrets, manifests: list[tu
         # Unchanged values keep the very bytes on disk; re-encrypting would change them on every run.
         encrypted = current if all(values.get(k) == v for k, v in wanted.items()) else encrypt({**values, **wanted}, config, ENCRYPTED_SECRETS_PATH)
     else:
-        encrypted = encrypt(wanted, config, ENCRYPTED_SECRETS_PATH)
+        encrypted = encrypt({**wanted, **({CLUSTER_NAME_KEY: cluster_name} if cluster_name else {})}, config, ENCRYPTED_SECRETS_PATH)
     return [
         RenderedFile(AGE_KEY_PATH, key_bytes, 0o600, secret=True),
         RenderedFile.text(SOPS_CONFIG_PATH, config),

@@ -24,8 +24,10 @@ import yaml
 from .. import __version__
 from ..errors import WriteError
 from .layout import STATE_PATH
+from .paths import path_problem
 
 _HEADER = "# Written by clustergen; do not edit. It tells the next generation which files you changed.\n"
+_RESTORE = f"restore it from a commit you trust (git log -- {STATE_PATH}); it is written by clustergen"
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -43,6 +45,10 @@ class GenerationState:
     # The inventory these files were rendered from; None in states written
     # before clustergen kept it, which then merge without a base.
     inventory: str | None = None
+    # The cluster these files belong to, and the age recipient (public key) of its secrets
+    # store: a store swapped for another cluster's is refused (write/secrets.check_identity).
+    cluster_name: str | None = None
+    secrets_recipient: str | None = None
 
     @classmethod
     def read(cls, repo: Path) -> GenerationState | None:
@@ -63,11 +69,25 @@ class GenerationState:
             ) from None
         if not isinstance(data, dict):
             raise WriteError.single(f"{path} is not a clustergen state file", file=str(path), hint=f"restore it from git (git checkout -- {STATE_PATH})")
+        files = data.get("files") or {}
+        if not isinstance(files, dict):
+            raise WriteError.single(f"{path}: files is not a mapping", file=str(path), hint=_RESTORE)
+        for rel in files:
+            problem = path_problem(rel)
+            if problem is not None:
+                raise WriteError.single(
+                    f"{path} lists {rel!r} as a generated file, but it {problem}: clustergen only ever writes "
+                    "inside the repository, so the state was edited, and nothing is removed",
+                    file=str(path),
+                    hint=_RESTORE + ", and review who changed it",
+                )
         return cls(
             tool_version=str(data.get("toolVersion", "")),
             inventory_digest=str(data.get("inventoryDigest", "")),
-            files={str(k): str(v) for k, v in (data.get("files") or {}).items()},
+            files={str(k): str(v) for k, v in files.items()},
             inventory=_decode(data.get("inventoryBase64"), path),
+            cluster_name=str(data["clusterName"]) if data.get("clusterName") else None,
+            secrets_recipient=str(data["secretsRecipient"]) if data.get("secretsRecipient") else None,
         )
 
     def text(self) -> str:
@@ -76,8 +96,12 @@ class GenerationState:
         data: dict[str, object] = {
             "toolVersion": self.tool_version,
             "inventoryDigest": self.inventory_digest,
-            "files": dict(sorted(self.files.items())),
         }
+        if self.cluster_name:
+            data["clusterName"] = self.cluster_name
+        if self.secrets_recipient:
+            data["secretsRecipient"] = self.secrets_recipient
+        data["files"] = dict(sorted(self.files.items()))
         if self.inventory is not None:
             encoded = base64.b64encode(self.inventory.encode("utf-8")).decode("ascii")
             data["inventoryBase64"] = "\n".join(encoded[i : i + 76] for i in range(0, len(encoded), 76)) + "\n"

@@ -39,6 +39,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import WriteError
+from .paths import check_inside
 from .reconcile import FileUpdate
 
 JOURNAL = "journal"
@@ -94,17 +95,27 @@ def pending_recovery(repo: Path) -> bool:
     return (stage_folder(repo) / JOURNAL).is_file()
 
 
-def recover(repo: Path) -> str | None:
-    """Finish or discard what an interrupted run left behind; returns a note for the user."""
+def recover(repo: Path) -> tuple[str, list[str]] | None:
+    """Finish or discard what an interrupted run left behind; returns a note for the user and
+    the paths the interrupted run's update wrote or removed (all clustergen's own output, so
+    the uncommitted-changes check does not count them as the user's)."""
     repo = repo.resolve()
     stage = stage_folder(repo)
     if not stage.exists():
         return None
     if (stage / JOURNAL).is_file():
+        journal = _read_journal(repo, stage)
+        paths = list(journal["write"]) + list(journal["remove"])
         count = _roll_forward(repo, stage)
-        return f"finished writing an interrupted run's committed update ({count} file(s) were still pending)"
+        shown = ", ".join(paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
+        return (
+            f"finished the interrupted run's update: {len(paths)} file(s) written or removed ({shown}), "
+            f"{count} of them still pending when it stopped; they are clustergen's output, review and commit them "
+            "with this run's changes",
+            paths,
+        )
     shutil.rmtree(stage, ignore_errors=True)
-    return "removed the staging folder of an interrupted run; it had not changed the repository"
+    return "removed the staging folder of an interrupted run; it had not changed the repository", []
 
 
 def apply_updates(repo: Path, updates: list[FileUpdate]) -> None:
@@ -155,7 +166,7 @@ def apply_updates(repo: Path, updates: list[FileUpdate]) -> None:
 
 def _roll_forward(repo: Path, stage: Path) -> int:
     """Apply the journal; returns how many files this call changed (fewer when resuming)."""
-    journal = json.loads((stage / JOURNAL).read_text(encoding="utf-8"))
+    journal = _read_journal(repo, stage)
     touched: set[Path] = set()
     writes: list[str] = journal["write"]
     changed = 0
@@ -184,6 +195,22 @@ def _roll_forward(repo: Path, stage: Path) -> int:
     shutil.rmtree(stage, ignore_errors=True)
     _fsync_dir(stage.parent)
     return changed
+
+
+def _read_journal(repo: Path, stage: Path) -> dict:
+    """The journal, every path in it checked: a stage folder inside the repository came with
+    the repository, so its journal is no more trusted than the rest of it."""
+    where = stage / JOURNAL
+    hint = f"it is not what clustergen writes; remove {stage} and run again"
+    try:
+        journal = json.loads(where.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise WriteError.single(f"cannot read the journal of an interrupted run: {exc}", file=str(where), hint=hint) from None
+    if not isinstance(journal, dict) or not all(isinstance(journal.get(k), list) for k in ("write", "remove")):
+        raise WriteError.single("the journal of an interrupted run is damaged", file=str(where), hint=hint)
+    for rel in journal["write"] + journal["remove"]:
+        check_inside(repo, rel, "the journal of an interrupted run lists", file=str(where), hint=hint)
+    return journal
 
 
 def _check_targets(repo: Path, updates: list[FileUpdate]) -> None:

@@ -8,6 +8,7 @@ fate (reconcile.py) and applies the result in one transaction
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,9 +17,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import __version__
-from ..errors import WriteError
+from ..errors import ClustergenError, WriteError
 from .gitrepo import committed_version, uncommitted_changes
 from .layout import LEGACY_TOKEN_PATH, STATE_PATH
+from .paths import check_inside
 from .reconcile import FileUpdate, Reconciler, WriteReport
 from .state import GenerationState, digest
 from .transaction import apply_updates, pending_recovery, recover, repository_lock
@@ -35,12 +37,14 @@ class RepositorySession:
     dry_run: bool
     previous: GenerationState | None
     notes: list[str] = field(default_factory=list)
+    # Paths an interrupted run's update wrote when this run finished it: clustergen's output.
+    recovered: list[str] = field(default_factory=list)
 
     def ensure_clean(self, inventory: Path | None = None) -> None:
         """Refuse to regenerate over uncommitted work, so git can show and undo what the run did."""
         if self.dry_run or self.previous is None:
             return
-        exempt = []
+        exempt = list(self.recovered)
         if inventory is not None and inventory.resolve().is_relative_to(self.repo.resolve()):
             exempt.append(inventory.resolve().relative_to(self.repo.resolve()).as_posix())
         changes = uncommitted_changes(self.repo, exempt)
@@ -48,16 +52,25 @@ class RepositorySession:
             return
         shown = "\n  ".join(changes[:10]) + (f"\n  … and {len(changes) - 10} more" if len(changes) > 10 else "")
         message = f"{self.repo} has uncommitted changes:\n  {shown}"
-        if self.notes:
-            message += "\n(" + "; ".join(self.notes) + ")"
-        raise WriteError.single(
+        error = WriteError.single(
             message,
             file=str(self.repo),
             hint="commit or stash them first, so that git shows exactly what the regeneration changed and can undo it; "
             "or pass --allow-dirty",
         )
+        if self.recovered:
+            error.wrote = self.notes[0] if self.notes else "finished an interrupted run's update"
+            error.problems[0] = dataclasses.replace(
+                error.problems[0],
+                hint="these are your changes (the interrupted run's files are not counted): commit or stash them, "
+                "and commit the interrupted run's files too, then run again; or pass --allow-dirty",
+            )
+        raise error
 
-    def write(self, files: list[RenderedFile], inventory_text: str, base: BaseLoader) -> WriteReport:
+    def write(self, files: list[RenderedFile], inventory_text: str, base: BaseLoader, *,
+              cluster_name: str | None = None, secrets_recipient: str | None = None) -> WriteReport:
+        for f in files:
+            check_inside(self.repo, f.path, "generated file")
         if self.previous is None:
             self._refuse_foreign(files)
         reconciler = Reconciler(self.repo, self.previous, _Lazy(base), find_committed=lambda p, d: committed_version(self.repo, p, d))
@@ -71,7 +84,8 @@ class RepositorySession:
                 "clustergen wrote as found in git history"
             )
         state = GenerationState(
-            inventory_digest=digest(inventory_text.encode()), files={f.path: digest(f.content) for f in files}, inventory=inventory_text
+            inventory_digest=digest(inventory_text.encode()), files={f.path: digest(f.content) for f in files}, inventory=inventory_text,
+            cluster_name=cluster_name, secrets_recipient=secrets_recipient,
         )
         new_state = state.text().encode()
         state_path = self.repo / STATE_PATH
@@ -116,6 +130,11 @@ class _Lazy:
             self._value, self._loaded = self._load(), True
         return self._value.get(path) if self._value is not None else None
 
+    def available(self) -> bool:
+        """Whether the previous inventory rendered (loading it if need be)."""
+        self.get("")
+        return self._value is not None
+
 
 @contextmanager
 def open_repository(repo: Path, *, dry_run: bool = False) -> Iterator[RepositorySession]:
@@ -153,8 +172,15 @@ def _locked_session(repo: Path, dry_run: bool) -> Iterator[RepositorySession]:
                     file=str(repo),
                     hint="run clustergen generate (without --dry-run) to finish it first",
                 )
-        else:
-            note = recover(repo)
-            if note:
-                notes.append(note)
-        yield RepositorySession(repo, dry_run, GenerationState.read(repo), notes)
+        recovered: list[str] = []
+        if not dry_run:
+            found = recover(repo)
+            if found:
+                notes.append(found[0])
+                recovered = found[1]
+        try:
+            yield RepositorySession(repo, dry_run, GenerationState.read(repo), notes, recovered)
+        except ClustergenError as exc:
+            if recovered and exc.wrote is None:  # "nothing was written" would not be true
+                exc.wrote = notes[0]
+            raise

@@ -744,16 +744,14 @@ spec:
 
 
 def test_a_release_seen_twice_renders_once(tmp_path, chart_repo, charts_src, monkeypatch):
-    import helm_python
-
     chart_repo.add(web_chart(charts_src), "1.0.0")
     root = gitops_repo(tmp_path, helm_repository(chart_repo.url) + helm_release())
     loads = []
-    real_load = helm_python.Chart.load
-    monkeypatch.setattr(helm_python.Chart, "load", classmethod(lambda cls, path: loads.append(path) or real_load(path)))
     docs = parse_documents((root / "apps" / "release.yaml").read_text(encoding="utf-8"), "apps/release.yaml")
     objects = {(d.kind, d.namespace, d.name): d for d in docs}
     renderer = Renderer(root, objects, LocalSources(docs, root), Locator(root), ChartStore(tmp_path / "cache"))
+    real_call = renderer.worker.call  # renders run in the Helm worker process
+    monkeypatch.setattr(renderer.worker, "call", lambda op, *args: loads.append(args[0]) or real_call(op, *args))
     release = next(d for d in docs if d.kind == "HelmRelease")
     renderer.helm_release(release)
     renderer.helm_release(release)  # as from a base and an overlay that leaves it alone
