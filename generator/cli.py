@@ -213,10 +213,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         progress=args.output == "text",
         **({"kubernetes_version": version} if version else {}),
     )
-    try:
-        report = validate_repository(args.path, options)
-    except ValueError as exc:
-        raise ClustergenError([Problem(str(exc))]) from None
+    report = validate_repository(args.path, options)
     render_report(report, args.output, sys.stdout)
     return report.exit_code
 

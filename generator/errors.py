@@ -73,3 +73,12 @@ class RenderError(ClustergenError):
 
 class WriteError(ClustergenError):
     """The output directory cannot be written safely."""
+
+
+class ValidateUsageError(ClustergenError):
+    """`clustergen validate` was asked for something it cannot do (an unknown engine, a bad
+    schema-location template, a path that is no folder)."""
+
+    @classmethod
+    def because(cls, message: str, hint: str | None = None) -> "ValidateUsageError":
+        return cls([Problem(message, hint=hint)])

@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from ..errors import ValidateUsageError
 from . import tool
 from .documents import Document, PathPart
 from .kubernetes import Locator, SchemaResult, _fault, is_schema_subject
@@ -28,7 +29,7 @@ except AttributeError:  # pragma: no cover
 def require() -> str:
     exe = tool.kubeconform_path()
     if exe is None:
-        raise ValueError("engine 'kubeconform' needs the kubeconform program on PATH; "
+        raise ValidateUsageError.because("engine 'kubeconform' needs the kubeconform program on PATH; "
                          "install it or use the builtin engine")
     return exe
 

@@ -44,6 +44,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import ValidateUsageError
+
 ENGINES = ("builtin", "kubeconform")
 CHARTS = ("remote", "local")
 
@@ -74,19 +76,19 @@ class ValidateOptions:
 
     def __post_init__(self) -> None:
         if self.engine not in ENGINES:
-            raise ValueError(
+            raise ValidateUsageError.because(
                 f"unknown validation engine {self.engine!r}: choose one of {', '.join(ENGINES)}"
             )
         if self.charts not in CHARTS:
-            raise ValueError(f"unknown charts mode {self.charts!r}: choose one of {', '.join(CHARTS)}")
+            raise ValidateUsageError.because(f"unknown charts mode {self.charts!r}: choose one of {', '.join(CHARTS)}")
         if self.helm_timeout <= 0 or self.helm_memory_mib <= 0:
-            raise ValueError("helm_timeout and helm_memory_mib must be positive")
+            raise ValidateUsageError.because("helm_timeout and helm_memory_mib must be positive")
         if self.jobs is not None and self.jobs < 1:
-            raise ValueError(f"jobs must be at least 1, not {self.jobs}")
+            raise ValidateUsageError.because(f"jobs must be at least 1, not {self.jobs}")
         version = self.kubernetes_version.removeprefix("v")
         parts = version.split(".")
         if len(parts) < 2 or not all(p.isdigit() for p in parts[:2]):
-            raise ValueError(
+            raise ValidateUsageError.because(
                 f"kubernetes version {self.kubernetes_version!r} is not of the form 1.34 or 1.34.0"
             )
         # Tuples keep the dataclass hashable and picklable for worker processes.

@@ -7,6 +7,7 @@ import json
 import posixpath
 from pathlib import Path
 
+from ..errors import ValidateUsageError
 from . import helm, kubeconform, kubernetes, kustomize, model, tool
 from . import downloads
 from .charts import ChartStore, Network
@@ -73,12 +74,12 @@ def _dedupe(docs: list[Document]) -> list[Document]:
 def validate_repository(root: Path, options: ValidateOptions) -> ValidationReport:
     """Validate the GitOps repository at ``root``; see ValidateOptions for settings.
 
-    Raises ``ValueError`` for unusable options (kubeconform engine without
+    Raises ``ValidateUsageError`` for unusable options (kubeconform engine without
     kubeconform, a bad schema-location template, a root that is no directory).
     """
     root = Path(root)
     if not root.is_dir():
-        raise ValueError(f"{root} is not a directory")
+        raise ValidateUsageError.because(f"{root} is not a directory")
     for loc in options.schema_locations:
         expand_location(loc)
     if options.engine == "kubeconform":

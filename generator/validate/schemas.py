@@ -22,6 +22,7 @@ from typing import Any
 
 import kubernetes_validate
 
+from ..errors import ValidateUsageError
 from .documents import PathPart
 
 try:
@@ -126,7 +127,7 @@ def expand_location(location: str) -> str:
         template = location.rstrip("/") + "/" + CATALOG_LAYOUT
     for name in _TEMPLATE_VAR.findall(template):
         if name not in _TEMPLATE_VARS:
-            raise ValueError(f"schema location {location!r} uses unknown template variable {{{{.{name}}}}}")
+            raise ValidateUsageError.because(f"schema location {location!r} uses unknown template variable {{{{.{name}}}}}")
     return template
 
 

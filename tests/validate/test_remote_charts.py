@@ -24,6 +24,7 @@ import pytest
 import yaml
 
 from generator.cli import main
+from generator.errors import ClustergenError
 from generator.validate import ValidateOptions, validate_repository
 from generator.validate import charts as charts_module
 from generator.validate.charts import ChartSource, ChartStore, Unavailable, matches, unpack, unpinned
@@ -851,7 +852,7 @@ def test_chart_cache_follows_xdg(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert ValidateOptions().chart_cache == tmp_path / "xdg" / "clustergen" / "charts"
     assert ValidateOptions(chart_cache_dir=tmp_path / "mine").chart_cache == tmp_path / "mine"
-    with pytest.raises(ValueError, match="charts mode"):
+    with pytest.raises(ClustergenError, match="charts mode"):
         ValidateOptions(charts="everything")
 
 

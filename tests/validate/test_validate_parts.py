@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from generator.errors import ValidateUsageError
 from generator.validate import Fault, KindCounts, ValidateOptions, ValidationReport, render_report, validate_repository
 from generator.validate.documents import json_path, load_all, locate, parse_documents
 from generator.validate.files import GitIgnore, RepoLayout, discover
@@ -92,7 +93,7 @@ def test_location_rules():
         "https://example.com/catalog/{{.Group}}/{{.ResourceKind}}_{{.ResourceAPIVersion}}.json"
     template = "/s/{{ .NormalizedKubernetesVersion }}{{.StrictSuffix}}/{{.ResourceKind}}{{.KindSuffix}}.json"
     assert expand_location(template) == template
-    with pytest.raises(ValueError, match="Nope"):
+    with pytest.raises(ValidateUsageError, match="Nope"):
         expand_location("/s/{{.Nope}}.json")
 
 
@@ -232,19 +233,22 @@ def test_worker_processes_give_the_same_results(tmp_path):
 def test_kubeconform_engine_needs_kubeconform(tmp_path):
     if shutil.which("kubeconform"):
         pytest.skip("kubeconform is installed here")
-    with pytest.raises(ValueError, match="kubeconform"):
+    with pytest.raises(ValidateUsageError, match="kubeconform"):
         validate_repository(tmp_path, ValidateOptions(engine="kubeconform"))
 
 
-def test_bad_options_are_value_errors(tmp_path):
-    with pytest.raises(ValueError):
+def test_bad_options_are_user_errors_and_only_they(tmp_path):
+    """A usage mistake is a ClustergenError (exit 2 with a message); a ValueError is a bug
+    and must reach the user as a traceback, not as "1 problem"."""
+    with pytest.raises(ValidateUsageError):
         ValidateOptions(engine="kubeval")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValidateUsageError):
         ValidateOptions(kubernetes_version="latest")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValidateUsageError):
         validate_repository(tmp_path / "nope", ValidateOptions())
-    with pytest.raises(ValueError):
+    with pytest.raises(ValidateUsageError):
         validate_repository(tmp_path, ValidateOptions(schema_locations=("/x/{{.Bogus}}.json",)))
+    assert not issubclass(ValidateUsageError, ValueError)
 
 
 def test_kubeconform_command_spells_out_catalog_layout():
@@ -413,3 +417,16 @@ def test_the_report_has_a_line_per_model_rule():
     data = io.StringIO()
     render_report(report, "json", data)
     assert json.loads(data.getvalue())["rules"]["scheduling"] == {"faults": 1, "warnings": 0, "undecided": 0}
+
+
+def test_a_bug_in_validate_is_a_traceback_not_a_problem(tmp_path, monkeypatch):
+    from generator import cli
+    from generator.validate import runner
+
+    def broken(root, options):
+        raise ValueError("a bug")
+
+    monkeypatch.setattr(runner, "validate_repository", broken)
+    monkeypatch.setattr("generator.validate.validate_repository", broken)
+    with pytest.raises(ValueError, match="a bug"):
+        cli.main(["validate", "--charts", "local", str(tmp_path)])
