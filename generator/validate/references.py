@@ -29,6 +29,7 @@ from .documents import (
 )
 from .files import inside
 from .report import Fault
+from .model.workloads import POD_SPEC_PATHS
 from .sources import LocalSources, application_sources
 
 CHECK = "references"
@@ -36,17 +37,6 @@ FACTS_FILE = ".clustergen/facts.yaml"
 SOURCE_KINDS = {"GitRepository", "HelmRepository", "OCIRepository", "Bucket", "HelmChart", "ExternalArtifact"}
 _DEFAULT_CLASS_ANNOTATIONS = ("storageclass.kubernetes.io/is-default-class",
                               "storageclass.beta.kubernetes.io/is-default-class")
-_POD_SPEC_PATHS: dict[str, tuple[PathPart, ...]] = {
-    "Pod": ("spec",),
-    "Deployment": ("spec", "template", "spec"),
-    "StatefulSet": ("spec", "template", "spec"),
-    "DaemonSet": ("spec", "template", "spec"),
-    "ReplicaSet": ("spec", "template", "spec"),
-    "Job": ("spec", "template", "spec"),
-    "CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
-}
-_REQUIRED_TERMS = ("affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution",
-                   "nodeSelectorTerms")
 
 Locate = Callable[[Document, tuple[PathPart, ...]], "int | None"]
 
@@ -268,7 +258,7 @@ class ReferenceCheck:
     # -- facts-based -------------------------------------------------------------------------
 
     def needs_facts(self) -> bool:
-        return any(d.kind in ("PersistentVolumeClaim", "Ingress") or d.kind in _POD_SPEC_PATHS
+        return any(d.kind in ("PersistentVolumeClaim", "Ingress") or d.kind in POD_SPEC_PATHS
                    for d in self.docs)
 
     def storage(self, facts: Facts) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import yaml
 
 from ..documents import Document, PathPart, load_all, mapping
-from .workloads import PodTemplate
+from .workloads import PodTemplate, embedded_yaml
 
 RULE = "devices"
 _NODE_RESOURCES = ("cpu", "memory", "ephemeral-storage", "hugepages-")
@@ -67,19 +67,11 @@ def check_devices(templates: list[PodTemplate], docs: list[Document]) -> list[Fi
 def _time_slicing(docs: list[Document]) -> Iterator[Finding]:
     """The NVIDIA device plugin refuses a time-slicing block with fewer than 2 replicas."""
     for d in docs:
-        if d.kind != "ConfigMap":
-            continue
-        for key, text in mapping(d.data.get("data")).items():
-            if not isinstance(text, str) or "timeSlicing" not in text:
-                continue
-            try:
-                inner, _ = load_all(text)
-            except yaml.YAMLError:
-                continue
+        for key, inner in embedded_yaml(d, "timeSlicing"):
             config = mapping(inner[0] if inner else None)
             for r in mapping(mapping(config.get("sharing")).get("timeSlicing")).get("resources") or []:
                 replicas = mapping(r).get("replicas")
                 if isinstance(replicas, int) and replicas < 2:
-                    yield Finding(d, ("data", str(key)),
+                    yield Finding(d, ("data", key),
                                   f"time-slicing {mapping(r).get('name')} has replicas {replicas}: the device plugin "
                                   "refuses fewer than 2 (leave sharing out for an exclusive GPU)")

@@ -18,7 +18,7 @@ import yaml
 
 from ..documents import Document, PathPart, get_path, load_all, mapping
 from .facts import ClusterFacts
-from .workloads import pod_templates
+from .workloads import embedded_yaml, pod_templates
 
 RULE = "storage"
 STATIC_PROVISIONERS = frozenset({"kubernetes.io/no-provisioner"})
@@ -41,17 +41,11 @@ def storage_classes(docs: list[Document]) -> Iterator[tuple[Document, tuple[Path
     for d in docs:
         if d.kind == "StorageClass":
             yield d, (), d.data
-        elif d.kind == "ConfigMap":
-            for key, text in mapping(d.data.get("data")).items():
-                if not isinstance(text, str) or "StorageClass" not in text:
-                    continue
-                try:
-                    inner, _ = load_all(text)
-                except yaml.YAMLError:
-                    continue
+        else:
+            for key, inner in embedded_yaml(d, "StorageClass"):
                 for obj in inner:
                     if isinstance(obj, dict) and obj.get("kind") == "StorageClass":
-                        yield d, ("data", str(key)), obj
+                        yield d, ("data", key), obj
 
 
 def served_provisioners(docs: list[Document], facts: ClusterFacts) -> set[str]:

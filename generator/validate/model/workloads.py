@@ -85,3 +85,22 @@ def pod_templates(docs: Iterable[Document]) -> Iterator[PodTemplate]:
             continue
         labels_path = _LABEL_PATHS.get(d.kind, ("spec", "template", "metadata", "labels"))
         yield PodTemplate(d, base, spec, mapping(get_path(d.data, labels_path)))
+
+
+def embedded_yaml(doc: Document, marker: str) -> Iterator[tuple[str, list]]:
+    """(data key, documents) for each ConfigMap value that holds YAML mentioning ``marker``:
+    configuration a controller reads at run time (a StorageClass to create, a plugin config)."""
+    import yaml
+
+    from ..documents import load_all
+
+    if doc.kind != "ConfigMap":
+        return
+    for key, text in mapping(doc.data.get("data")).items():
+        if not isinstance(text, str) or marker not in text:
+            continue
+        try:
+            inner, _ = load_all(text)
+        except yaml.YAMLError:
+            continue
+        yield str(key), inner
