@@ -45,6 +45,16 @@ def test_gitops_path_outside_the_repo_is_an_inventory_error(sync_path: str, tmp_
     assert not (tmp_path / "a" / "escaped").exists() and not (tmp_path / "escaped").exists()
 
 
+def test_gitops_path_on_a_generated_folder_is_an_inventory_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    inventory = tmp_path / "inventory.yaml"
+    inventory.write_text(SHELF.read_text().replace("  engine: flux\n", "  engine: flux\n  path: bootstrap/flux\n", 1))
+    out = tmp_path / "repo"
+    assert main(["generate", str(inventory), "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and f"{inventory}:17:" in err and "gitops.path" in err and "twice" in err, err
+    assert not out.exists()
+
+
 def test_write_refuses_rendered_paths_outside_the_repo(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
     for bad in ("../x.yaml", "/etc/x.yaml", "a/../../x.yaml", "a//b", ""):

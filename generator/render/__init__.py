@@ -56,6 +56,17 @@ def render_repository(plan: ClusterPlan, secrets: ClusterSecrets, inventory_text
     files.append(render_topology(plan))
     files.append(render_probe())
     files.sort(key=lambda f: f.path)
-    paths = [f.path for f in files]
-    assert len(paths) == len(set(paths)), "two renderers wrote the same path"
+    seen: set[str] = set()
+    for f in files:
+        if f.path in seen:
+            # Only gitops.path, set to a folder clustergen generates, can make two renderers meet.
+            from ..errors import InventoryError
+
+            raise InventoryError.single(
+                f"clustergen would write {f.path} twice: gitops.path {plan.inventory.sync_path!r} is a folder clustergen "
+                "generates for something else",
+                hint="pick a folder of its own, such as clusters/<cluster name> (the default)",
+                **plan.inventory.where("gitops", "path"),
+            )
+        seen.add(f.path)
     return files
