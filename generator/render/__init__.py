@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from ..plan.model import ClusterPlan
 from .files import RenderedFile
 from .k3s import render_cloud_init
-from .talos import render_talos
 from .argocd import render_argocd
 from .flux import render_flux
 from .kustomize import release_style, render_app_bases, render_component_base, render_overlays, render_profile_components
@@ -43,6 +42,9 @@ def render_repository(plan: ClusterPlan, secrets: ClusterSecrets, inventory_text
     files.extend(render_argocd(plan, layers) if plan.inventory.engine == "argocd" else render_flux(plan, layers))
     if plan.inventory.distribution == "talos":
         assert secrets.talos_secrets and secrets.talos_admin_client, "the write stage makes Talos secrets for a Talos cluster"
+        # Imported here: the Talos renderer pulls in cryptography, which k3s clusters never need.
+        from .talos import render_talos
+
         files.extend(render_talos(plan, secrets.talos_secrets, secrets.talos_admin_client))
     else:
         assert secrets.k3s_token, "the write stage makes a k3s token for a k3s cluster"
