@@ -82,3 +82,24 @@ def test_talos_warns_that_flannel_does_not_enforce_them(example, warned):
     plan = plan_cluster(inv, warnings)
     assert ("network-policies-not-enforced" in {w.code for w in plan.warnings}) is warned
     assert plan.network_policies  # written either way
+
+
+@pytest.mark.parametrize("solver, opened", [("http01", True), (None, False)])
+def test_http01_solver_pods_are_reachable_from_the_ingress_controller(solver, opened):
+    tls = {"issuer": "letsencrypt", "email": "a@example.org"}
+    extra = {"externalDns": {"provider": "cloudflare", "credentialsSecret": "cf"}}
+    if solver:
+        tls["solver"] = solver
+        extra = {}
+    got = policies(_inv(tls=tls, **extra))
+    traefik = next(p for p in got["web"].ingress_from if p.namespace == "traefik")
+    assert ((8089, "TCP") in traefik.ports) is opened
+
+
+def test_an_http01_cluster_validates_its_issuer_as_public(tmp_path):
+    """The facts carry the inventory's word that the ingress is public, so the model's
+    HTTP-01 check passes where the user chose HTTP-01, and only there."""
+    tls = {"issuer": "letsencrypt", "email": "a@example.org", "solver": "http01"}
+    files = files_of(_inv(tls=tls))
+    assert yaml.safe_load(files[".clustergen/facts.yaml"])["ingressPublic"] is True
+    assert yaml.safe_load(files_of(_inv())[".clustergen/facts.yaml"])["ingressPublic"] is False

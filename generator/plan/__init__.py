@@ -82,5 +82,6 @@ def plan_cluster(inv: Inventory, warnings: list[Problem] | None = None) -> Clust
     # The Schedules follow the namespaces' Pod Security levels, which the apps decide.
     backup = plan_backup(inv, apps, plan.namespaces)
     ingress_ns = catalog.component(inv.components.ingress)["namespace"] if inv.components.ingress != "none" else None
-    policies = plan_network_policies(inv, apps, ingress_ns, {n.name for n in backup.namespaces} if backup else set())
+    policies = plan_network_policies(inv, apps, ingress_ns, {n.name for n in backup.namespaces} if backup else set(),
+                                     http01=acme_solver is not None and acme_solver.kind == "http01")
     return dataclasses.replace(plan, backup=backup, network_policies=policies)

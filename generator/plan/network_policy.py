@@ -18,6 +18,8 @@ from .merge import deep_merge
 from .model import AppPlan
 
 DNS_NAMESPACE = "kube-system"
+# cert-manager's HTTP-01 solver pod listens here, in the namespace of the app's Certificate.
+ACME_SOLVER_PORT = (8089, "TCP")
 MONITORING_NAMESPACE = "monitoring"
 
 
@@ -58,7 +60,8 @@ def _traffic(app: AppPlan) -> tuple[tuple[str, ...], bool]:
 
 
 def plan_network_policies(inv: Inventory, apps: list[AppPlan], ingress_namespace: str | None,
-                          backup_namespaces: set[str]) -> tuple[NamespacePolicy, ...]:
+                          backup_namespaces: set[str], http01: bool = False) -> tuple[NamespacePolicy, ...]:
+    """``http01``: Let's Encrypt reaches the solver pods through the ingress controller."""
     if not inv.components.network_policies or not apps:
         return ()
     by_name = {a.catalog or a.name: a for a in apps}
@@ -74,6 +77,8 @@ def plan_network_policies(inv: Inventory, apps: list[AppPlan], ingress_namespace
         outside[ns] = outside.get(ns, False) or leaves or ns in backup_namespaces
         if app.host and ingress_namespace:
             ingress[ns].setdefault(ingress_namespace, set()).update(_ports(app))
+            if http01:
+                ingress[ns][ingress_namespace].add(ACME_SOLVER_PORT)
         if _service_type(app) == "LoadBalancer":
             open_ports.setdefault(ns, set()).update(_ports(app))
         if inv.components.monitoring:

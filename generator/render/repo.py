@@ -50,6 +50,8 @@ def render_facts(plan: ClusterPlan) -> RenderedFile:
         "packaged": packaged_components(plan) if inv.distribution == "k3s" else [],
         "loadBalancers": [inv.components.load_balancer] if inv.components.load_balancer != "none" else [],
         "backups": plan.backup is not None,
+        # tls.solver: http01 is the inventory saying the internet reaches the ingress.
+        "ingressPublic": plan.acme_solver is not None and plan.acme_solver.kind == "http01",
         # Last, so a node added to the inventory is a change at the end of the file.
         "nodes": [_node_facts(plan, n) for n in plan.nodes],
     }
