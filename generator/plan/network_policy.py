@@ -11,6 +11,7 @@ internet or the LAN, or where k8up sends backups. Decisions here; templates rend
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 from .. import catalog
 from ..errors import Problem
 from ..inventory.model import Inventory

@@ -8,8 +8,7 @@ import posixpath
 from pathlib import Path
 
 from ..errors import ValidateUsageError
-from . import helm, kubeconform, kubernetes, kustomize, model, tool
-from . import downloads
+from . import downloads, helm, kubeconform, kubernetes, kustomize, model, tool
 from .charts import ChartStore, Network
 from .cloudinit import CloudInitCheck
 from .documents import Document, PathPart, compose, locate_in

@@ -17,9 +17,9 @@ from .admission import RULE as ADMISSION, check_admission
 from .devices import RULE as DEVICES, check_devices
 from .facts import ClusterFacts, cluster_facts
 from .layers import Layers, build_layers
+from .network import RULE as NETWORK, check_network
 from .ordering import RULE as ORDERING, check_ordering
 from .scheduling import RULE as SCHEDULING, schedule
-from .network import RULE as NETWORK, check_network
 from .services import RULE as SERVICES, backends, check_backups, check_services
 from .storage import RULE as STORAGE, check_storage
 from .workloads import pod_templates
@@ -53,7 +53,7 @@ def run_model(layers: Layers, facts: ClusterFacts, complete: bool, locate: Locat
         result.daemonsets = placed.daemonsets
         result.undecided += [(SCHEDULING, w) for w in placed.dormant]
         for f in placed.findings:
-            add(SCHEDULING, f.template.doc, f.path, f.message)
+            add(SCHEDULING, f.doc, f.path, f.message)
     ordered, undecided = check_ordering(layers, facts, complete)
     for f in ordered:
         add(ORDERING, f.doc, f.path, f.message)

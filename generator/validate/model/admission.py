@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from ... import podsecurity
-from ..documents import Document, PathPart, mapping
+from ..documents import Document, mapping
 from .facts import ClusterFacts
+from .finding import Finding
 from .workloads import PodTemplate
 
 RULE = "pod-security"
@@ -15,12 +14,6 @@ ENFORCE = "pod-security.kubernetes.io/enforce"
 DEFAULT_LEVEL = {"talos": "baseline"}
 EXEMPT = {"talos": {"kube-system"}}
 
-
-@dataclass
-class Finding:
-    doc: Document
-    path: tuple[PathPart, ...]
-    message: str
 
 
 def namespace_levels(docs: list[Document]) -> dict[str, str]:

@@ -9,22 +9,14 @@ grant: only a privileged container, or one given the device by a device plugin
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
-import yaml
-
-from ..documents import Document, PathPart, load_all, mapping
+from ..documents import Document, mapping
+from .finding import Finding
 from .workloads import PodTemplate, embedded_yaml
 
 RULE = "devices"
 _NODE_RESOURCES = ("cpu", "memory", "ephemeral-storage", "hugepages-")
 
-
-@dataclass
-class Finding:
-    doc: Document
-    path: tuple[PathPart, ...]
-    message: str
 
 
 def _device_volumes(spec: dict) -> dict[str, str]:

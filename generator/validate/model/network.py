@@ -10,20 +10,14 @@ IngressClass was not rendered, nothing is decided.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from ..documents import Document, PathPart, get_path, mapping
+from .finding import Finding
 from .workloads import PodTemplate
 
 RULE = "network"
 _NAME_LABEL = "kubernetes.io/metadata.name"
 
-
-@dataclass
-class Finding:
-    doc: Document
-    path: tuple[PathPart, ...]
-    message: str
 
 
 def _selects(selector: object, labels: dict) -> bool:

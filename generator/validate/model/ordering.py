@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from ..documents import Document, PathPart, get_path, mapping
 from .facts import ClusterFacts
+from .finding import Finding
 from .layers import Layers
 from .workloads import POD_SPEC_PATHS
 
@@ -49,12 +50,6 @@ class Need:
     def what(self) -> str:
         return f"{self.kind} {self.namespace + '/' if self.namespace else ''}{self.name}"
 
-
-@dataclass
-class Finding:
-    doc: Document
-    path: tuple[PathPart, ...]
-    message: str
 
 
 def group_of(doc: Document) -> str:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from ..documents import PathPart, get_path, mapping
 from .facts import Node
+from .finding import Finding
 from .quantities import show_bytes, show_cpu
 from .workloads import PodTemplate
 
@@ -26,12 +27,6 @@ RUNTIME_LABELS = {
 }
 _AFFINITY_TERMS = ("affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution", "nodeSelectorTerms")
 
-
-@dataclass
-class Finding:
-    template: PodTemplate
-    path: tuple[PathPart, ...]
-    message: str
 
 
 @dataclass
@@ -133,7 +128,7 @@ def _eligible(t: PodTemplate, nodes: list[Node]) -> tuple[list[Node], list[tuple
 def _no_node(t: PodTemplate, why: list[tuple[str, tuple, str]], result: Schedule, what: str) -> None:
     reasons = "; ".join(f"{name}: {reason}" for name, _, reason in why)
     path = why[0][1] if why and all(w[1] == why[0][1] for w in why) else ()
-    result.findings.append(Finding(t, (*t.base, *path), f"{what} matches no node ({reasons})"))
+    result.findings.append(Finding(t.doc, (*t.base, *path), f"{what} matches no node ({reasons})"))
 
 
 def _place_daemonset(t: PodTemplate, nodes: list[Node], free: dict, result: Schedule) -> None:
@@ -151,7 +146,7 @@ def _place_daemonset(t: PodTemplate, nodes: list[Node], free: dict, result: Sche
     cpu, mem = t.requests()
     for node in fit:
         if not _reserve(free[node.name], cpu, mem):
-            result.findings.append(Finding(t, (*t.base, "containers"),
+            result.findings.append(Finding(t.doc, (*t.base, "containers"),
                                            f"DaemonSet pod does not fit on {node.name}: needs {show_cpu(cpu)} CPU and "
                                            f"{show_bytes(mem)} memory, {_left(free[node.name])} left"))
 
@@ -164,7 +159,7 @@ def _place_workload(t: PodTemplate, nodes: list[Node], free: dict, result: Sched
     replicas = t.replicas
     cap, path, reason = _spread_capacity(t, len(fit))
     if cap is not None and replicas > cap:
-        result.findings.append(Finding(t, (*t.base, *path),
+        result.findings.append(Finding(t.doc, (*t.base, *path),
                                        f"{replicas} replicas cannot be placed: {reason} and only "
                                        f"{len(fit)} node(s) are eligible ({', '.join(n.name for n in fit)})"))
         replicas = cap
@@ -178,7 +173,7 @@ def _place_workload(t: PodTemplate, nodes: list[Node], free: dict, result: Sched
         placed = next((n for n in candidates if _reserve(free[n.name], cpu, mem)), None)
         if placed is None:
             left = ", ".join(f"{n.name} {_left(free[n.name])}" for n in fit)
-            result.findings.append(Finding(t, (*t.base, "containers"),
+            result.findings.append(Finding(t.doc, (*t.base, "containers"),
                                            f"pod needs {show_cpu(cpu)} CPU and {show_bytes(mem)} memory; no eligible node "
                                            f"has that left ({left})"))
             return

@@ -9,10 +9,10 @@ internet can reach the ingress.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from ..documents import Document, PathPart, get_path, mapping
 from .facts import ClusterFacts
+from .finding import Finding
 from .workloads import PodTemplate
 
 RULE = "services"
@@ -21,12 +21,6 @@ RULE = "services"
 # (app/daemon.go and controller/node_controller.go in longhorn-manager v1.12.1).
 RUNTIME_POD_LABELS = frozenset({"longhorn.io/admission-webhook", "longhorn.io/recovery-backend"})
 
-
-@dataclass
-class Finding:
-    doc: Document
-    path: tuple[PathPart, ...]
-    message: str
 
 
 def backends(doc: Document) -> Iterator[tuple[tuple[PathPart, ...], str, object]]:

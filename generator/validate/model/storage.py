@@ -12,12 +12,10 @@ keep their data on an emptyDir.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
-import yaml
-
-from ..documents import Document, PathPart, get_path, load_all, mapping
+from ..documents import Document, PathPart, get_path, mapping
 from .facts import ClusterFacts
+from .finding import Finding
 from .workloads import embedded_yaml, pod_templates
 
 RULE = "storage"
@@ -27,13 +25,6 @@ RUNTIME_DRIVERS = {("Deployment", "longhorn-driver-deployer"): "driver.longhorn.
 _DATA_KEEPERS = {("monitoring.coreos.com", "Prometheus"): ("spec", "storage"),
                  ("monitoring.coreos.com", "Alertmanager"): ("spec", "storage")}
 
-
-@dataclass
-class Finding:
-    doc: Document
-    path: tuple[PathPart, ...]
-    message: str
-    warning: bool = False
 
 
 def storage_classes(docs: list[Document]) -> Iterator[tuple[Document, tuple[PathPart, ...], dict]]:
