@@ -13,25 +13,11 @@ from collections.abc import Iterator
 
 from ..documents import Document, PathPart, get_path, mapping
 from .finding import Finding
-from .workloads import PodTemplate
+from .workloads import PodTemplate, selector_matches
 
 RULE = "network"
 _NAME_LABEL = "kubernetes.io/metadata.name"
 
-
-
-def _selects(selector: object, labels: dict) -> bool:
-    selector = mapping(selector)
-    if any(str(labels.get(k)) != str(v) for k, v in mapping(selector.get("matchLabels")).items()):
-        return False
-    for e in selector.get("matchExpressions") or []:
-        e = mapping(e)
-        value, values = labels.get(str(e.get("key"))), [str(v) for v in e.get("values") or []]
-        op = e.get("operator")
-        if (op == "In" and str(value) not in values) or (op == "NotIn" and value is not None and str(value) in values) \
-                or (op == "Exists" and value is None) or (op == "DoesNotExist" and value is not None):
-            return False
-    return True
 
 
 def _peer_matches(peer: object, from_ns: str, own_ns: str, from_labels: dict) -> bool:
@@ -42,8 +28,8 @@ def _peer_matches(peer: object, from_ns: str, own_ns: str, from_labels: dict) ->
     if ns_selector is None:
         in_namespace = from_ns == own_ns
     else:
-        in_namespace = _selects(ns_selector, {_NAME_LABEL: from_ns})
-    return in_namespace and (pod_selector is None or _selects(pod_selector, from_labels))
+        in_namespace = selector_matches(ns_selector, {_NAME_LABEL: from_ns})
+    return in_namespace and (pod_selector is None or selector_matches(pod_selector, from_labels))
 
 
 def _port_matches(ports: object, port: int | str, protocol: str) -> bool:
@@ -65,7 +51,7 @@ def ingress_allowed(policies: list[Document], namespace: str, pod_labels: dict, 
                     from_labels: dict, port: int | str, protocol: str = "TCP") -> bool:
     selecting = [p for p in policies if p.namespace == namespace
                  and "Ingress" in (get_path(p.data, ("spec", "policyTypes")) or ["Ingress"])
-                 and _selects(get_path(p.data, ("spec", "podSelector")), pod_labels)]
+                 and selector_matches(get_path(p.data, ("spec", "podSelector")), pod_labels)]
     if not selecting:
         return True
     for p in selecting:

@@ -16,7 +16,7 @@ from ..documents import PathPart, get_path, mapping
 from .facts import Node
 from .finding import Finding
 from .quantities import show_bytes, show_cpu
-from .workloads import PodTemplate
+from .workloads import PodTemplate, expression_matches, selector_matches
 
 RULE = "scheduling"
 _HOSTNAME = "kubernetes.io/hostname"
@@ -57,27 +57,7 @@ def _term_matches(term: object, node: Node) -> bool:
     exprs = [(e, node.labels.get(str(e.get("key")))) for e in term.get("matchExpressions") or [] if isinstance(e, dict)]
     exprs += [(e, node.name if e.get("key") == "metadata.name" else None)
               for e in term.get("matchFields") or [] if isinstance(e, dict)]
-    return bool(exprs) and all(_expression_matches(e, v) for e, v in exprs)  # an empty term selects nothing
-
-
-def _expression_matches(expr: dict, value: str | None) -> bool:
-    op = expr.get("operator")
-    values = [str(v) for v in expr.get("values") or []]
-    if op == "In":
-        return value is not None and value in values
-    if op == "NotIn":
-        return value is None or value not in values
-    if op == "Exists":
-        return value is not None
-    if op == "DoesNotExist":
-        return value is None
-    if op in ("Gt", "Lt") and value is not None and values:
-        try:
-            left, right = int(value), int(values[0])
-        except ValueError:
-            return False
-        return left > right if op == "Gt" else left < right
-    return False
+    return bool(exprs) and all(expression_matches(e, v) for e, v in exprs)  # an empty term selects nothing
 
 
 def _show_term(term: object) -> str:
@@ -186,7 +166,7 @@ def _spread_capacity(t: PodTemplate, eligible: int) -> tuple[int | None, tuple, 
     terms = get_path(t.spec, ("affinity", "podAntiAffinity", "requiredDuringSchedulingIgnoredDuringExecution")) or []
     for i, term in enumerate(terms if isinstance(terms, list) else []):
         term = mapping(term)
-        if term.get("topologyKey") == _HOSTNAME and _selects(mapping(term.get("labelSelector")), t.labels):
+        if term.get("topologyKey") == _HOSTNAME and _selects_some(mapping(term.get("labelSelector")), t.labels):
             return eligible, ("affinity", "podAntiAffinity", "requiredDuringSchedulingIgnoredDuringExecution", i), \
                 "required pod anti-affinity puts each replica on its own node"
     for i, c in enumerate(t.spec.get("topologySpreadConstraints") or []):
@@ -194,22 +174,16 @@ def _spread_capacity(t: PodTemplate, eligible: int) -> tuple[int | None, tuple, 
         min_domains = c.get("minDomains")
         if (c.get("topologyKey") == _HOSTNAME and c.get("whenUnsatisfiable") == "DoNotSchedule"
                 and isinstance(min_domains, int) and min_domains > eligible
-                and _selects(mapping(c.get("labelSelector")), t.labels)):
+                and _selects_some(mapping(c.get("labelSelector")), t.labels)):
             skew = c.get("maxSkew") if isinstance(c.get("maxSkew"), int) else 1
             return eligible * skew, ("topologySpreadConstraints", i), \
                 f"topology spread wants {min_domains} nodes with at most {skew} replica(s) each"
     return None, (), ""
 
 
-def _selects(selector: dict, labels: dict) -> bool:
-    for key, value in mapping(selector.get("matchLabels")).items():
-        if str(labels.get(key)) != str(value):
-            return False
-    for e in selector.get("matchExpressions") or []:
-        e = mapping(e)
-        if not _expression_matches(e, None if labels.get(e.get("key")) is None else str(labels.get(e.get("key")))):
-            return False
-    return bool(selector)
+def _selects_some(selector: dict, labels: dict) -> bool:
+    """A pod selector that is set and matches (an absent one caps nothing)."""
+    return bool(selector) and selector_matches(selector, labels)
 
 
 def _reserve(free: list, cpu: int, mem: int) -> bool:

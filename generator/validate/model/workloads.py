@@ -104,3 +104,38 @@ def embedded_yaml(doc: Document, marker: str) -> Iterator[tuple[str, list]]:
         except yaml.YAMLError:
             continue
         yield str(key), inner
+
+
+def expression_matches(expr: dict, value: str | None) -> bool:
+    """One selector requirement against a label's value (None: the label is absent). Gt and Lt
+    are node affinity's."""
+    op = expr.get("operator")
+    values = [str(v) for v in expr.get("values") or []]
+    if op == "In":
+        return value is not None and value in values
+    if op == "NotIn":
+        return value is None or value not in values
+    if op == "Exists":
+        return value is not None
+    if op == "DoesNotExist":
+        return value is None
+    if op in ("Gt", "Lt") and value is not None and values:
+        try:
+            left, right = int(value), int(values[0])
+        except ValueError:
+            return False
+        return left > right if op == "Gt" else left < right
+    return False
+
+
+def selector_matches(selector: object, labels: dict) -> bool:
+    """A Kubernetes label selector (matchLabels and matchExpressions); an empty one matches all."""
+    selector = mapping(selector)
+    if any(str(labels.get(k)) != str(v) for k, v in mapping(selector.get("matchLabels")).items()):
+        return False
+    for e in selector.get("matchExpressions") or []:
+        e = mapping(e)
+        value = labels.get(str(e.get("key")))
+        if not expression_matches(e, None if value is None else str(value)):
+            return False
+    return True
