@@ -1,9 +1,9 @@
 """Cross-references between objects, and between objects and the cluster's facts.
 
-Flux and Argo CD references need only the documents.  Storage classes, ingress hosts and
-node scheduling also need ``.clustergen/facts.yaml`` (what the cluster
-provides without manifests: its domain, built-in storage classes, nodes and
-their labels); without it those three are reported as skipped.
+Flux and Argo CD references need only the documents.  Storage classes and ingress hosts
+also need ``.clustergen/facts.yaml`` (what the cluster provides without manifests: its
+domain and built-in storage classes); without it those two are reported as skipped. The
+nodes in the same file are the cluster model's (``model``).
 """
 
 from __future__ import annotations
@@ -47,7 +47,6 @@ class Facts:
     engine: str | None = None
     storage_classes: list[str] = field(default_factory=list)
     default_storage: bool = False
-    nodes: list[tuple[str, dict[str, str]]] = field(default_factory=list)
 
 
 def read_facts(root: Path) -> tuple[dict | None, list[Fault]]:
@@ -64,10 +63,8 @@ def read_facts(root: Path) -> tuple[dict | None, list[Fault]]:
     return (docs[0] if docs and isinstance(docs[0], dict) else {}), []
 
 
-def load_facts(root: Path) -> tuple[Facts | None, list[Fault]]:
-    data, faults = read_facts(root)
-    if data is None:
-        return None, faults
+def facts_from(data: dict) -> Facts:
+    """The facts these checks use; the cluster model reads the rest (model.cluster_facts)."""
     facts = Facts()
     domain = get_path(data, ("cluster", "domain"))
     facts.domain = domain.lower().strip(".") if isinstance(domain, str) and domain else None
@@ -79,11 +76,7 @@ def load_facts(root: Path) -> tuple[Facts | None, list[Fault]]:
             facts.default_storage |= bool(entry.get("default"))
         elif isinstance(entry, str):
             facts.storage_classes.append(entry)
-    for node in data.get("nodes") or []:
-        if isinstance(node, dict):
-            labels = mapping(node.get("labels"))
-            facts.nodes.append((str(node.get("name", "?")), {str(k): str(v) for k, v in labels.items()}))
-    return facts, []
+    return facts
 
 
 PRUNE_ANNOTATION = "kustomize.toolkit.fluxcd.io/prune"

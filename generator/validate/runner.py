@@ -15,7 +15,7 @@ from .documents import Document, PathPart, compose, locate_in
 from .files import RepoLayout, bootstrap_files, discover, links_leaving, under
 from .options import ValidateOptions
 from .progress import Progress
-from .references import FACTS_FILE, ReferenceCheck, load_facts, read_facts
+from .references import FACTS_FILE, ReferenceCheck, facts_from, read_facts
 from .report import Fault, ValidationReport
 from .scan import FileTask, ScanConfig, default_jobs, scan_files
 from .schemas import DEFAULT_BACKEND, SchemaStore, bootstrap_schema_paths, expand_location
@@ -147,19 +147,21 @@ def _validate(root, options, jobs, report, layout, config, locator, leaving, wor
             advance(1)
 
         _bootstrap(root, layout, options, report, pinned.schemas_root if pinned else None)
-        _references(root, known + rendered, sources, report, locator)
+        facts = read_facts(root)  # (data or None, faults): read once, for references and the model
+        _references(root, known + rendered, sources, report, locator, facts)
         with progress.stage("cluster model", 1) as advance:
-            _model(root, by_dir, bootstrap, unmanaged, built, rendered, per_release,
+            _model(facts, by_dir, bootstrap, unmanaged, built, rendered, per_release,
                    complete=all(release_key(d) in per_release for d in releases), sources=sources,
                    report=report, locator=locator)
             advance(1)
     return report.finish()
 
 
-def _model(root, by_dir, bootstrap, unmanaged, built, rendered, per_release, complete, sources, report,
+def _model(read, by_dir, bootstrap, unmanaged, built, rendered, per_release, complete, sources, report,
            locator) -> None:
-    """What the cluster will do: the rules of ``model``, owner by owner."""
-    data, faults = read_facts(root)
+    """What the cluster will do: the rules of ``model``, owner by owner. ``read``: the facts
+    file's mapping (None when absent or broken) and its faults, which references reports."""
+    data, faults = read
     if data is None:
         if not faults:
             report.skip("model", f"{FACTS_FILE} not found: the cluster model (scheduling, ordering, storage, "
@@ -380,17 +382,18 @@ def _schemas(docs, unmanaged, options, report, locator, pinned_crds=()) -> None:
         report.skip(*item)
 
 
-def _references(root, docs, sources, report, locator) -> None:
+def _references(root, docs, sources, report, locator, read: tuple[dict | None, list[Fault]]) -> None:
     check = ReferenceCheck(docs, locator)
     check.flux()
     check.argocd(root, sources)
-    facts, faults = load_facts(root)
+    data, faults = read
     report.faults.extend(faults)
+    facts = facts_from(data) if data is not None else None
     check.data_namespaces(facts.engine if facts else None)
     if facts is None:
         if check.needs_facts() and not faults:
-            report.skip("references", f"{FACTS_FILE} not found: storage class, ingress host and "
-                                      "node scheduling checks skipped")
+            report.skip("references", f"{FACTS_FILE} not found: storage class and ingress host "
+                                      "checks skipped")
     else:
         check.storage(facts)
         check.ingress_hosts(facts)
