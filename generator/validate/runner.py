@@ -63,7 +63,7 @@ def _dedupe(docs: list[Document]) -> list[Document]:
     seen = set()
     out = []
     for d in docs:
-        key = json.dumps(d.data, sort_keys=True, default=str)
+        key = release_key(d)
         if key not in seen:
             seen.add(key)
             out.append(d)
@@ -179,16 +179,12 @@ def _model(read, by_dir, bootstrap, unmanaged, built, rendered, per_release, com
 
 def _layers(by_dir, bootstrap, unmanaged, built, per_release, sources) -> model.Layers:
     built = unmanaged + built
-    engine = _dedupe([d for d in bootstrap + built
-                      if kustomize.is_flux_kustomization(d) or (d.kind == "Application" and d.api_version.startswith("argoproj.io/"))])
+    engine = _dedupe([d for d in bootstrap + built if model.layers.is_engine(d)])
     applied: dict[str, list[Document]] = {}
     folders: dict[str, list[Document]] = {}
     for doc in engine:
-        paths = [kustomize.flux_path(doc, sources)] if doc.kind == "Kustomization" else [
-            posixpath.normpath(p.lstrip("/")) for p in model.layers.local_paths(doc)
-            if sources.is_local_url(_repo_url(doc, p))]
         # A folder two owners apply is modelled once, with the first (the object is one).
-        fresh = [p for p in paths if p is not None and p not in folders]
+        fresh = [p for p in _engine_paths(doc, sources) if p not in folders]
         for p in fresh:
             folders[p] = _applied_from(p, by_dir, unmanaged)
         applied[doc.ident] = [d for p in fresh for d in folders[p]]
@@ -199,13 +195,15 @@ def _layers(by_dir, bootstrap, unmanaged, built, per_release, sources) -> model.
     return model.build_layers(applied, engine, per_release, release_key)
 
 
-def _engine_paths(doc: Document) -> list[str]:
-    """Folders a Flux Kustomization or Argo CD Application applies (this repository's or not)."""
+def _engine_paths(doc: Document, sources: LocalSources | None = None) -> list[str]:
+    """Folders a Flux Kustomization or Argo CD Application applies; with ``sources``, only
+    this repository's."""
     if kustomize.is_flux_kustomization(doc):
-        path = kustomize.flux_path(doc)
+        path = kustomize.flux_path(doc, sources)
         return [] if path is None else [path]
     if doc.kind == "Application" and doc.api_version.startswith("argoproj.io/"):
-        return [posixpath.normpath(p.lstrip("/")) for p in model.layers.local_paths(doc)]
+        return [posixpath.normpath(p.lstrip("/")) for p in model.layers.local_paths(doc)
+                if sources is None or sources.is_local_url(_repo_url(doc, p))]
     return []
 
 

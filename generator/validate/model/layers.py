@@ -104,7 +104,7 @@ def build_layers(applied: dict[str, list[Document]], engine_docs: Iterable[Docum
             owner.created_namespaces |= _created_namespaces(d)
     for owner in owners.values():
         for d in owner.docs:
-            if not _is_engine(d):
+            if not is_engine(d):
                 continue
             child = owners.get(key_of(d))
             if child is not None and child.key != owner.key and child.parent is None:
@@ -116,7 +116,8 @@ def build_layers(applied: dict[str, list[Document]], engine_docs: Iterable[Docum
     return Layers(owners, owner_of)
 
 
-def _is_engine(doc: Document) -> bool:
+def is_engine(doc: Document) -> bool:
+    """A Flux Kustomization or an Argo CD Application: something that applies a folder."""
     return (doc.kind == "Kustomization" and doc.api_version.startswith(FLUX_KUSTOMIZATION)) or \
         (doc.kind == "Application" and doc.api_version.startswith(ARGO))
 
