@@ -139,13 +139,16 @@ def _render_text(report: ValidationReport, stream: TextIO) -> None:
         stream.write(f"{len(report.faults)} fault{'s' if len(report.faults) != 1 else ''} ({detail})\n")
 
 
+def rule_counts(report: ValidationReport, rule: str) -> dict[str, int]:
+    return {"faults": sum(f.check == rule for f in report.faults),
+            "warnings": sum(f.check == rule for f in report.warnings),
+            "undecided": sum(r == rule for r, _ in report.undecided)}
+
+
 def _rule_summary(report: ValidationReport, rule: str) -> str:
-    faults = sum(f.check == rule for f in report.faults)
-    warnings = sum(f.check == rule for f in report.warnings)
-    undecided = sum(r == rule for r, _ in report.undecided)
-    parts = [f"{faults} fault{'s' if faults != 1 else ''}"] if faults else []
-    parts += [f"{warnings} warning{'s' if warnings != 1 else ''}"] if warnings else []
-    parts += [f"{undecided} not decided"] if undecided else []
+    counts = rule_counts(report, rule)
+    words = {"faults": ("fault", "faults"), "warnings": ("warning", "warnings"), "undecided": ("not decided",) * 2}
+    parts = [f"{n} {words[k][n != 1]}" for k, n in counts.items() if n]
     return f"{rule} {', '.join(parts) or 'ok'}"
 
 
@@ -168,9 +171,7 @@ def _render_json(report: ValidationReport, stream: TextIO) -> None:
         "warnings": [asdict(f) for f in report.warnings],
         "daemonsets": dict(sorted(report.daemonsets.items())),
         "undecided": [{"rule": r, "what": w} for r, w in report.undecided],
-        "rules": {r: {"faults": sum(f.check == r for f in report.faults),
-                      "warnings": sum(f.check == r for f in report.warnings),
-                      "undecided": sum(u == r for u, _ in report.undecided)} for r in report.rules},
+        "rules": {r: rule_counts(report, r) for r in report.rules},
     }
     json.dump(payload, stream, indent=2)
     stream.write("\n")
