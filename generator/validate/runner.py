@@ -142,8 +142,10 @@ def _validate(root, options, jobs, report, layout, config, locator, leaving, wor
                                               locator, advance)
 
         with progress.stage("schemas", 1) as advance:
-            pinned = _pinned_downloads(layout, built + rendered + unmanaged, options, report)
-            _schemas(built + rendered, unmanaged, options, report, locator, pinned.flux_crds if pinned else [])
+            store = SchemaStore(options.kubernetes_version, options.schema_locations,
+                                options.schema_cache_dir, DEFAULT_BACKEND)
+            pinned = _pinned_downloads(layout, built + rendered + unmanaged, options, report, store)
+            _schemas(built + rendered, unmanaged, options, report, locator, store, pinned.flux_crds if pinned else [])
             advance(1)
 
         _bootstrap(root, layout, options, report, pinned.schemas_root if pinned else None)
@@ -229,15 +231,13 @@ def release_key(doc: Document) -> str:
 
 
 def _pinned_downloads(layout: RepoLayout, docs: list[Document], options: ValidateOptions,
-                      report: ValidationReport) -> downloads.Downloaded | None:
+                      report: ValidationReport, store: SchemaStore) -> downloads.Downloaded | None:
     """The schemas no location gave, fetched at their pins (or from the cache), when
     validation may use the network (remote charts) or the cache alone (offline)."""
     if options.charts != "remote" or options.engine != "builtin":
         return None
     ci_dir, talos_schema = bootstrap_schema_paths(
         options.schema_locations, options.cloud_init_schema_dir, options.talos_schema)
-    store = SchemaStore(options.kubernetes_version, options.schema_locations,
-                        options.schema_cache_dir, DEFAULT_BACKEND)
     wanted = []
     if any(d.api_version.startswith(downloads.FLUX_GROUPS) for d in docs) and \
             store.validator("helm.toolkit.fluxcd.io/v2", "HelmRelease") is None:
@@ -361,7 +361,7 @@ def _helm(worker, root, layout, releases, known, sources, options, report, locat
     return renderer.docs, per_release
 
 
-def _schemas(docs, unmanaged, options, report, locator, pinned_crds=()) -> None:
+def _schemas(docs, unmanaged, options, report, locator, store, pinned_crds=()) -> None:
     if options.engine == "kubeconform":
         try:
             result = kubeconform.validate(unmanaged + docs, options, locator)
@@ -369,8 +369,6 @@ def _schemas(docs, unmanaged, options, report, locator, pinned_crds=()) -> None:
             report.faults.append(Fault("schema", ".", None, None, None, exc.describe()))
             return
     else:
-        store = SchemaStore(options.kubernetes_version, options.schema_locations,
-                            options.schema_cache_dir, DEFAULT_BACKEND)
         store.add_crds(d.data for d in unmanaged + docs if d.kind == "CustomResourceDefinition")
         store.add_crds(pinned_crds)
         result = kubernetes.validate_documents(docs, store, options.strict, locator)

@@ -250,7 +250,9 @@ class SchemaStore:
         any schema location, whose copy may be of another release."""
         for crd in crds:
             for api_version, kind, schema in crd_schemas(crd):
-                self._crds.setdefault((api_version, kind), schema)
+                if (api_version, kind) not in self._crds:
+                    self._crds[(api_version, kind)] = schema
+                    self._compiled.pop((api_version, kind), None)  # a lookup made before it knew
 
     def describe_locations(self) -> str:
         return ", ".join(["bundled Kubernetes " + self._bundled.name, *self.templates])

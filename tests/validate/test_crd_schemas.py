@@ -51,3 +51,11 @@ def test_strict_schema_rules() -> None:
     # A field literally called "properties" is a property, not a keyword.
     nested = strict_schema({"type": "object", "properties": {"properties": {"type": "object", "properties": {"x": {}}}}})
     assert nested["properties"]["properties"]["additionalProperties"] is False
+
+
+def test_a_crd_added_after_a_failed_lookup_is_used(tmp_path: Path) -> None:
+    """validate looks a kind up before the pinned downloads arrive; the later CRD must win."""
+    store = SchemaStore("1.36.0", (), tmp_path)
+    assert store.validator("k8up.io/v1", "PodConfig") is None
+    store.add_crds([PODCONFIG_CRD])
+    assert store.validator("k8up.io/v1", "PodConfig") is not None
