@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,7 @@ from generator.render.files import RenderedFile
 from generator.write import open_repository
 from generator.write.state import digest
 
-from .conftest import EXAMPLES, seed_secrets
+from .conftest import EXAMPLES
 from .regen_helpers import commit_all, generated_repo, git, tree
 
 SHELF = EXAMPLES / "mixed-shelf.yaml"

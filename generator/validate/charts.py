@@ -220,7 +220,7 @@ def unpack(archive: bytes, dest: Path) -> None:
     """Unpack a chart archive's single top folder into ``dest``, refusing
     anything that would land outside it or is not a plain file or folder."""
     try:
-        tar = tarfile.open(fileobj=io.BytesIO(archive), mode="r:*")
+        tar = tarfile.open(fileobj=io.BytesIO(archive), mode="r:*")  # noqa: SIM115 - closed by the `with tar:` below, after the open error is worded
     except (tarfile.TarError, OSError, EOFError) as exc:
         raise Unavailable(f"not a chart archive: {exc}", fault=True) from None
     with tar:

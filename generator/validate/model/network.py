@@ -77,7 +77,7 @@ def _target_port(service: Document, port: object, templates: list[PodTemplate]) 
         p = mapping(p)
         if port is None or p.get("name") == port or p.get("port") == port:
             target = p.get("targetPort", p.get("port"))
-            return target, str(p.get("protocol") or "TCP"), pods
+            return target if isinstance(target, (int, str)) else 0, str(p.get("protocol") or "TCP"), pods
     return port if isinstance(port, (int, str)) else 0, "TCP", pods
 
 

@@ -73,7 +73,7 @@ def check_services(templates: list[PodTemplate], docs: list[Document], facts: Cl
     for t in templates:
         for k, v in t.labels.items():
             by_label.setdefault((t.namespace, str(k), str(v)), []).append(t)
-    for (ns, name), svc in services.items():
+    for (ns, _name), svc in services.items():
         full = mapping(get_path(svc.data, ("spec", "selector")))
         selector = {k: v for k, v in full.items() if k not in RUNTIME_POD_LABELS}
         first = next(iter(selector.items()), None)
