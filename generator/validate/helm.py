@@ -555,7 +555,7 @@ class Renderer:
                 continue
             file = posixpath.join(label, template.split("/", 1)[1] if "/" in template else template)
             try:
-                rendered = parse_documents(text, file, RENDERED, origin)
+                rendered = [d for piece in split_manifest(text) for d in parse_documents(piece, file, RENDERED, origin)]
             except yaml.YAMLError as exc:
                 self.faults.append(Fault(CHECK, file, None, doc.ident, None,
                                          f"rendered with {doc.ident}'s values, not valid YAML: {exc}"))
@@ -563,6 +563,16 @@ class Renderer:
             for d in rendered:
                 d.index, d.line, d.namespace_default = -1, None, namespace
             self.docs.extend(rendered)
+
+
+# Helm cuts a template's output into documents with this pattern, not with a YAML parser: a
+# separator glued to the next line by whitespace trimming (`---# comment`) still separates.
+_HELM_SEPARATOR = re.compile(r"(?:^|\s*\n)---\s*")
+
+
+def split_manifest(text: str) -> list[str]:
+    """A template's rendered text as the documents Helm sends to the API server."""
+    return [piece for piece in _HELM_SEPARATOR.split(text) if piece.strip()]
 
 
 def _git_pin(ref: dict) -> str:
