@@ -64,7 +64,7 @@ def monitoring_values(nodes: list[NodePlan], storage_backend: str, storage_class
 # research notes; metallb needs Prometheus's namespace and ServiceAccount for its RBAC).
 SERVICE_MONITOR_VALUES: dict[str, dict[str, Any]] = {
     # traefik's chart refuses to render a ServiceMonitor unless the API already exists, which
-    # a render outside the cluster cannot see; dependsOn on kube-prometheus-stack (below)
+    # a render outside the cluster cannot see; dependsOn on kube-prometheus-stack-crds (below)
     # is what makes it exist, so the check is off (templates/servicemonitor.yaml at 41.x).
     "traefik": {"metrics": {"prometheus": {"service": {"enabled": True}, "serviceMonitor": {"enabled": True},
                                            "disableAPICheck": True}}},

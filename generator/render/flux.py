@@ -28,6 +28,7 @@ def flux_component_release(component: ComponentPlan) -> list[tuple[str, str]]:
         "source_name": component.key,
         "release_name": component.release_name,
         "values": component.values,
+        "keeps_data": component.keeps_data,
         # "namespace/name" for a release in another namespace.
         "depends_on": [dict(zip(("namespace", "name"), d.split("/"))) if "/" in d else {"name": d, "namespace": None} for d in component.depends_on],
     }

@@ -13,9 +13,7 @@ from generator.validate import validate_repository
 from generator.validate.documents import load_all
 from generator.validate.helm import split_manifest
 
-from .test_remote_charts import (  # noqa: F401 - pytest fixtures
-    chart_repo,
-    charts_src,
+from .test_remote_charts import (
     gitops_repo,
     helm_release,
     helm_repository,
@@ -23,6 +21,9 @@ from .test_remote_charts import (  # noqa: F401 - pytest fixtures
     options,
     write_chart,
 )
+
+# The loopback chart repository and the chart source folder, shared with the remote-chart tests.
+pytest_plugins = ["tests.validate.test_remote_charts"]
 
 GLUED = """\
 apiVersion: v1
