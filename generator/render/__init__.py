@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from ..plan.model import ClusterPlan
-from .files import RenderedFile
+from ..shared import ClusterSecrets, RenderedFile
 from .k3s import render_cloud_init
 from .argocd import render_argocd
 from .flux import render_flux
@@ -14,20 +12,6 @@ from .secrets import secret_manifests, wanted_secret_fields
 from .repo import render_app_chart, render_ci_files, render_probe, render_topology, render_facts, render_gitignore, render_inventory_copy, render_readme
 
 __all__ = ["ClusterSecrets", "RenderedFile", "render_repository", "secret_manifests", "wanted_secret_fields"]
-
-
-@dataclass(frozen=True)
-class ClusterSecrets:
-    """Generated once per cluster, stored SOPS-encrypted; a distribution uses its own fields."""
-
-    k3s_token: str | None = None
-    talos_secrets: str | None = None  # talosctl's secrets bundle (secrets.yaml), as YAML text
-    talos_admin_client: str | None = None  # the talosconfig's os:admin client certificate and key
-    grafana_admin_password: str | None = None  # monitoring: Grafana's admin login
-    restic_password: str | None = None  # backups: every namespace's restic repository (losing it loses the backups)
-    # Backups: the S3 keys. The user puts them into the store (README); clustergen never makes them up.
-    backup_s3_access_key_id: str | None = None
-    backup_s3_secret_access_key: str | None = None
 
 
 def render_repository(plan: ClusterPlan, secrets: ClusterSecrets, inventory_text: str) -> list[RenderedFile]:
