@@ -5,13 +5,21 @@ from __future__ import annotations
 from ..plan.model import ClusterPlan
 from ..shared import ClusterSecrets, RenderedFile
 from .k3s import render_cloud_init
-from .argocd import render_argocd
-from .flux import render_flux
-from .kustomize import release_style, render_app_bases, render_component_base, render_overlays, render_profile_components
+from .argocd import ARGOCD_STYLE, render_argocd
+from .flux import FLUX_STYLE, render_flux
+from .gitops import ReleaseStyle
+from .kustomize import render_app_bases, render_component_base, render_overlays, render_profile_components
 from .secrets import secret_manifests, wanted_secret_fields
 from .repo import render_app_chart, render_ci_files, render_probe, render_topology, render_facts, render_gitignore, render_inventory_copy, render_readme
 
 __all__ = ["ClusterSecrets", "RenderedFile", "render_repository", "secret_manifests", "wanted_secret_fields"]
+
+
+RELEASE_STYLES = {"flux": FLUX_STYLE, "argocd": ARGOCD_STYLE}
+
+
+def release_style(plan: ClusterPlan) -> ReleaseStyle:
+    return RELEASE_STYLES[plan.settings.engine]
 
 
 def render_repository(plan: ClusterPlan, secrets: ClusterSecrets, inventory_text: str) -> list[RenderedFile]:
@@ -19,12 +27,12 @@ def render_repository(plan: ClusterPlan, secrets: ClusterSecrets, inventory_text
     style = release_style(plan)
     for component in plan.components:
         files.extend(render_component_base(component, style))
-    files.extend(render_app_bases(plan))
-    overlay_files, layers = render_overlays(plan)
+    files.extend(render_app_bases(plan, style))
+    overlay_files, layers = render_overlays(plan, style)
     files.extend(overlay_files)
-    files.extend(render_profile_components(plan))
-    files.extend(render_argocd(plan, layers) if plan.inventory.engine == "argocd" else render_flux(plan, layers))
-    if plan.inventory.distribution == "talos":
+    files.extend(render_profile_components(plan, style))
+    files.extend(render_argocd(plan, layers) if plan.settings.engine == "argocd" else render_flux(plan, layers))
+    if plan.settings.distribution == "talos":
         assert secrets.talos_secrets and secrets.talos_admin_client, "the write stage makes Talos secrets for a Talos cluster"
         # Imported here: the Talos renderer pulls in cryptography, which k3s clusters never need.
         from .talos import render_talos
@@ -49,10 +57,10 @@ def render_repository(plan: ClusterPlan, secrets: ClusterSecrets, inventory_text
             from ..errors import InventoryError
 
             raise InventoryError.single(
-                f"clustergen would write {f.path} twice: gitops.path {plan.inventory.sync_path!r} is a folder clustergen "
+                f"clustergen would write {f.path} twice: gitops.path {plan.settings.sync_path!r} is a folder clustergen "
                 "generates for something else",
                 hint="pick a folder of its own, such as clusters/<cluster name> (the default)",
-                **plan.inventory.where("gitops", "path"),
+                **plan.settings.sync_path_where,
             )
         seen.add(f.path)
     return files

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from .. import __version__, catalog
-from ..plan.hardware import allocatable
 from ..plan.model import ClusterPlan, NodePlan
 from ..resources import source_dir
 from ..shared.layout import AGE_KEY_PATH, ENCRYPTED_SECRETS_PATH, FACTS_PATH, SECRETS_DIR
@@ -37,17 +36,17 @@ def render_gitignore() -> RenderedFile:
 
 def render_facts(plan: ClusterPlan) -> RenderedFile:
     """What `clustergen validate` needs to know about nodes it cannot see in manifests."""
-    inv = plan.inventory
+    settings = plan.settings
     facts: dict[str, Any] = {
-        "cluster": {"name": inv.cluster_name, "domain": inv.domain},
-        "distribution": inv.distribution,
-        "engine": inv.engine,
+        "cluster": {"name": settings.cluster_name, "domain": settings.domain},
+        "distribution": settings.distribution,
+        "engine": settings.engine,
         "kubernetesVersion": plan.kubernetes_version,
         # The default class is created by a chart from another repository
         # (local-path, Rook), which validation cannot render.
         "storageClasses": [{"name": plan.storage_class, "default": True}],
-        "packaged": packaged_components(plan) if inv.distribution == "k3s" else [],
-        "loadBalancers": [inv.components.load_balancer] if inv.components.load_balancer != "none" else [],
+        "packaged": packaged_components(plan) if settings.distribution == "k3s" else [],
+        "loadBalancers": [settings.load_balancer] if settings.load_balancer != "none" else [],
         "backups": plan.backup is not None,
         # tls.solver: http01 is the inventory saying the internet reaches the ingress.
         "ingressPublic": plan.acme_solver is not None and plan.acme_solver.kind == "http01",
@@ -59,7 +58,7 @@ def render_facts(plan: ClusterPlan) -> RenderedFile:
 
 
 def _node_facts(plan: ClusterPlan, node: NodePlan) -> dict[str, Any]:
-    cpu, mib = allocatable(node.cpu, node.memory_mib, plan.inventory.distribution)
+    cpu, mib = node.allocatable
     facts: dict[str, Any] = {"name": node.name, "role": node.role, "arch": node.arch, "labels": node.labels}
     if node.taints:
         facts["taints"] = [{"key": t.key, "value": t.value, "effect": t.effect} if t.value is not None
@@ -92,7 +91,7 @@ def render_inventory_copy(inventory_text: str) -> RenderedFile:
 
 
 def render_readme(plan: ClusterPlan, layers: dict[str, str]) -> RenderedFile:
-    inv = plan.inventory
+    settings = plan.settings
     first = plan.first_server
     others = [n for n in plan.nodes if n.is_server and not n.first_server]
     agents = [n for n in plan.nodes if not n.is_server]
@@ -100,7 +99,7 @@ def render_readme(plan: ClusterPlan, layers: dict[str, str]) -> RenderedFile:
         "bootstrap/repo/README.md.j2",
         check_yaml=False,
         version=__version__,
-        inv=inv,
+        inv=settings,
         plan=plan,
         first=first,
         other_servers=others,
@@ -109,7 +108,7 @@ def render_readme(plan: ClusterPlan, layers: dict[str, str]) -> RenderedFile:
         flux_version=catalog.flux_version(),
         apps=plan.apps,
         components=plan.components,
-        talos=_talos_readme(plan) if plan.inventory.distribution == "talos" else None,
+        talos=_talos_readme(plan) if plan.settings.distribution == "talos" else None,
         argocd_chart=catalog.component("argo-cd")["chart"],
         argocd_values_file=ARGOCD_VALUES_FILE,
         monitoring=_monitoring_readme(plan),
@@ -118,18 +117,17 @@ def render_readme(plan: ClusterPlan, layers: dict[str, str]) -> RenderedFile:
 
 
 def _monitoring_readme(plan: ClusterPlan) -> dict[str, Any] | None:
-    from ..plan.monitoring import SERVICE_MONITOR_VALUES
     from .secrets import controllers_folder
 
     kps = next((c for c in plan.components if c.key == "kube-prometheus-stack"), None)
-    if kps is None:
+    if kps is None or plan.monitoring is None:
         return None
     spec = kps.cluster_values["prometheus"]["prometheusSpec"]
     return {
         "prometheus_size": spec["storageSpec"]["volumeClaimTemplate"]["spec"]["resources"]["requests"]["storage"],
         "retention_size": spec["retentionSize"],
-        "scraped": [c.key for c in plan.components if c.key in SERVICE_MONITOR_VALUES],
-        "secret_path": f"{controllers_folder(plan)}/grafana-admin.sops.yaml",
+        "scraped": list(plan.monitoring.scraped),
+        "secret_path": f"{controllers_folder(plan)}/{plan.monitoring.grafana_secret}.sops.yaml",
     }
 
 
@@ -148,12 +146,12 @@ def render_ci_files(plan: ClusterPlan, layers: dict[str, str]) -> list[RenderedF
     """The generated repository checks itself: a PR workflow and Renovate for every pin."""
     workflow = render_template(
         "bootstrap/repo/validate-workflow.yaml.j2",
-        branch=plan.inventory.branch,
+        branch=plan.settings.branch,
         version=__version__,
         kubernetes_version=plan.kubernetes_version,
         layer_paths=list(layers.values()),
     )
-    renovate = render_template("bootstrap/repo/renovate.json.j2", check_yaml=False, engine=plan.inventory.engine, distribution=plan.inventory.distribution)
+    renovate = render_template("bootstrap/repo/renovate.json.j2", check_yaml=False, engine=plan.settings.engine, distribution=plan.settings.distribution)
     import json
 
     json.loads(renovate)  # a broken template must fail here, not in the user's Renovate
@@ -184,7 +182,7 @@ def render_topology(plan: ClusterPlan) -> RenderedFile:
     text = render_template(
         "bootstrap/repo/topology.md.j2",
         check_yaml=False,
-        cluster_name=plan.inventory.cluster_name,
+        cluster_name=plan.settings.cluster_name,
         etcd=len(plan.servers) > 1,
         servers=[n for n in nodes if n["server"]],
         agents=[n for n in nodes if not n["server"]],
