@@ -67,7 +67,7 @@ def imports_of(name: str, path: Path, modules: dict[str, Path]) -> list[tuple[st
                 # `from .. import catalog` imports the module generator.catalog; `from .x import f` imports .x
                 submodule = f"{base}.{alias.name}"
                 result.append((submodule if submodule in modules else base, node.lineno))
-    return result
+    return list(dict.fromkeys(result))  # `from .x import a, b` is one import of .x
 
 
 def layer_of(module: str) -> str:

@@ -77,85 +77,111 @@ def render_overlays(plan: ClusterPlan, style: ReleaseStyle) -> tuple[list[Render
     root = overlay_root(plan)
     files: list[RenderedFile] = []
     layers: dict[str, str] = {}
-
     for layer in ("controllers", "storage"):
         folder = f"{root}/infrastructure/{layer}"
-        members = [c for c in plan.components if c.layer == layer]
-        extra = storage_classes(plan) if layer == "storage" else controller_objects(plan)
-        if not members and not extra:
-            continue
-        patches = []
-        for component in members:
-            if component.cluster_values:
-                name = f"{component.key}-values.yaml"
-                patches.append(name)
-                files.append(RenderedFile.text(f"{folder}/{name}", _release_patch(style, component.release_name, component.namespace, component.cluster_values)))
-        for name, text in extra:
-            files.append(RenderedFile.text(f"{folder}/{name}", text))
-        resources = [f"../../../../bases/{c.key}" for c in members] + [name for name, _ in extra]
-        secret_resources, generators, generator_files = encrypted_secrets(style, folder, secret_file_names(plan, folder))
-        files.extend(generator_files)
-        files.append(
-            RenderedFile.text(
-                f"{folder}/kustomization.yaml",
-                render_template("overlays/cluster/kustomization.yaml.j2", resources=resources + secret_resources, patches=patches, generators=generators),
-            )
-        )
-        layers[f"infra-{layer}"] = folder
-
-    config_files = _config_files(plan)
+        layer_output = _infrastructure_layer(plan, style, layer, folder)
+        if layer_output:
+            files.extend(layer_output)
+            layers[f"infra-{layer}"] = folder
+    configs = f"{root}/infrastructure/configs"
+    config_files = _configs_layer(plan, configs)
     if config_files:
-        configs = f"{root}/infrastructure/configs"
-        for name, text in config_files:
-            files.append(RenderedFile.text(f"{configs}/{name}", text))
-        files.append(RenderedFile.text(f"{configs}/kustomization.yaml", render_template("overlays/cluster/kustomization.yaml.j2", resources=[n for n, _ in config_files], patches=[])))
+        files.extend(config_files)
         layers["infra-configs"] = configs
-
     if plan.apps or plan.external_services:
         apps_dir = f"{root}/apps"
-        # Two levels: releases/ patches each app's values; the level above adds the
-        # hardware-profile Components, which must see the patched releases (labels included).
-        releases_dir = f"{apps_dir}/releases"
-        resources = ["namespaces.yaml"]
-        keeps_data = {a.namespace for a in plan.apps if a.has_data}
-        namespaces = [{"name": ns, "level": level, "keeps_data": ns in keeps_data} for ns, level in plan.namespaces.items()]
-        files.append(
-            RenderedFile.text(
-                f"{apps_dir}/namespaces.yaml",
-                render_template("overlays/cluster/namespaces.yaml.j2", namespaces=namespaces, engine_title=style.title, keep_annotation=style.keep_annotation),
-            )
-        )
-        if plan.apps:
-            profile_of = {n.name: n.profile for n in plan.nodes}
-            release_resources, app_patches = [], []
-            for app in plan.apps:
-                release_resources.append(f"../../../../{APP_BASES}/{app.name}")
-                name = f"{app.name}-values.yaml"
-                app_patches.append(name)
-                profiles = {profile_of[n] for n in app.eligible_nodes}
-                # An app confined to one hardware profile takes that profile's adjustments.
-                labels = {"clustergen.dev/profile": profiles.pop()} if len(profiles) == 1 else {}
-                files.append(RenderedFile.text(f"{releases_dir}/{name}", _release_patch(style, app.name, app.namespace, app.cluster_values, labels)))
-            files.append(RenderedFile.text(f"{releases_dir}/kustomization.yaml", render_template("overlays/cluster/kustomization.yaml.j2", resources=release_resources, patches=app_patches)))
-            resources.append("releases")
-        if plan.backup is not None:
-            files.extend(_backup_files(plan, style))
-            resources.append("backup")
-        for name, text in network_policy_files(plan):
-            files.append(RenderedFile.text(f"{apps_dir}/{name}", text))
-            resources.append(name)
-        if plan.external_services:
-            resources.append("external-services.yaml")
-            files.append(RenderedFile.text(f"{apps_dir}/external-services.yaml", _external_services(plan)))
-        components = [f"../../profiles/{p}" for p in sorted({n.profile for n in plan.nodes})]
-        files.append(
-            RenderedFile.text(
-                f"{apps_dir}/kustomization.yaml",
-                render_template("overlays/cluster/kustomization.yaml.j2", resources=resources, patches=[], components=components),
-            )
-        )
+        files.extend(_apps_layer(plan, style, apps_dir))
         layers["apps"] = apps_dir
     return files, layers
+
+
+def _kustomization(folder: str, resources: list[str], patches: list[str], **context: Any) -> RenderedFile:
+    return RenderedFile.text(
+        f"{folder}/kustomization.yaml",
+        render_template("overlays/cluster/kustomization.yaml.j2", resources=resources, patches=patches, **context),
+    )
+
+
+def _infrastructure_layer(plan: ClusterPlan, style: ReleaseStyle, layer: str, folder: str) -> list[RenderedFile]:
+    """infrastructure/controllers or storage: the components' bases, their values patches, the
+    objects clustergen adds to the layer and its encrypted Secrets; nothing when the layer is empty."""
+    members = [c for c in plan.components if c.layer == layer]
+    extra = storage_classes(plan) if layer == "storage" else controller_objects(plan)
+    if not members and not extra:
+        return []
+    files = []
+    patches = []
+    for component in members:
+        if component.cluster_values:
+            name = f"{component.key}-values.yaml"
+            patches.append(name)
+            files.append(RenderedFile.text(f"{folder}/{name}", _release_patch(style, component.release_name, component.namespace, component.cluster_values)))
+    for name, text in extra:
+        files.append(RenderedFile.text(f"{folder}/{name}", text))
+    resources = [f"../../../../bases/{c.key}" for c in members] + [name for name, _ in extra]
+    secret_resources, generators, generator_files = encrypted_secrets(style, folder, secret_file_names(plan, folder))
+    files.extend(generator_files)
+    files.append(_kustomization(folder, resources + secret_resources, patches, generators=generators))
+    return files
+
+
+def _configs_layer(plan: ClusterPlan, folder: str) -> list[RenderedFile]:
+    """infrastructure/configs: objects that need the controllers' CRDs; nothing when there are none."""
+    config_files = _config_files(plan)
+    if not config_files:
+        return []
+    files = [RenderedFile.text(f"{folder}/{name}", text) for name, text in config_files]
+    files.append(_kustomization(folder, [n for n, _ in config_files], []))
+    return files
+
+
+def _apps_layer(plan: ClusterPlan, style: ReleaseStyle, apps_dir: str) -> list[RenderedFile]:
+    """apps/: the app namespaces, the releases, backups, network policies and external services,
+    with the hardware-profile Components on top."""
+    files = [_namespaces_file(plan, style, apps_dir)]
+    resources = ["namespaces.yaml"]
+    if plan.apps:
+        files.extend(_app_releases(plan, style, f"{apps_dir}/releases"))
+        resources.append("releases")
+    if plan.backup is not None:
+        files.extend(_backup_files(plan, style))
+        resources.append("backup")
+    for name, text in network_policy_files(plan):
+        files.append(RenderedFile.text(f"{apps_dir}/{name}", text))
+        resources.append(name)
+    if plan.external_services:
+        resources.append("external-services.yaml")
+        files.append(RenderedFile.text(f"{apps_dir}/external-services.yaml", _external_services(plan)))
+    components = [f"../../profiles/{p}" for p in sorted({n.profile for n in plan.nodes})]
+    files.append(_kustomization(apps_dir, resources, [], components=components))
+    return files
+
+
+def _namespaces_file(plan: ClusterPlan, style: ReleaseStyle, apps_dir: str) -> RenderedFile:
+    keeps_data = {a.namespace for a in plan.apps if a.has_data}
+    namespaces = [{"name": ns, "level": level, "keeps_data": ns in keeps_data} for ns, level in plan.namespaces.items()]
+    return RenderedFile.text(
+        f"{apps_dir}/namespaces.yaml",
+        render_template("overlays/cluster/namespaces.yaml.j2", namespaces=namespaces, engine_title=style.title, keep_annotation=style.keep_annotation),
+    )
+
+
+def _app_releases(plan: ClusterPlan, style: ReleaseStyle, releases_dir: str) -> list[RenderedFile]:
+    """apps/releases/: each app's base and its values patch. A level of its own: the level above
+    adds the hardware-profile Components, which must see the patched releases (labels included)."""
+    profile_of = {n.name: n.profile for n in plan.nodes}
+    files = []
+    resources, patches = [], []
+    for app in plan.apps:
+        resources.append(f"../../../../{APP_BASES}/{app.name}")
+        name = f"{app.name}-values.yaml"
+        patches.append(name)
+        profiles = {profile_of[n] for n in app.eligible_nodes}
+        # An app confined to one hardware profile takes that profile's adjustments.
+        labels = {"clustergen.dev/profile": profiles.pop()} if len(profiles) == 1 else {}
+        files.append(RenderedFile.text(f"{releases_dir}/{name}", _release_patch(style, app.name, app.namespace, app.cluster_values, labels)))
+    files.append(_kustomization(releases_dir, resources, patches))
+    return files
 
 
 def encrypted_secrets(style: ReleaseStyle, folder: str, names: list[str]) -> tuple[list[str], list[str], list[RenderedFile]]:
