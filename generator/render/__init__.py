@@ -12,7 +12,7 @@ from .kustomize import render_app_bases, render_component_base, render_overlays,
 from .secrets import secret_manifests, wanted_secret_fields
 from .repo import render_app_chart, render_ci_files, render_probe, render_topology, render_facts, render_gitignore, render_inventory_copy, render_readme
 
-__all__ = ["ClusterSecrets", "RenderedFile", "render_repository", "secret_manifests", "wanted_secret_fields"]
+__all__ = ["render_repository", "secret_manifests", "wanted_secret_fields"]
 
 
 RELEASE_STYLES = {"flux": FLUX_STYLE, "argocd": ARGOCD_STYLE}
