@@ -186,43 +186,13 @@ def controlplane_patch(plan: ClusterPlan) -> list[dict[str, Any]]:
 
 
 def node_patch(plan: ClusterPlan, node: NodePlan) -> list[dict[str, Any]]:
-    settings = plan.settings
     talos = node.talos
     assert talos is not None, "plan_talos_nodes sets this for every node of a Talos cluster"
-    machine: dict[str, Any] = {"install": _install(plan, node)}
-    if node.node_labels:
-        machine["nodeLabels"] = dict(node.node_labels)
-    if node.taints:
-        machine["nodeTaints"] = {t.key: f"{t.value or ''}:{t.effect}" for t in node.taints}
-    if node.kernel_modules:
-        machine["kernel"] = {"modules": [{"name": m} for m in node.kernel_modules]}
-    if node.has_nvidia_gpu:
-        # The NVIDIA container toolkit's eBPF device filter needs unhardened JIT.
-        machine["sysctls"] = {"net.core.bpf_jit_harden": "1"}
-    if node.swap_mib:
-        # Swap is there for the node, and for pods only under LimitedSwap (burstable pods, in proportion).
-        machine.setdefault("kubelet", {})["extraConfig"] = {"failSwapOn": False, "memorySwap": {"swapBehavior": "LimitedSwap"}}
-    if node.is_server and settings.network.control_plane_endpoint is not None:
-        machine["certSANs"] = [str(settings.network.control_plane_endpoint)]
-    prefix = {c.version: c.prefixlen for c in settings.network.node_cidrs}
-    link: dict[str, Any] = {
-        "apiVersion": "v1alpha1",
-        "kind": "LinkConfig",
-        "name": LINK,
-        "up": True,
-        "addresses": [{"address": f"{a}/{prefix[a.version]}"} for a in node.addresses],
-        "routes": [{"gateway": str(g)} for g in settings.network.gateways],
-    }
     documents: list[dict[str, Any]] = [
-        {"version": "v1alpha1", "machine": machine},
+        {"version": "v1alpha1", "machine": _machine_patch(plan, node)},
         {"apiVersion": "v1alpha1", "kind": "HostnameConfig", "auto": "off", "hostname": node.name},
-        {"apiVersion": "v1alpha1", "kind": "LinkAliasConfig", "name": LINK, "selector": {"match": f'mac(link.permanent_addr) == "{node.mac}"'}},
-        link,
-        {"apiVersion": "v1alpha1", "kind": "ResolverConfig", "nameservers": [{"address": str(a)} for a in settings.network.dns_servers]},
+        *_network_documents(plan, node),
     ]
-    if node.is_server and settings.network.control_plane_endpoint is not None:
-        # Talos's own VIP: the control planes elect one holder through etcd, no kube-vip needed.
-        documents.append({"apiVersion": "v1alpha1", "kind": "Layer2VIPConfig", "name": str(settings.network.control_plane_endpoint), "link": LINK})
     # Stated even when EPHEMERAL stays on the install disk, so it can never land on a disk Ceph or Longhorn owns.
     ephemeral_match = _disk_match(talos.ephemeral_disk) if talos.ephemeral_disk else "system_disk"
     documents.append(
@@ -246,6 +216,51 @@ def node_patch(plan: ClusterPlan, node: NodePlan) -> list[dict[str, Any]]:
                 },
             }
         )
+    return documents
+
+
+def _machine_patch(plan: ClusterPlan, node: NodePlan) -> dict[str, Any]:
+    """The node's part of the v1alpha1 machine config: install, labels, taints, modules, sysctls, swap, SANs."""
+    machine: dict[str, Any] = {"install": _install(plan, node)}
+    if node.node_labels:
+        machine["nodeLabels"] = dict(node.node_labels)
+    if node.taints:
+        machine["nodeTaints"] = {t.key: f"{t.value or ''}:{t.effect}" for t in node.taints}
+    if node.kernel_modules:
+        machine["kernel"] = {"modules": [{"name": m} for m in node.kernel_modules]}
+    if node.has_nvidia_gpu:
+        # The NVIDIA container toolkit's eBPF device filter needs unhardened JIT.
+        machine["sysctls"] = {"net.core.bpf_jit_harden": "1"}
+    if node.swap_mib:
+        # Swap is there for the node, and for pods only under LimitedSwap (burstable pods, in proportion).
+        machine.setdefault("kubelet", {})["extraConfig"] = {"failSwapOn": False, "memorySwap": {"swapBehavior": "LimitedSwap"}}
+    vip = plan.settings.network.control_plane_endpoint
+    if node.is_server and vip is not None:
+        machine["certSANs"] = [str(vip)]
+    return machine
+
+
+def _network_documents(plan: ClusterPlan, node: NodePlan) -> list[dict[str, Any]]:
+    """The LAN interface (matched by MAC) with its addresses and routes, the resolvers, and on
+    control planes the shared VIP."""
+    network = plan.settings.network
+    prefix = {c.version: c.prefixlen for c in network.node_cidrs}
+    link: dict[str, Any] = {
+        "apiVersion": "v1alpha1",
+        "kind": "LinkConfig",
+        "name": LINK,
+        "up": True,
+        "addresses": [{"address": f"{a}/{prefix[a.version]}"} for a in node.addresses],
+        "routes": [{"gateway": str(g)} for g in network.gateways],
+    }
+    documents: list[dict[str, Any]] = [
+        {"apiVersion": "v1alpha1", "kind": "LinkAliasConfig", "name": LINK, "selector": {"match": f'mac(link.permanent_addr) == "{node.mac}"'}},
+        link,
+        {"apiVersion": "v1alpha1", "kind": "ResolverConfig", "nameservers": [{"address": str(a)} for a in network.dns_servers]},
+    ]
+    if node.is_server and network.control_plane_endpoint is not None:
+        # Talos's own VIP: the control planes elect one holder through etcd, no kube-vip needed.
+        documents.append({"apiVersion": "v1alpha1", "kind": "Layer2VIPConfig", "name": str(network.control_plane_endpoint), "link": LINK})
     return documents
 
 
