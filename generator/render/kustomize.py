@@ -8,6 +8,8 @@ Argo CD Application), where its values live, and how a namespace is kept from pr
 from __future__ import annotations
 
 import ipaddress
+from typing import Any
+
 from ..plan.model import ClusterPlan, ComponentPlan
 from ..shared import layout
 from .files import RenderedFile
