@@ -226,7 +226,9 @@ def _pinned_kubernetes_version(repo: Path) -> str | None:
     """The version the repository was generated for, from .clustergen/facts.yaml."""
     import yaml
 
-    facts = repo / ".clustergen" / "facts.yaml"
+    from .shared.layout import FACTS_PATH
+
+    facts = repo / FACTS_PATH
     if facts.is_symlink():
         return None  # validate reports a link leaving the repository; never read here
     try:

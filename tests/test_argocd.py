@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from generator.cli import main
-from generator.render.flux import LAYER_ORDER
+from generator.render.gitops import LAYER_ORDER
 
 from .conftest import EXAMPLES, SHARED_SCHEMAS, assert_strict_clean, kubectl, requires_shared, seed_secrets
 

@@ -15,7 +15,7 @@ from typing import Any
 import helm_python as helm
 
 from generator import podsecurity
-from generator.plan.merge import deep_merge
+from generator.shared.merge import deep_merge
 import kubernetes_validate
 import pytest
 import yaml

@@ -61,7 +61,7 @@ def documents(repo: Path) -> list[dict[str, Any]]:
 
 def release_values(repo: Path, name: str) -> dict[str, Any]:
     """A release's values, base and cluster patch merged, whichever engine carries them."""
-    from generator.plan.merge import deep_merge
+    from generator.shared.merge import deep_merge
 
     merged: dict[str, Any] = {}
     for d in documents(repo):

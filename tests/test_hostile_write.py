@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from generator.cli import main
-from generator.render.files import RenderedFile
+from generator.shared import RenderedFile
 from generator.write import open_repository
 from generator.write.state import digest
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .model import NodePlan
+from .model import ComponentPlan, MonitoringPlan, NodePlan
 
 BACKUP_ANNOTATION = "k8up.io/backup"
 GRAFANA_SECRET = "grafana-admin"
@@ -76,3 +76,12 @@ SERVICE_MONITOR_VALUES: dict[str, dict[str, Any]] = {
     "rook-ceph-cluster": {"monitoring": {"enabled": True}},
     "k8up": {"metrics": {"serviceMonitor": {"enabled": True}, "prometheusRule": {"enabled": True}}},
 }
+
+
+def plan_monitoring(monitoring: bool, components: list[ComponentPlan]) -> MonitoringPlan | None:
+    """What render writes for monitoring besides chart values: Grafana's login Secret, and which
+    components Prometheus scrapes (for the README)."""
+    if not monitoring:
+        return None
+    scraped = tuple(c.key for c in components if c.key in SERVICE_MONITOR_VALUES)
+    return MonitoringPlan(namespace=MONITORING_NAMESPACE, grafana_secret=GRAFANA_SECRET, scraped=scraped)
