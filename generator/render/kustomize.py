@@ -19,7 +19,6 @@ from .secrets import backup_folder, secret_file_names
 from .templates import render_template
 
 APP_BASES = "bases/apps"
-KSOPS_GENERATOR = "secret-generator.yaml"
 
 
 def render_component_base(component: ComponentPlan, style: ReleaseStyle) -> list[RenderedFile]:
@@ -187,14 +186,11 @@ def _app_releases(plan: ClusterPlan, style: ReleaseStyle, releases_dir: str) -> 
 
 
 def encrypted_secrets(style: ReleaseStyle, folder: str, names: list[str]) -> tuple[list[str], list[str], list[RenderedFile]]:
-    """How a kustomization takes SOPS-encrypted Secrets: Flux decrypts resources itself;
-    Argo CD needs a KSOPS generator. Returns (resources, generators, generator files)."""
+    """How a kustomization takes SOPS-encrypted Secrets, in the engine's way (Flux decrypts
+    resources itself; Argo CD needs a KSOPS generator). Returns (resources, generators, generator files)."""
     if not names:
         return [], [], []
-    if style.engine == "flux":
-        return list(names), [], []
-    generator = RenderedFile.text(f"{folder}/{KSOPS_GENERATOR}", render_template("overlays/cluster/ksops-generator.yaml.j2", files=names))
-    return [], [KSOPS_GENERATOR], [generator]
+    return style.encrypted_secrets(folder, names)
 
 
 def _backup_files(plan: ClusterPlan, style: ReleaseStyle) -> list[RenderedFile]:
