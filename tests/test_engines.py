@@ -77,6 +77,7 @@ FAKE = engine_data.EngineFacts(
     namespace="fake-system",
     api_groups=frozenset({"fake.example.org"}),
     keep_annotation=("fake.example.org/keep", "always"),
+    keep_option="always",
 )
 RELEASE = "FakeRelease"
 API = "fake.example.org/v1"
@@ -248,3 +249,43 @@ def test_an_engine_without_a_renderer_is_a_bug_not_a_user_error(monkeypatch: pyt
 def test_the_fake_engine_is_not_shipped() -> None:
     assert FAKE.name not in engine_data.ENGINES and FAKE.name not in render_engines.ENGINES
     assert not (Path(templates.data_root()) / "bootstrap/repo/readme/gitops-fake.md.j2").exists()
+
+
+# -- validate: the keep annotation each engine reads ----------------------------------------
+
+FLUX_KEEP = {"kustomize.toolkit.fluxcd.io/prune": "disabled"}
+ARGO_KEEP = {"argocd.argoproj.io/sync-options": "Prune=false,Delete=false"}
+
+
+@pytest.mark.parametrize(
+    ("engine", "annotations", "fault"),
+    [
+        ("flux", FLUX_KEEP, None),
+        ("flux", {"kustomize.toolkit.fluxcd.io/prune": "enabled"}, "Flux may prune it"),
+        ("flux", {"kustomize.toolkit.fluxcd.io/prune": "disabled,x"}, "Flux may prune it"),  # Flux compares the value
+        ("flux", ARGO_KEEP, "add the annotation kustomize.toolkit.fluxcd.io/prune: disabled"),
+        ("argocd", ARGO_KEEP, None),
+        ("argocd", {"argocd.argoproj.io/sync-options": " Delete=false , Prune=false"}, None),  # an option list
+        ("argocd", {"argocd.argoproj.io/sync-options": "Delete=false"}, "Argo CD may prune it"),
+        ("argocd", {"argocd.argoproj.io/sync-options": "Prune=true"}, "argocd.argoproj.io/sync-options: Prune=false,Delete=false"),
+        ("argocd", FLUX_KEEP, "Argo CD may prune it"),
+        (None, FLUX_KEEP, None),  # no facts: either engine's annotation will do
+        (None, ARGO_KEEP, None),
+        (None, {}, "Flux may prune it"),
+        ("weave", ARGO_KEEP, "Flux may prune it"),  # an unknown engine is judged as the default one
+        ("weave", FLUX_KEEP, None),
+    ],
+)
+def test_a_data_namespace_needs_the_syncing_engines_keep_annotation(engine: str | None, annotations: dict[str, str], fault: str | None) -> None:
+    from generator.validate.documents import Document
+    from generator.validate.references import ReferenceCheck
+
+    namespace = Document({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "home", "annotations": annotations}}, "ns.yaml", 0, 1)
+    claim = Document({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data", "namespace": "home"}}, "pvc.yaml", 0, 1)
+    check = ReferenceCheck([namespace, claim], lambda doc, path: None)
+    check.data_namespaces(engine)
+    messages = [f.message for f in check.faults]
+    if fault is None:
+        assert messages == []
+    else:
+        assert len(messages) == 1 and "[pruning-data-namespace] namespace home holds volumes (data)" in messages[0] and fault in messages[0]

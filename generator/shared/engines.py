@@ -8,7 +8,9 @@ A new engine is one entry here and one renderer module.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -19,8 +21,24 @@ class EngineFacts:
     namespace: str
     # API groups whose CRDs the engine's own install brings, not a chart of the repository.
     api_groups: frozenset[str]
-    # The annotation (key, value) that stops it from pruning an object that holds data.
+    # The annotation (key, value) clustergen writes to stop it from pruning an object that holds data.
     keep_annotation: tuple[str, str]
+    # What the engine itself reads there: the one value, or with a separator, the option
+    # that must be among the listed ones (Argo CD's sync-options "Prune=false,...").
+    keep_option: str
+    keep_separator: str | None = None
+
+    def keeps(self, annotations: Mapping[str, Any]) -> bool:
+        """Whether these annotations stop the engine from pruning the object."""
+        value = annotations.get(self.keep_annotation[0])
+        if self.keep_separator is None:
+            return value == self.keep_option
+        return self.keep_option in {o.strip() for o in str(value or "").split(self.keep_separator)}
+
+    @property
+    def keep_text(self) -> str:
+        """The annotation as a user adds it: "key: value"."""
+        return ": ".join(self.keep_annotation)
 
 
 FLUX = EngineFacts(
@@ -30,6 +48,7 @@ FLUX = EngineFacts(
     api_groups=frozenset({"source.toolkit.fluxcd.io", "kustomize.toolkit.fluxcd.io", "helm.toolkit.fluxcd.io",
                           "notification.toolkit.fluxcd.io", "image.toolkit.fluxcd.io"}),
     keep_annotation=("kustomize.toolkit.fluxcd.io/prune", "disabled"),
+    keep_option="disabled",
 )
 
 ARGOCD = EngineFacts(
@@ -39,6 +58,8 @@ ARGOCD = EngineFacts(
     api_groups=frozenset({"argoproj.io"}),
     # Kept through pruning and through its Application's deletion.
     keep_annotation=("argocd.argoproj.io/sync-options", "Prune=false,Delete=false"),
+    keep_option="Prune=false",
+    keep_separator=",",
 )
 
 # In the order the schema lists them; the first is the inventory's default.
