@@ -7,7 +7,8 @@ repository without any other file of clustergen knowing its name.
 
 from __future__ import annotations
 
-import dataclasses
+import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,9 @@ import jinja2
 import pytest
 import yaml
 
-from generator.inventory import load_inventory_text
+from generator.cli import main
+from generator.errors import InventoryError
+from generator.inventory import load, load_inventory_text
 from generator.inventory.load import inventory_schema
 from generator.plan import plan_cluster
 from generator.plan.model import AppPlan, ClusterPlan, ComponentPlan
@@ -23,6 +26,7 @@ from generator.render import engines as render_engines
 from generator.render import render_repository, templates
 from generator.render.gitops import Engine, EngineReadme, ReleaseStyle, ordered_layers, secrets_as_resources
 from generator.shared import ClusterSecrets, RenderedFile
+from generator.resources import package_file
 from generator.shared import engines as engine_data
 from generator.shared.yamltext import dump_documents, load_all, to_yaml
 from generator.validate.model.facts import cluster_facts
@@ -35,11 +39,30 @@ ENGINE_SCHEMA = inventory_schema()["properties"]["gitops"]["properties"]["engine
 # -- the registry is the one list -----------------------------------------------------------
 
 
-def test_the_schema_enum_is_the_registry() -> None:
-    assert ENGINE_SCHEMA["enum"] == list(engine_data.ENGINES)
-    assert ENGINE_SCHEMA["default"] == engine_data.DEFAULT_ENGINE
-    for name in engine_data.ENGINES:  # the field's doc says what each one writes
-        assert f"{name}: " in ENGINE_SCHEMA["description"], name
+def test_the_schema_enum_is_the_registry(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["schema"]) == 0  # what `clustergen schema` publishes
+    published = json.loads(capsys.readouterr().out)["properties"]["gitops"]["properties"]["engine"]
+    assert published == ENGINE_SCHEMA
+    assert published["enum"] == list(engine_data.ENGINES) == ["flux", "argocd"]
+    assert published["default"] == engine_data.DEFAULT_ENGINE == "flux"
+    assert published["description"] == ("flux: Flux Kustomizations and HelmReleases. "
+                                         "argocd: Argo CD Applications (app of apps), same bases and overlays.")
+    # The file keeps no list of its own that could drift from the registry.
+    on_disk = json.loads(package_file("schemas", "inventory.schema.json").read_text())
+    assert set(on_disk["properties"]["gitops"]["properties"]["engine"]) == {"$comment"}
+
+
+@pytest.mark.parametrize(("engine", "accepted"), [("flux", True), ("argocd", True), ("fake", False), ("Flux", False), ("", False)])
+def test_the_inventory_accepts_exactly_the_registered_engines(engine: str, accepted: bool) -> None:
+    text = (EXAMPLES / "single-mini-pc.yaml").read_text(encoding="utf-8").replace("  engine: flux\n", f"  engine: {engine!r}\n", 1)
+    if accepted:
+        inventory, _ = load_inventory_text(text, "inventory.yaml")
+        assert inventory.engine == engine
+    else:
+        with pytest.raises(InventoryError) as caught:
+            load_inventory_text(text, "inventory.yaml")
+        message = str(caught.value)
+        assert "inventory.yaml:12:" in message and "gitops.engine" in message and "use one of: flux, argocd" in message
 
 
 def test_every_engine_has_one_renderer_with_its_own_data() -> None:
@@ -74,6 +97,7 @@ def test_validate_takes_what_an_engine_ships_from_the_registry(engine: str | Non
 FAKE = engine_data.EngineFacts(
     name="fake",
     title="FakeCD",
+    summary="FakeSyncs and FakeReleases.",
     namespace="fake-system",
     api_groups=frozenset({"fake.example.org"}),
     keep_annotation=("fake.example.org/keep", "always"),
@@ -145,20 +169,32 @@ FAKE_TEMPLATES = {
 
 
 @pytest.fixture
-def fake_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+def fake_engine(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Register the fake engine: one data entry, one renderer (and its templates)."""
     monkeypatch.setitem(engine_data.ENGINES, FAKE.name, FAKE)
     monkeypatch.setitem(render_engines.ENGINES, FAKE.name, FAKE_ENGINE)
     env = templates.environment()
     monkeypatch.setattr(env, "loader", jinja2.ChoiceLoader([jinja2.DictLoader(FAKE_TEMPLATES), env.loader]))
+    _clear_schema()  # the schema is made from the registry once, when first loaded
+    yield
+    _clear_schema()  # before the registry is restored; the next load makes it afresh
+
+
+def _clear_schema() -> None:
+    load.inventory_schema.cache_clear()
+    load._validator.cache_clear()
+
+
+def inventory_text(engine: str, example: str = "three-mini-pcs") -> str:
+    text = (EXAMPLES / f"{example}.yaml").read_text(encoding="utf-8")
+    assert "  engine: flux\n" in text
+    return text.replace("  engine: flux\n", f"  engine: {engine}\n", 1)
 
 
 def render_with(engine: str, example: str = "three-mini-pcs") -> tuple[ClusterPlan, dict[str, str]]:
-    text = (EXAMPLES / f"{example}.yaml").read_text(encoding="utf-8")
+    text = inventory_text(engine, example)
     inventory, warnings = load_inventory_text(text, "inventory.yaml")
     plan = plan_cluster(inventory, warnings)
-    # The schema admits only shipped engines, so the fake one enters after the plan.
-    plan = dataclasses.replace(plan, settings=dataclasses.replace(plan.settings, engine=engine))
     secrets = ClusterSecrets(TEST_TOKEN, grafana_admin_password="grafana", restic_password="restic",
                              backup_s3_access_key_id="id", backup_s3_secret_access_key="key")
     return plan, {f.path: f.content.decode() for f in render_repository(plan, secrets, text)}
@@ -218,6 +254,18 @@ def test_a_third_engine_renders_a_whole_repository(fake_engine: None) -> None:
     assert "fake.example.org" in facts.shipped_groups
 
 
+def test_a_third_engine_goes_through_generate(fake_engine: None, tmp_path: Path) -> None:
+    """The whole command: the schema admits it, plan, render and write take it, the repository names it."""
+    inventory = tmp_path / "inventory.yaml"
+    inventory.write_text(inventory_text("fake", "single-mini-pc"), encoding="utf-8")
+    assert main(["generate", str(inventory), "-o", str(tmp_path / "repo")]) == 0
+    repo = tmp_path / "repo"
+    assert yaml.safe_load((repo / "bootstrap/fake/root.yaml").read_text())["kind"] == "FakeRepository"
+    assert not (repo / "bootstrap/flux").exists() and not (repo / "bootstrap/argocd").exists()
+    assert yaml.safe_load((repo / ".clustergen/facts.yaml").read_text())["engine"] == "fake"
+    assert "synced by FakeCD 0.1)" in (repo / "README.md").read_text()
+
+
 def test_a_third_engines_profiles_patch_its_release_object(fake_engine: None) -> None:
     _, files = render_with("fake", "mixed-shelf")  # its rpi3 profile trims the apps' requests
     profiles = {p: yaml.safe_load(t) for p, t in files.items() if p.startswith("overlays/profiles/") and p.endswith("kustomization.yaml")}
@@ -242,8 +290,12 @@ def test_the_shipped_engines_leave_no_trace_of_the_other(engine: str) -> None:
 
 def test_an_engine_without_a_renderer_is_a_bug_not_a_user_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(engine_data.ENGINES, FAKE.name, FAKE)
-    with pytest.raises(AssertionError, match="has no renderer"):
-        render_with("fake")
+    _clear_schema()
+    try:
+        with pytest.raises(AssertionError, match="has no renderer"):
+            render_with("fake")
+    finally:
+        _clear_schema()
 
 
 def test_the_fake_engine_is_not_shipped() -> None:

@@ -19,7 +19,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from ..errors import InventoryError, Problem
 from ..resources import package_file
-from ..shared.engines import DEFAULT_ENGINE
+from ..shared.engines import DEFAULT_ENGINE, engine_schema
 from .checks import check_inventory
 from .locations import SourceMap, format_path
 from .model import (
@@ -44,7 +44,10 @@ from .model import (
 
 @cache
 def inventory_schema() -> dict[str, Any]:
-    return json.loads(package_file("schemas", "inventory.schema.json").read_text())
+    schema = json.loads(package_file("schemas", "inventory.schema.json").read_text())
+    # The engines are a registry, not a list kept by hand here (the file's $comment says so).
+    schema["properties"]["gitops"]["properties"]["engine"] = engine_schema()
+    return schema
 
 
 @cache

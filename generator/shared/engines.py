@@ -1,9 +1,10 @@
 """The GitOps engines clustergen knows, as data every stage may read.
 
-The inventory schema's gitops.engine enum lists exactly these names (a test holds it so),
-validate takes the namespace and API groups an engine installs itself from here, and
-render's registry (render/engines.py) pairs each entry with the module that renders it.
-A new engine is one entry here and one renderer module.
+The inventory schema's gitops.engine enum, default and description are made from these
+entries when the schema is loaded (engine_schema), validate takes the namespace and API
+groups an engine installs itself from here, and render's registry (render/engines.py)
+pairs each entry with the module that renders it. A new engine is one entry here and one
+renderer module.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 class EngineFacts:
     name: str  # the inventory's gitops.engine
     title: str  # how prose names it: "Flux", "Argo CD"
+    summary: str  # what it syncs, for the schema's gitops.engine description
     # The namespace it runs in: it exists on the cluster without a manifest in the repository.
     namespace: str
     # API groups whose CRDs the engine's own install brings, not a chart of the repository.
@@ -44,6 +46,7 @@ class EngineFacts:
 FLUX = EngineFacts(
     name="flux",
     title="Flux",
+    summary="Flux Kustomizations and HelmReleases.",
     namespace="flux-system",
     api_groups=frozenset({"source.toolkit.fluxcd.io", "kustomize.toolkit.fluxcd.io", "helm.toolkit.fluxcd.io",
                           "notification.toolkit.fluxcd.io", "image.toolkit.fluxcd.io"}),
@@ -54,6 +57,7 @@ FLUX = EngineFacts(
 ARGOCD = EngineFacts(
     name="argocd",
     title="Argo CD",
+    summary="Argo CD Applications (app of apps), same bases and overlays.",
     namespace="argocd",
     api_groups=frozenset({"argoproj.io"}),
     # Kept through pruning and through its Application's deletion.
@@ -65,3 +69,12 @@ ARGOCD = EngineFacts(
 # In the order the schema lists them; the first is the inventory's default.
 ENGINES: dict[str, EngineFacts] = {e.name: e for e in (FLUX, ARGOCD)}
 DEFAULT_ENGINE = next(iter(ENGINES))
+
+
+def engine_schema() -> dict[str, Any]:
+    """The inventory schema's gitops.engine: one of these names, the first by default."""
+    return {
+        "enum": list(ENGINES),
+        "default": DEFAULT_ENGINE,
+        "description": " ".join(f"{e.name}: {e.summary}" for e in ENGINES.values()),
+    }
