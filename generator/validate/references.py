@@ -163,10 +163,8 @@ class ReferenceCheck:
             annotations = doc.metadata.get("annotations") or {}
             # An engine this clustergen does not know is judged as the default one.
             syncer = ENGINES.get(engine or "") or ENGINES[DEFAULT_ENGINE]
-            if engine is None:
-                kept = any(e.keeps(annotations) for e in ENGINES.values())
-            else:
-                kept = syncer.keeps(annotations)
+            # Without facts, any engine's annotation keeps it.
+            kept = any(e.keeps(annotations) for e in ENGINES.values()) if engine is None else syncer.keeps(annotations)
             who, fix = syncer.title, syncer.keep_text
             if not kept:
                 self._fault(
