@@ -13,7 +13,8 @@ from .components import STORAGE_CLASS, cluster_issuer_name, external_dns_warning
 from .hardware import apply_hardware_rules
 from .lessons import check_lessons
 from .load_balancer import k3s_disabled_components, load_balancer_warnings
-from .storage import choose_storage
+from .gpu_drivers import plan_gpu_drivers
+from .storage import ceph_failure_domain, choose_storage, rwx_storage_class
 from .tls import choose_acme_solver
 from .talos import plan_talos_nodes
 from .model import AppPlan, ClusterPlan, ComponentPlan, NodePlan
@@ -49,6 +50,8 @@ def plan_cluster(inv: Inventory, warnings: list[Problem] | None = None) -> Clust
     nodes, node_warnings = resolve_nodes(inv)
     collected.extend(node_warnings)
     nodes, hardware_problems = apply_hardware_rules(inv, nodes)
+    nodes, driver_problems = plan_gpu_drivers(inv, nodes)
+    hardware_problems += driver_problems
     storage_backend, nodes, storage_problems = choose_storage(inv, nodes)
     distribution_problems: list[Problem] = []
     if inv.distribution == "talos":
@@ -78,6 +81,8 @@ def plan_cluster(inv: Inventory, warnings: list[Problem] | None = None) -> Clust
         warnings=tuple(collected),
         k3s_disable=k3s_disabled_components(inv),
         acme_solver=acme_solver,
+        rwx_storage_class=rwx_storage_class(storage_backend),
+        ceph_failure_domain=ceph_failure_domain(nodes) if storage_backend == "rook-ceph" else None,
     )
     # The Schedules follow the namespaces' Pod Security levels, which the apps decide.
     backup = plan_backup(inv, apps, plan.namespaces)

@@ -24,6 +24,16 @@ class TalosNode:
 
 
 @dataclass(frozen=True)
+class NvidiaDriver:
+    """The NVIDIA driver branch a node installs (plan.gpu_drivers decides)."""
+
+    branch: str  # e.g. "470", "580"
+    packages: tuple[str, ...]  # OS packages (k3s) or system extensions (Talos) that install it
+    generations: tuple[str, ...]  # the node's GPU generations the branch was chosen for
+    reason: str  # generation | override | default (model unknown)
+
+
+@dataclass(frozen=True)
 class NodePlan:
     index: int  # position in the inventory's nodes list, for error locations
     name: str
@@ -52,6 +62,13 @@ class NodePlan:
     storage_disks: tuple[Disk, ...] = ()
     kernel_modules: tuple[str, ...] = ()  # loaded at boot: the inventory's, plus (Talos) the ones the hardware needs
     talos: TalosNode | None = None  # Talos only: install disk, EPHEMERAL disk, extensions
+    os_release: str | None = None  # jammy | noble | bookworm | trixie (k3s); None on Talos
+    nvidia_driver: NvidiaDriver | None = None  # the driver branch its NVIDIA GPUs get
+    zone: str | None = None  # failure domain: topology.kubernetes.io/zone
+    host: str | None = None  # the hypervisor (or physical machine) it runs on
+    osd_memory_target_mib: int = 4096  # Ceph osd_memory_target for its OSDs
+    metadata_disk: Disk | None = None  # Rook metadataDevice: the BlueStore DB of its OSDs
+    ceph_daemon_ok: bool = True  # may carry Ceph mons, mgrs and MDSs (not SD-booted, > 2 GiB)
 
     @property
     def address(self) -> IPAddress:
@@ -64,6 +81,19 @@ class NodePlan:
     @property
     def has_nvidia_gpu(self) -> bool:
         return any(g.vendor == "nvidia" for g in self.gpus)
+
+    @property
+    def reboots_after_setup(self) -> bool:
+        """cloud-init reboots once before k3s starts: a Pi for its kernel command line (memory
+        cgroup), an NVIDIA node so its driver's module replaces nouveau."""
+        return self.raspberry_pi or self.nvidia_driver is not None
+
+    @property
+    def failure_domain(self) -> str | None:
+        """What one failure takes down with this node: its zone, else its hypervisor host."""
+        if self.zone:
+            return f"zone {self.zone}"
+        return f"host {self.host}" if self.host else None
 
 
 @dataclass(frozen=True)
@@ -131,6 +161,8 @@ class ClusterPlan:
     acme_solver: AcmeSolver | None = None  # issuer: letsencrypt only
     backup: Any = None  # BackupPlan (plan.backup) when components.backup is on
     network_policies: tuple[Any, ...] = ()  # NamespacePolicy (plan.network_policy), one per app namespace
+    rwx_storage_class: str | None = None  # the ReadWriteMany StorageClass (CephFS, Longhorn), None: none
+    ceph_failure_domain: str | None = None  # rook-ceph: the CRUSH failure domain of its pools (zone | chassis | host)
 
     @property
     def servers(self) -> tuple[NodePlan, ...]:
