@@ -56,12 +56,38 @@ def osd_memory_targets(inv: Inventory, nodes: list[NodePlan]) -> tuple[list[Node
         if own is not None and own < OSD_MEMORY_MIN_MIB:
             problems.append(_target_too_low(inv, own, ("nodes", node.index, "osdMemoryTarget")))
         metadata = next((d for d in node.disks if d.use == "metadata"), None)
+        if metadata is not None:
+            problems.extend(_metadata_disk_problems(inv, node, metadata))
         result.append(replace(node, osd_memory_target_mib=target, metadata_disk=metadata))
     return result, problems
 
 
 def _ceph_shortfall(node: NodePlan) -> int:
     return max(0, _ceph_memory_needed_mib(node) - node.memory_mib)
+
+
+# ceph-volume puts BlueStore's DB on a metadata device only if it is of a faster class than
+# the data devices ("will not use a device of the same device class as OSD devices for
+# metadata", Rook's CephCluster CRD docs at v1.20.6): HDD < SSD < NVMe.
+DISK_SPEED = {"hdd": 0, "usb": 0, "sd": 0, "emmc": 0, "ssd": 1, "nvme": 2}
+
+
+def _metadata_disk_problems(inv: Inventory, node: NodePlan, metadata: Any) -> list[Problem]:
+    where = inv.where("nodes", node.index, "disks", node.disks.index(metadata), "type")
+    data = [d for d in _storage_disks(node)]
+    if not data:
+        return [Problem(f"node '{node.name}' has a metadata disk but no disk with use: storage for it to serve",
+                        hint="give the node a storage disk, or set use: none on the metadata disk", severity="warning", **where)]
+    slower = [d for d in data if DISK_SPEED[d.type] >= DISK_SPEED[metadata.type]]
+    if slower:
+        return [Problem(
+            f"node '{node.name}': metadata disk {metadata.path} ({metadata.type}) is not faster than its OSD disk(s) "
+            f"({', '.join(sorted({d.type for d in slower}))}); ceph-volume refuses a DB device of the same class and the OSD is not created",
+            hint="use an SSD metadata disk for HDD OSDs (NVMe for SSD OSDs), or set use: storage on it",
+            code="ceph-metadata-device",
+            **where,
+        )]
+    return []
 
 
 def _target_too_low(inv: Inventory, target: int, field: tuple[str | int, ...]) -> Problem:
