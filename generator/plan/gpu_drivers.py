@@ -92,7 +92,7 @@ def default_release(os_name: str) -> str | None:
 def _branch_for(gens: tuple[str, ...], offered: dict[str, list[str]]) -> str | None:
     """The newest offered branch that drives every generation, preferring the generation's own
     branch (Kepler 470, Maxwell-Volta 580, newer: production)."""
-    preferred = {_data()["preferred"][g] for g in gens}
+    preferred = {_data()["preferred"].get(g) for g in gens}
     fitting = sorted((b for b in offered if all(_drives(b, g) for g in gens)), key=int, reverse=True)
     for branch in fitting:
         if branch in preferred:
