@@ -29,14 +29,14 @@ def runcmd_text(files: dict[str, str], name: str) -> str:
     [
         # Kepler: 470 is its last branch (Ubuntu; Debian bookworm packages it as the tesla-470 driver).
         ("GeForce GTX 660M", {}, "470", "nvidia-headless-470-server nvidia-utils-470-server"),
-        ("GK107M [GeForce GT 650M Mac Edition]", {"os": "debian", "osRelease": "bookworm"}, "470", "nvidia-tesla-470-driver firmware-misc-nonfree"),
+        ("GK107M [GeForce GT 650M Mac Edition]", {"os": "debian", "osRelease": "bookworm"}, "470", "nvidia-tesla-470-driver nvidia-tesla-470-smi libnvidia-tesla-470-cuda1 libnvidia-tesla-470-ml1 firmware-misc-nonfree"),
         # Maxwell, Pascal, Volta: 580, the last branch that drives them.
         ("GeForce GTX 960M", {}, "580", "nvidia-headless-580-server nvidia-utils-580-server"),
         ("Quadro P400", {}, "580", "nvidia-headless-580-server nvidia-utils-580-server"),
         ("TITAN V", {}, "580", "nvidia-headless-580-server nvidia-utils-580-server"),
         # Debian has no 580: the newest packaged branch that drives Pascal.
-        ("Quadro P400", {"os": "debian", "osRelease": "bookworm"}, "535", "nvidia-driver firmware-misc-nonfree"),
-        ("Quadro P400", {"os": "debian"}, "550", "nvidia-driver firmware-misc-nonfree"),
+        ("Quadro P400", {"os": "debian", "osRelease": "bookworm"}, "535", "nvidia-driver nvidia-smi libcuda1 libnvidia-ml1 firmware-misc-nonfree"),
+        ("Quadro P400", {"os": "debian"}, "550", "nvidia-driver nvidia-smi libcuda1 libnvidia-ml1 firmware-misc-nonfree"),
         # Turing and newer: the production branch.
         ("GeForce GTX 1660 SUPER", {}, "595", "nvidia-headless-595-server nvidia-utils-595-server"),
         ("GeForce RTX 3060", {}, "595", "nvidia-headless-595-server nvidia-utils-595-server"),

@@ -14,7 +14,8 @@ from .hardware import apply_hardware_rules
 from .lessons import check_lessons
 from .load_balancer import k3s_disabled_components, load_balancer_warnings
 from .gpu_drivers import plan_gpu_drivers
-from .storage import ceph_failure_domain, choose_storage, rwx_storage_class
+from .rook import ceph_failure_domain
+from .storage import choose_storage, rwx_storage_class
 from .tls import choose_acme_solver
 from .talos import plan_talos_nodes
 from .model import AppPlan, ClusterPlan, ComponentPlan, NodePlan

@@ -171,7 +171,8 @@ def _cluster_values(inv: Inventory, key: str, nodes: list[NodePlan]) -> dict[str
         # bind-mounted into the kubelet by the machine config.
         return {"nodePathMap": [{"node": "DEFAULT_PATH_FOR_NON_LISTED_NODES", "paths": [TALOS_LOCAL_PATH]}]}
     if key in ("rook-ceph-cluster", "longhorn"):
-        from .storage import longhorn_values, rook_cluster_values  # storage imports nodes, which imports this module
+        from .rook import rook_cluster_values  # rook imports nodes, which imports this module
+        from .storage import longhorn_values
 
         return rook_cluster_values(nodes) if key == "rook-ceph-cluster" else longhorn_values(nodes)
     if key == "kube-vip-cloud-provider":

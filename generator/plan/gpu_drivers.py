@@ -136,48 +136,61 @@ def _target(inv: Inventory, node: NodePlan) -> tuple[_Target, list[Problem]]:
 def _node_driver(inv: Inventory, node: NodePlan, target: _Target) -> tuple[NvidiaDriver | None, list[Problem]]:
     nvidia = [(i, g) for i, g in enumerate(node.gpus) if g.vendor == "nvidia"]
     offered = available_branches(target)
-    where_os = f"{target.os} {target.release}" if target.release else target.os
-    overrides = {g.driver for _, g in nvidia if g.driver}
-    problems: list[Problem] = []
+    overrides = sorted({g.driver for _, g in nvidia if g.driver})
     if len(overrides) > 1:
         return None, [
             Problem(
-                f"node '{node.name}' asks for NVIDIA drivers {' and '.join(sorted(overrides))}; one node loads one driver",
+                f"node '{node.name}' asks for NVIDIA drivers {' and '.join(overrides)}; one node loads one driver",
                 hint="set the same gpus[].driver on every GPU of the node, or leave it out",
                 **inv.where("nodes", node.index, "gpus"),
             )
         ]
-    all_gens: list[str] = []
-    for i, gpu in nvidia:
-        gens = generations(gpu.model)
-        if not gens and not gpu.driver:
-            problems.append(_unknown_model(inv, node, i, gpu))
-        all_gens.extend(g for g in gens if g not in all_gens)
+    problems = [_unknown_model(inv, node, i, g) for i, g in nvidia if not generations(g.model) and not g.driver]
+    all_gens = _node_generations(nvidia)
     if overrides:
-        branch = overrides.pop()
-        index = next(i for i, g in nvidia if g.driver)
-        if branch not in offered:
-            return None, [
-                Problem(
-                    f"node '{node.name}' asks for NVIDIA driver {branch}, which {where_os} does not offer (it has {', '.join(sorted(offered)) or 'none'})",
-                    hint="pick one of those branches for gpus[].driver, or another OS release (osRelease)",
-                    **inv.where("nodes", node.index, "gpus", index, "driver"),
-                )
-            ]
-        return NvidiaDriver(branch, tuple(offered[branch]), tuple(all_gens), "override"), problems
-    gens = tuple(all_gens) or ("maxwell", "turing")  # unknown model: the branch that drives the most
-    branch = _branch_for(gens, offered)
+        driver, more = _override(inv, node, nvidia, overrides[0], offered, target, tuple(all_gens))
+        return driver, problems + more
+    # An unknown model gets the branch that drives the most generations.
+    branch = _branch_for(tuple(all_gens) or ("maxwell", "turing"), offered)
     if branch is None:
-        names = ", ".join(g.model or "unnamed GPU" for _, g in nvidia)
-        return None, [
-            Problem(
-                f"node '{node.name}': no NVIDIA driver {where_os} offers drives its GPU ({names}: {'/'.join(gens)})",
-                hint=_no_driver_hint(gens, target),
-                code="gpu-without-driver",
-                **inv.where("nodes", node.index, "gpus", nvidia[0][0], "model" if nvidia[0][1].model else "vendor"),
-            )
-        ]
+        return None, [_no_driver(inv, node, nvidia, tuple(all_gens), target)]
     return NvidiaDriver(branch, tuple(offered[branch]), tuple(all_gens), "generation" if all_gens else "default"), problems
+
+
+def _node_generations(nvidia: list[tuple[int, Gpu]]) -> list[str]:
+    found: list[str] = []
+    for _, gpu in nvidia:
+        found.extend(g for g in generations(gpu.model) if g not in found)
+    return found
+
+
+def _where_os(target: _Target) -> str:
+    return f"{target.os} {target.release}" if target.release else target.os
+
+
+def _override(inv: Inventory, node: NodePlan, nvidia: list[tuple[int, Gpu]], branch: str, offered: dict[str, list[str]],
+              target: _Target, gens: tuple[str, ...]) -> tuple[NvidiaDriver | None, list[Problem]]:
+    if branch in offered:
+        return NvidiaDriver(branch, tuple(offered[branch]), gens, "override"), []
+    index = next(i for i, g in nvidia if g.driver)
+    return None, [
+        Problem(
+            f"node '{node.name}' asks for NVIDIA driver {branch}, which {_where_os(target)} does not offer (it has {', '.join(sorted(offered)) or 'none'})",
+            hint="pick one of those branches for gpus[].driver, or another OS release (osRelease)",
+            **inv.where("nodes", node.index, "gpus", index, "driver"),
+        )
+    ]
+
+
+def _no_driver(inv: Inventory, node: NodePlan, nvidia: list[tuple[int, Gpu]], gens: tuple[str, ...], target: _Target) -> Problem:
+    names = ", ".join(g.model or "unnamed GPU" for _, g in nvidia)
+    first = nvidia[0][1]
+    return Problem(
+        f"node '{node.name}': no NVIDIA driver {_where_os(target)} offers drives its GPU ({names}: {'/'.join(gens)})",
+        hint=_no_driver_hint(gens, target),
+        code="gpu-without-driver",
+        **inv.where("nodes", node.index, "gpus", nvidia[0][0], "model" if first.model else "vendor"),
+    )
 
 
 def _no_driver_hint(gens: tuple[str, ...], target: _Target) -> str:
