@@ -276,3 +276,14 @@ def test_rook_brings_a_retained_cephfs_rwx_class() -> None:
     assert [f["storageClass"]["name"] for f in fs] == ["ceph-filesystem"]
     assert fs[0]["storageClass"]["reclaimPolicy"] == "Retain" and fs[0]["storageClass"]["enabled"] is True
     assert plan_of(inventory([node("one", 10)])).rwx_storage_class is None  # local-path: no RWX
+
+
+@pytest.mark.parametrize(
+    ("lspci", "generation"),
+    [("NVIDIA Corporation GK107M [GeForce GT 650M Mac Edition]", "kepler"), ("NVIDIA Corporation GP107GL [Quadro P400]", "pascal"),
+     ("NVIDIA Corporation GK106M [GeForce GTX 660M]", "kepler"), ("NVIDIA Corporation TU117 [GeForce GTX 1650]", "turing")],
+)
+def test_generation_from_what_probe_reports(lspci: str, generation: str) -> None:
+    from generator.probe import _gpu_model
+
+    assert generations(_gpu_model(lspci)) == (generation,)
