@@ -287,3 +287,22 @@ def test_generation_from_what_probe_reports(lspci: str, generation: str) -> None
     from generator.probe import _gpu_model
 
     assert generations(_gpu_model(lspci)) == (generation,)
+
+
+def test_readme_names_each_gpu_nodes_branch_and_the_rwx_class() -> None:
+    nodes = [node(f"s{i}", 10 + i, disks=[osd_disk(i)]) for i in range(3)] + [gpu_node("kepler", 20, "GeForce GTX 660M")]
+    readme = files_of(inventory(nodes, components={"storage": "rook-ceph"}))["README.md"]
+    assert "**kepler** (GeForce GTX 660M, ubuntu noble): driver 470 (kepler): `nvidia-headless-470-server`, `nvidia-utils-470-server`" in readme
+    assert "ubuntu-drivers" not in readme and "legacy" not in readme
+    assert "through the StorageClass\n`ceph-filesystem` (`reclaimPolicy: Retain`)" in readme
+
+
+def test_talos_lts_and_production_images_are_separate_schematics() -> None:
+    nodes = [node("cp", 10, mac="aa:bb:cc:00:00:10"), gpu_node("old", 11, "Quadro P400", mac="aa:bb:cc:00:00:11"),
+             gpu_node("new", 12, "GeForce RTX 4060", mac="aa:bb:cc:00:00:12")]
+    from generator.render.talos import schematics
+
+    found = schematics(plan_of(inventory(nodes, distribution={"name": "talos"})))
+    extensions = {label: s["customization"].get("systemExtensions", {}).get("officialExtensions", []) for label, (s, _) in found.items()}
+    assert "siderolabs/nonfree-kmod-nvidia-lts" in extensions["nvidia"] and found["nvidia"][1] == ["old"]
+    assert "siderolabs/nonfree-kmod-nvidia-production" in extensions["nvidia-production"] and found["nvidia-production"][1] == ["new"]
