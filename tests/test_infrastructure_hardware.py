@@ -15,7 +15,8 @@ from .test_hardware_plan import files_of, inventory, node, plan_of, user_data
 
 
 def gpu_node(name: str, last: int, model: str, **facts: Any) -> dict[str, Any]:
-    return node(name, last, profile="laptop", gpus=[{"vendor": "nvidia", "model": model, **facts.pop("gpu", {})}], **facts)
+    gpu = {"vendor": "nvidia", "model": model, **facts.pop("gpu", {})}
+    return node(name, last, **{"profile": "laptop", "gpus": [gpu], **facts})
 
 
 def runcmd_text(files: dict[str, str], name: str) -> str:
@@ -77,6 +78,7 @@ def test_debian_node_gets_the_non_free_sources_of_its_release() -> None:
         ("GeForce GTX 660M", {"os": "debian", "osRelease": "trixie"}, "Kepler needs the 470 driver"),
         ("GeForce GTX 660M", {"os": "debian"}, "Kepler needs the 470 driver"),  # trixie is the default
         ("GeForce GTX 580", {}, "Fermi"),
+        ("Quadro P400", {"profile": "rpi4", "os": "raspios"}, "not raspios"),
     ],
 )
 def test_gpu_no_driver_serves_is_a_plan_error_naming_it(model: str, os_facts: dict[str, Any], needle: str) -> None:
@@ -230,7 +232,8 @@ def test_longhorn_replicas_in_different_zones(zones: list[str], hard: bool) -> N
 
 @pytest.mark.parametrize(
     ("memory", "target", "osd"),
-    [("5632Mi", None, False), ("5632Mi", "3Gi", True), ("5Gi", "3Gi", True), ("5Gi", "3073Mi", False)],
+    [("6Gi", None, True), ("6143Mi", None, False), ("5632Mi", None, False), ("5632Mi", "3Gi", True), ("5Gi", "3Gi", True),
+     ("5Gi", "3073Mi", False)],
 )
 def test_ceph_memory_rule_follows_the_osd_memory_target(memory: str, target: str | None, osd: bool) -> None:
     laptop = node("laptop", 13, profile="laptop", memory=memory, disks=[osd_disk(9)], **({"osdMemoryTarget": target} if target else {}))
@@ -239,8 +242,24 @@ def test_ceph_memory_rule_follows_the_osd_memory_target(memory: str, target: str
     plan = plan_of(data)
     assert (plan.nodes[3].storage_role == "ceph-osd") is osd
     config = rook_values(files_of(data))["cephClusterSpec"].get("cephConfig", {})
-    if osd:
+    if osd and target:
         assert config == {"osd/host:laptop": {"osd_memory_target": str(3 * 1024**3 if target == "3Gi" else 3073 * 1024**2)}}
+    else:
+        assert config == {}  # every OSD keeps Ceph's 4 GiB default
+
+
+def test_node_osd_memory_target_below_two_gib_names_the_node_field() -> None:
+    nodes = [node(f"s{i}", 10 + i, disks=[osd_disk(i)]) for i in range(3)]
+    nodes[1]["osdMemoryTarget"] = "1Gi"
+    with pytest.raises(PlanError) as err:
+        plan_of(inventory(nodes, components={"storage": "rook-ceph"}))
+    assert err.value.problems[0].field == "nodes[1].osdMemoryTarget"
+
+
+def test_os_release_must_belong_to_the_os() -> None:
+    with pytest.raises(PlanError) as err:
+        plan_of(inventory([node("a", 10, os="ubuntu", osRelease="bookworm")]))
+    assert err.value.problems[0].field == "nodes[0].osRelease" and "jammy or noble" in err.value.problems[0].hint
 
 
 @pytest.mark.parametrize(("target", "error"), [("2Gi", False), ("2047Mi", True)])

@@ -153,7 +153,7 @@ def _node_driver(inv: Inventory, node: NodePlan, target: _Target) -> tuple[Nvidi
     # An unknown model gets the branch that drives the most generations.
     branch = _branch_for(tuple(all_gens) or ("maxwell", "turing"), offered)
     if branch is None:
-        return None, [_no_driver(inv, node, nvidia, tuple(all_gens), target)]
+        return None, [_no_driver(inv, node, nvidia, tuple(all_gens), target, bool(offered))]
     return NvidiaDriver(branch, tuple(offered[branch]), tuple(all_gens), "generation" if all_gens else "default"), problems
 
 
@@ -182,12 +182,12 @@ def _override(inv: Inventory, node: NodePlan, nvidia: list[tuple[int, Gpu]], bra
     ]
 
 
-def _no_driver(inv: Inventory, node: NodePlan, nvidia: list[tuple[int, Gpu]], gens: tuple[str, ...], target: _Target) -> Problem:
+def _no_driver(inv: Inventory, node: NodePlan, nvidia: list[tuple[int, Gpu]], gens: tuple[str, ...], target: _Target, packaged: bool) -> Problem:
     names = ", ".join(g.model or "unnamed GPU" for _, g in nvidia)
     first = nvidia[0][1]
     return Problem(
         f"node '{node.name}': no NVIDIA driver {_where_os(target)} offers drives its GPU ({names}: {'/'.join(gens)})",
-        hint=_no_driver_hint(gens, target),
+        hint=_no_driver_hint(gens, target) if packaged else f"clustergen installs NVIDIA drivers on Ubuntu, Debian and Talos, not {target.os}: set os: ubuntu or debian on the node",
         code="gpu-without-driver",
         **inv.where("nodes", node.index, "gpus", nvidia[0][0], "model" if first.model else "vendor"),
     )
