@@ -95,7 +95,8 @@ def _ceph_refusal(inv: Inventory, nodes: list[NodePlan], ready: int) -> Problem:
             details.append(f"{n.name}: no disk with use: storage")
         elif _ceph_shortfall(n):
             details.append(
-                f"{n.name}: {n.memory_mib / 1024:g} GiB memory, needs {_ceph_memory_needed_mib(n) / 1024:g} GiB for {len(_storage_disks(n))} OSD(s) of {n.osd_memory_target_mib / 1024:g} GiB"
+                f"{n.name}: {n.memory_mib // 1024} GiB memory, needs {_ceph_memory_needed_mib(n) // 1024} GiB for {len(_storage_disks(n))} OSD(s)"
+                + (f" of {n.osd_memory_target_mib / 1024:g} GiB" if n.osd_memory_target_mib != OSD_MEMORY_MIB else "")
             )
     return Problem(
         f"rook-ceph needs {CEPH_MIN_NODES} nodes each with a raw disk and memory for the OSD memory target of each OSD (default {OSD_MEMORY_MIB // 1024} GiB) on top of {NODE_BASE_MEMORY_MIB // 1024} GiB; "
@@ -143,7 +144,7 @@ def choose_storage(inv: Inventory, nodes: list[NodePlan]) -> tuple[str, list[Nod
                 problems.append(
                     Problem(
                         f"node '{n.name}' has storage disks but too little memory for Ceph OSDs; its disks stay unused",
-                        hint=f"it would need {_ceph_memory_needed_mib(n) / 1024:g} GiB, or a lower osdMemoryTarget (at least 2Gi)",
+                        hint=f"it would need {_ceph_memory_needed_mib(n) // 1024} GiB, or a lower osdMemoryTarget (at least 2Gi)",
                         severity="warning",
                         code="ceph-on-small-nodes",
                         **inv.where("nodes", n.index, "memory"),
