@@ -109,10 +109,12 @@ def test_driver_override_wins_and_must_be_offered() -> None:
     assert "390" in err.value.problems[0].message and err.value.problems[0].field == "nodes[1].gpus[0].driver"
 
 
-def test_unknown_model_warns_and_installs_580() -> None:
-    plan = plan_of(inventory([node("cp", 10), gpu_node("gpu", 11, "Mystery Card")]))
-    assert plan.nodes[1].nvidia_driver.branch == "580"
-    assert "gpu-generation-unknown" in {w.code for w in plan.warnings}
+@pytest.mark.parametrize(("os_facts", "branch"), [({}, "580"), ({"os": "debian"}, "550")])
+def test_unknown_model_warns_and_installs_the_widest_branch(os_facts: dict[str, Any], branch: str) -> None:
+    plan = plan_of(inventory([node("cp", 10), gpu_node("gpu", 11, "Mystery Card", **os_facts)]))
+    assert plan.nodes[1].nvidia_driver.branch == branch
+    warning = next(w for w in plan.warnings if w.code == "gpu-generation-unknown")
+    assert f"installing driver {branch}" in warning.message and warning.field == "nodes[1].gpus[0].model"
 
 
 @pytest.mark.parametrize(

@@ -145,15 +145,14 @@ def _node_driver(inv: Inventory, node: NodePlan, target: _Target) -> tuple[Nvidi
                 **inv.where("nodes", node.index, "gpus"),
             )
         ]
-    problems = [_unknown_model(inv, node, i, g) for i, g in nvidia if not generations(g.model) and not g.driver]
     all_gens = _node_generations(nvidia)
     if overrides:
-        driver, more = _override(inv, node, nvidia, overrides[0], offered, target, tuple(all_gens))
-        return driver, problems + more
+        return _override(inv, node, nvidia, overrides[0], offered, target, tuple(all_gens))
     # An unknown model gets the branch that drives the most generations.
     branch = _branch_for(tuple(all_gens) or ("maxwell", "turing"), offered)
     if branch is None:
         return None, [_no_driver(inv, node, nvidia, tuple(all_gens), target, bool(offered))]
+    problems = [_unknown_model(inv, node, i, g, branch) for i, g in nvidia if not generations(g.model)]
     return NvidiaDriver(branch, tuple(offered[branch]), tuple(all_gens), "generation" if all_gens else "default"), problems
 
 
@@ -203,9 +202,9 @@ def _no_driver_hint(gens: tuple[str, ...], target: _Target) -> str:
     return "put the GPUs that need different driver branches on different nodes, or set gpus[].driver"
 
 
-def _unknown_model(inv: Inventory, node: NodePlan, index: int, gpu: Gpu) -> Problem:
+def _unknown_model(inv: Inventory, node: NodePlan, index: int, gpu: Gpu, branch: str) -> Problem:
     return Problem(
-        f"node '{node.name}': cannot tell the generation of NVIDIA GPU {gpu.model or '(no model)'}; installing the 580 driver (Maxwell to Blackwell)",
+        f"node '{node.name}': cannot tell the generation of NVIDIA GPU {gpu.model or '(no model)'}; installing driver {branch}, which drives Maxwell to Hopper cards",
         hint="write the model as lspci prints it (e.g. GeForce GTX 660M or GK106M), or set gpus[].driver",
         severity="warning",
         code="gpu-generation-unknown",
