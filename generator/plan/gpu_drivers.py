@@ -110,8 +110,18 @@ def plan_gpu_drivers(inv: Inventory, nodes: list[NodePlan]) -> tuple[list[NodePl
         if node.has_nvidia_gpu and not release_problems:
             driver, more = _node_driver(inv, node, target)
             problems.extend(more)
+        if driver is not None and target.os == "debian":
+            driver = replace(driver, apt_source=_debian_nonfree_source(target.release))
         result.append(replace(node, os_release=target.release, nvidia_driver=driver))
     return result, problems
+
+
+def _debian_nonfree_source(release: str | None) -> str:
+    """Debian's NVIDIA drivers live in non-free (their firmware in non-free-firmware), which a
+    Debian cloud image does not list."""
+    mirror = _data()["os_packages"]["debian"]["mirror"]
+    return (f"Types: deb\nURIs: {mirror}\nSuites: {release} {release}-updates\n"
+            "Components: contrib non-free non-free-firmware\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg")
 
 
 def _target(inv: Inventory, node: NodePlan) -> tuple[_Target, list[Problem]]:
