@@ -13,8 +13,10 @@ from .components import STORAGE_CLASS, cluster_issuer_name, external_dns_warning
 from .hardware import apply_hardware_rules
 from .lessons import check_lessons
 from .load_balancer import k3s_disabled_components, load_balancer_warnings
+from .gpu_drivers import plan_gpu_drivers
 from .monitoring import plan_monitoring
-from .storage import choose_storage
+from .rook import ceph_failure_domain
+from .storage import choose_storage, rwx_storage_class
 from .tls import choose_acme_solver
 from .talos import plan_talos_nodes, storage_host_path
 from .model import AppPlan, ClusterPlan, ClusterSettings, ComponentPlan, NodePlan
@@ -51,6 +53,8 @@ def plan_cluster(inv: Inventory, warnings: list[Problem] | None = None) -> Clust
     nodes, node_warnings = resolve_nodes(inv)
     collected.extend(node_warnings)
     nodes, hardware_problems = apply_hardware_rules(inv, nodes)
+    nodes, driver_problems = plan_gpu_drivers(inv, nodes)
+    hardware_problems += driver_problems
     storage_backend, nodes, storage_problems = choose_storage(inv, nodes)
     distribution_problems: list[Problem] = []
     if inv.distribution == "talos":
@@ -85,6 +89,8 @@ def plan_cluster(inv: Inventory, warnings: list[Problem] | None = None) -> Clust
         monitoring=plan_monitoring(inv.components.monitoring, components),
         profiles=profiles_in_use(inv, nodes),
         storage_host_path=storage_host_path(inv, storage_backend),
+        rwx_storage_class=rwx_storage_class(storage_backend),
+        ceph_failure_domain=ceph_failure_domain(nodes) if storage_backend == "rook-ceph" else None,
     )
     # The Schedules follow the namespaces' Pod Security levels, which the apps decide.
     backup = plan_backup(inv, apps, plan.namespaces)
