@@ -26,6 +26,8 @@ import tempfile
 import time
 from typing import Any
 
+from .. import tools
+
 _HEADER = struct.Struct("!Q")
 
 
@@ -50,11 +52,15 @@ class HelmWorker:
         if self._proc is not None and self._proc.poll() is None:
             return
         self._stderr = tempfile.TemporaryFile()
+        # The user's locale as it is (not tools' C locale): nothing here parses Helm's words.
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in [_package_root(), os.environ.get("PYTHONPATH", "")] if p)}
-        self._proc = subprocess.Popen(
+        # Started through the one tool wrapper; the limits are the worker's own (RLIMIT_AS,
+        # set inside it) and this class's (a deadline per request), since one process
+        # serves many requests and outlives any single call's timeout.
+        self._proc = tools.start(
             [sys.executable, "-m", "generator.validate.helm_worker", str(self.memory_mib << 20)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, env=env, close_fds=True,
-        )
+            env=env, stdin=True, stderr=self._stderr,
+        ).process
         self.started += 1
 
     def call(self, op: str, *args: Any) -> Any:

@@ -116,8 +116,7 @@ class PendingSecrets:
     def discard(self) -> None:
         """The run failed before it needed the secrets: stop the decryption."""
         if self._decryption is not None:
-            self._decryption.process.kill()
-            self._decryption.process.communicate()
+            self._decryption.discard()
 
     # The cluster name recorded inside the encrypted store (stores made before it was, have none).
     store_cluster: str | None = None
