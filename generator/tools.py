@@ -62,7 +62,7 @@ class ToolMissing(ToolError):
         super().__init__(list(command) if command else [name], 127, f"{name}: command not found", hint)
 
     def describe(self) -> str:
-        return f"{Path(self.command[0]).name} is not installed ({self.hint})"
+        return f"{self.command[0]} is not installed ({self.hint})"
 
     def message(self) -> str:
         return self.describe()
@@ -157,6 +157,22 @@ def run(
 def output(command: Sequence[str | os.PathLike[str]], **options: Any) -> str:
     """``run`` for a program whose stdout is text: stdout as str."""
     return run(command, **options).text
+
+
+# What ``start`` runs, for callers that speak to the process themselves (the Helm worker).
+Process = subprocess.Popen
+
+
+def finish(process: subprocess.Popen[bytes], grace: float) -> int:
+    """End a process that stops at the end of its input: close its stdin, wait up to
+    ``grace`` seconds, then kill it. Its exit status."""
+    try:
+        if process.stdin is not None:
+            process.stdin.close()
+        return process.wait(timeout=grace)
+    except (OSError, subprocess.TimeoutExpired):
+        process.kill()
+        return process.wait()
 
 
 class Running:

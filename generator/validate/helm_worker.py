@@ -20,7 +20,6 @@ import os
 import pickle
 import select
 import struct
-import subprocess
 import sys
 import tempfile
 import time
@@ -43,7 +42,7 @@ class HelmWorker:
     def __init__(self, timeout: float = 60.0, memory_mib: int = 2048):
         self.timeout = timeout
         self.memory_mib = memory_mib
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._proc: tools.Process[bytes] | None = None
         self._stderr: Any = None
         self.started = 0  # how many worker processes this run needed
 
@@ -89,7 +88,7 @@ class HelmWorker:
             raise HelmFailed(value)
         return value
 
-    def _read(self, proc: subprocess.Popen[bytes], size: int, deadline: float) -> bytes:
+    def _read(self, proc: tools.Process[bytes], size: int, deadline: float) -> bytes:
         assert proc.stdout is not None
         fd = proc.stdout.fileno()
         chunks = []
@@ -141,13 +140,7 @@ class HelmWorker:
     def close(self) -> None:
         proc = self._proc
         if proc is not None:
-            try:
-                assert proc.stdin is not None
-                proc.stdin.close()  # the worker ends at end of input
-                proc.wait(timeout=5)
-            except (OSError, subprocess.TimeoutExpired):
-                proc.kill()
-                proc.wait()
+            tools.finish(proc, grace=5)  # the worker ends at end of input
             self._proc = None
         if self._stderr is not None:
             self._stderr.close()
