@@ -11,6 +11,7 @@ promote them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, Self
 
 
 @dataclass(frozen=True)
@@ -54,8 +55,8 @@ class ClustergenError(Exception):
         super().__init__(self.summary())
 
     @classmethod
-    def single(cls, message: str, **where: object) -> "ClustergenError":
-        return cls([Problem(message, **where)])  # type: ignore[arg-type]
+    def single(cls, message: str, **where: Any) -> Self:
+        return cls([Problem(message, **where)])
 
     def summary(self) -> str:
         return "\n".join(p.format() for p in self.problems)
@@ -87,5 +88,5 @@ class ValidateUsageError(ValidateError):
     schema-location template, a path that is no folder, an unknown report format)."""
 
     @classmethod
-    def because(cls, message: str, hint: str | None = None) -> "ValidateUsageError":
+    def because(cls, message: str, hint: str | None = None) -> Self:
         return cls([Problem(message, hint=hint)])

@@ -23,6 +23,7 @@ import struct
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from typing import Any
 
 from .. import tools
@@ -202,7 +203,7 @@ def _serve(memory_bytes: int) -> None:
         limit = _address_space() + memory_bytes
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
-    operations = {"render": _render, "lint": _lint}
+    operations: dict[str, Callable[..., Any]] = {"render": _render, "lint": _lint}
     while True:
         header = inp.read(_HEADER.size)
         if len(header) < _HEADER.size:
