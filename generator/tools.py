@@ -73,10 +73,16 @@ class ToolTimeout(ToolError):
 
     def __init__(self, command: Sequence[str], timeout: float, stderr: str = ""):
         self.timeout = timeout
-        super().__init__(command, -1, stderr or f"timed out after {timeout:.0f}s")
+        self.partial_stderr = stderr  # what it printed before it was killed
+        # A reader of .stderr alone (kustomize's summary) still learns what happened.
+        super().__init__(command, -1, stderr or f"timed out after {timeout:g}s")
 
     def describe(self) -> str:
         return f"{self.name()} timed out after {self.timeout:.0f}s"
+
+    def message(self) -> str:
+        stderr = self.partial_stderr.strip()[-_STDERR_QUOTE:]
+        return f"`{shlex.join(self.command)}` timed out after {self.timeout:g}s and was killed" + (f"; its stderr so far: {stderr}" if stderr else "")
 
 
 @dataclass(frozen=True)

@@ -107,6 +107,9 @@ def test_a_hung_program_times_out():
         tools.run(["sleep", "30"], timeout=0.3)
     assert time.monotonic() - start < 10
     assert late.value.exit_code == -1 and late.value.describe() == "sleep timed out after 0s"
+    assert str(late.value) == "`sleep 30` timed out after 0.3s and was killed"
+    with pytest.raises(tools.ToolTimeout, match=r"^`sh -c .*` timed out after 0.3s and was killed; its stderr so far: starting$"):
+        tools.run(["sh", "-c", "echo starting >&2; exec sleep 30"], timeout=0.3)
 
 
 # -- input, environment, folder -------------------------------------------------------------------
