@@ -122,3 +122,18 @@ def test_an_intact_talos_store_regenerates(tmp_path):
     _restore_store(repo, talosSecrets=("bootstraptoken: ", "bootstraptoken: "))  # re-encrypted, same values
     assert cli.main(["generate", str(repo / "inventory.yaml"), "-o", str(repo), "--allow-dirty"]) == 0
     assert (TALOS_SECRETS_FIXTURE / "age.key").read_bytes() == (repo / ".clustergen" / "age.key").read_bytes()
+
+
+def test_a_repository_git_cannot_read_is_a_validate_error(tmp_path, capsys):
+    """git ls-files failing (a corrupt index) escaped validate as a ToolError traceback."""
+    from .regen_helpers import git
+
+    (tmp_path / "a.yaml").write_text("a: 1\n")
+    git(tmp_path, "init", "-q")
+    git(tmp_path, "add", "a.yaml")
+    (tmp_path / ".git" / "index").write_bytes(b"garbage\n")
+    assert cli.main(["validate", "--charts", "local", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"{tmp_path}: error: git cannot list the files of {tmp_path}: `git -C {tmp_path} ls-files ")
+    assert "exited with status 128: fatal: .git/index: index file smaller than expected" in err
+    assert "hint: repair the repository" in err
