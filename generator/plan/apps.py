@@ -235,22 +235,46 @@ def pod_security_level(values: dict[str, Any]) -> str:
 
 def app_pod_spec(values: dict[str, Any]) -> dict[str, Any]:
     """The security-relevant part of the pod that charts/app renders from ``values``:
-    what the API server's Pod Security admission will look at."""
+    what the API server's Pod Security admission will look at. Every container counts:
+    the chart merges each one's securityContext over the top-level one, as here."""
     def as_map(value: Any) -> dict:
         return value if isinstance(value, dict) else {}
 
-    container: dict[str, Any] = {"name": "app", "securityContext": as_map(values.get("securityContext"))}
-    spec: dict[str, Any] = {"containers": [container], "securityContext": as_map(values.get("podSecurityContext"))}
+    def as_list(value: Any) -> list:
+        return value if isinstance(value, list) else []
+
+    top = as_map(values.get("securityContext"))
+
+    def container(name: str, own: Any) -> dict[str, Any]:
+        spec = as_map(own)
+        own = as_map(spec.get("securityContext"))
+        context = {**top, **own}
+        if isinstance(own.get("capabilities"), dict):  # add and drop separately, as the chart does
+            context["capabilities"] = {**as_map(top.get("capabilities")), **own["capabilities"]}
+        return {"name": name, "securityContext": context}
+
+    spec: dict[str, Any] = {
+        "containers": [container("app", {})] + [container(str(as_map(c).get("name")), c) for c in as_list(values.get("containers"))],
+        "securityContext": as_map(values.get("podSecurityContext")),
+    }
+    init = [container(str(as_map(c).get("name")), c) for c in as_list(values.get("initContainers"))]
+    if as_map(as_map(values.get("replicaConfig")).get("replicas")):
+        init.insert(0, container("replica-config", {}))
+    if init:
+        spec["initContainers"] = init
     if values.get("hostNetwork"):
         spec["hostNetwork"] = True
     volumes: list[dict[str, Any]] = []
-    for device in values.get("devices") or []:
+    for device in as_list(values.get("devices")):
         device = as_map(device)
         volumes.append({"name": f"dev-{device.get('name')}", "hostPath": {"path": device.get("hostPath")}})
     for name, entry in as_map(values.get("persistence")).items():
         volumes.append({"name": str(name), "persistentVolumeClaim": {"claimName": str(name)}})
     for name in as_map(values.get("emptyDirs")):
         volumes.append({"name": f"empty-{name}", "emptyDir": {}})
+    for name, entry in as_map(values.get("volumes")).items():
+        sources = {k: v for k, v in as_map(entry).items() if k not in ("mountPath", "subPath", "readOnly")}
+        volumes.append({"name": str(name), **sources})
     if volumes:
         spec["volumes"] = volumes
     return spec
