@@ -97,6 +97,7 @@ class AppPlan:
     notes: str = ""
     image: str = ""
     fs_group: int | None = None  # the pods' fsGroup: the group that may read the app's files
+    pull_secret: bool = False  # its namespace needs the registry-credentials Secret (from the secrets store)
 
     @property
     def has_data(self) -> bool:
@@ -131,6 +132,7 @@ class ClusterPlan:
     acme_solver: AcmeSolver | None = None  # issuer: letsencrypt only
     backup: Any = None  # BackupPlan (plan.backup) when components.backup is on
     network_policies: tuple[Any, ...] = ()  # NamespacePolicy (plan.network_policy), one per app namespace
+    shared_volumes: tuple[Any, ...] = ()  # SharedVolumePlan (plan.app_shapes): claims several apps mount
 
     @property
     def servers(self) -> tuple[NodePlan, ...]:
