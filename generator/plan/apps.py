@@ -309,6 +309,7 @@ def _plan_app(inv: Inventory, app: App, nodes: list[NodePlan], cluster_issuer: s
         image=f"{image['repository']}:{image['tag']}",
         fs_group=_fs_group(merged),
         pull_secret=app.pull_secret,
+        route_hosts=tuple(dict.fromkeys(r["host"] for r in (ingress.get("ingress") or {}).get("routes", []))),
     )
     return plan, warnings
 

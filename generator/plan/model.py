@@ -98,6 +98,12 @@ class AppPlan:
     image: str = ""
     fs_group: int | None = None  # the pods' fsGroup: the group that may read the app's files
     pull_secret: bool = False  # its namespace needs the registry-credentials Secret (from the secrets store)
+    route_hosts: tuple[str, ...] = ()  # hosts of its extra ingress routes (apps[].routes)
+
+    @property
+    def reachable_from_ingress(self) -> bool:
+        """The ingress controller routes to it: its own host, or a route's."""
+        return self.host is not None or bool(self.route_hosts)
 
     @property
     def has_data(self) -> bool:
