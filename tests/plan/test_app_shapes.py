@@ -373,3 +373,14 @@ def test_traefik_middlewares_on_nginx_are_refused() -> None:
 
 def test_routes_without_a_port() -> None:
     assert plan_error(two_nodes(apps=[app(routes=[{"name": "api", "path": "/api"}])])) == [("apps[0].routes", "app 'cam' has routes but no port to route to")]
+
+
+@pytest.mark.parametrize("ingress, routes, reached", [(False, True, True), (True, False, True), (False, False, False)])
+def test_the_ingress_controller_may_reach_a_routed_app(ingress: bool, routes: bool, reached: bool) -> None:
+    fields: dict[str, Any] = {"ports": [{"name": "http", "port": 8080}], "ingress": ingress}
+    if routes:
+        fields["routes"] = [{"name": "api", "path": "/api", "stripPrefix": True}]
+    plan = plan_of(two_nodes(apps=[app(**fields)]))
+    [policy] = [p for p in plan.network_policies if p.namespace == "cam"]
+    assert any(peer.namespace == "traefik" and (8080, "TCP") in peer.ports for peer in policy.ingress_from) is reached
+    assert plan.apps[0].route_hosts == (("cam.lab.example.com",) if routes else ())
