@@ -58,12 +58,12 @@ def plan_cluster(inv: Inventory, warnings: list[Problem] | None = None) -> Clust
     issuer = cluster_issuer_name(inv)
     acme_solver, tls_problems = choose_acme_solver(inv)
     collected.extend(_raise_errors(tls_problems))
-    # The cluster's ReadWriteMany class, for claims that ask for one without naming a class:
-    # none of the storage backends clustergen deploys serves RWX yet.
-    rwx_storage_class = None
-    apps, app_warnings = plan_apps(inv, nodes, issuer, rwx_storage_class)
+    # The cluster's ReadWriteMany class, for claims that ask for one without naming a class.
+    # None until the storage backend provides one (CephFS, Longhorn RWX).
+    rwx_class = None
+    apps, app_warnings = plan_apps(inv, nodes, issuer, rwx_class)
     collected.extend(app_warnings)
-    shared_volumes, shared_warnings = plan_shared_volumes(inv, {a.name: a.namespace for a in apps}, rwx_storage_class)
+    shared_volumes, shared_warnings = plan_shared_volumes(inv, {a.name: a.namespace for a in apps}, rwx_class)
     collected.extend(shared_warnings)
     collected.extend(_raise_errors(check_lessons(inv, nodes, apps)))
     collected.extend(load_balancer_warnings(inv))

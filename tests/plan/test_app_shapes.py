@@ -384,3 +384,30 @@ def test_the_ingress_controller_may_reach_a_routed_app(ingress: bool, routes: bo
     [policy] = [p for p in plan.network_policies if p.namespace == "cam"]
     assert any(peer.namespace == "traefik" and (8080, "TCP") in peer.ports for peer in policy.ingress_from) is reached
     assert plan.apps[0].route_hosts == (("cam.lab.example.com",) if routes else ())
+
+
+@pytest.mark.parametrize(
+    "field, image, pinned",
+    [("containers", "kube-registry:5000/p:1.0", True), ("containers", "kube-registry:5000/p", False), ("initContainers", "docker.io/library/busybox:latest", False),
+     ("initContainers", "docker.io/library/busybox@sha256:" + "f" * 64, True)],
+)
+def test_every_container_image_is_pinned(field: str, image: str, pinned: bool) -> None:
+    problems, _ = load_problems(two_nodes(apps=[app(**{field: [{"name": "p", "image": image}]})]))
+    assert [(p.field, p.message) for p in problems] == ([] if pinned else [(f"apps[0].{field}[0].image", f"image {image} is not pinned")])
+
+
+@pytest.mark.parametrize("mode, explicit, plan_class, expected", [
+    ("ReadWriteMany", None, "ceph-filesystem", "ceph-filesystem"),
+    ("ReadWriteMany", "nfs-client", "ceph-filesystem", "nfs-client"),
+    ("ReadWriteOnce", None, "ceph-filesystem", None),  # RWO takes the cluster's default class
+])
+def test_shared_claim_takes_the_plan_rwx_class(mode: str, explicit: str | None, plan_class: str, expected: str | None) -> None:
+    from generator.inventory import load_inventory_text
+    from generator.plan.app_shapes import plan_shared_volumes
+
+    volume: dict[str, Any] = {"name": "footage", "size": "1Gi", "accessMode": mode}
+    if explicit:
+        volume["storageClass"] = explicit
+    inv, _ = load_inventory_text(yaml.safe_dump(two_nodes(apps=shared_apps(), volumes=[volume])), "inventory.yaml")
+    [plan], warnings = plan_shared_volumes(inv, {"rec": "media", "api": "media"}, plan_class)
+    assert plan.storage_class == expected and warnings == []
