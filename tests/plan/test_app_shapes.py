@@ -411,3 +411,46 @@ def test_shared_claim_takes_the_plan_rwx_class(mode: str, explicit: str | None, 
     inv, _ = load_inventory_text(yaml.safe_dump(two_nodes(apps=shared_apps(), volumes=[volume])), "inventory.yaml")
     [plan], warnings = plan_shared_volumes(inv, {"rec": "media", "api": "media"}, plan_class)
     assert plan.storage_class == expected and warnings == []
+
+
+# -- the bundled example --------------------------------------------------------------------
+
+def test_mixed_shelf_runs_the_seed_cctv_shapes() -> None:
+    """The example keeps every shape issue 12 asks of it, down to the rendered pods."""
+    import helm_python as helm
+
+    from generator.plan.merge import deep_merge
+
+    from ..conftest import EXAMPLES
+    from ..test_chart_app import CHART
+
+    data = yaml.safe_load((EXAMPLES / "mixed-shelf.yaml").read_text())
+    plan = plan_of(data)
+    by_name = {a.name: a for a in plan.apps}
+    [footage] = plan.shared_volumes
+    assert (footage.access_mode, footage.namespace, set(footage.apps)) == ("ReadWriteMany", "cctv", {"cctv", "cctv-api", "cctv-prune"})
+    with helm.Chart.load(CHART) as chart:
+        def pods(name: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+            app_plan = by_name[name]
+            rendered = chart.render(deep_merge(app_plan.base_values, app_plan.cluster_values), name=name, namespace=app_plan.namespace)
+            docs = [d for path in sorted(rendered) if not path.endswith("NOTES.txt") for d in yaml.safe_load_all(rendered[path]) if d]
+            workload = next(d for d in docs if d["kind"] in ("StatefulSet", "Deployment", "CronJob"))
+            return workload, docs
+
+        cctv, _ = pods("cctv")
+        assert cctv["kind"] == "StatefulSet" and cctv["spec"]["replicas"] == 2
+        spec = cctv["spec"]["template"]["spec"]
+        assert [c["name"] for c in spec["initContainers"]] == ["replica-config"]
+        assert [c["name"] for c in spec["containers"]] == ["app", "processor"]
+        assert spec["containers"][0]["image"].startswith("kube-registry:5000/")
+        assert spec["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == 1
+        assert spec["runtimeClassName"] == "nvidia"
+        claims = {v["name"]: v["persistentVolumeClaim"]["claimName"] for v in spec["volumes"] if "persistentVolumeClaim" in v}
+        assert claims == {"footage": "cctv-footage"}
+        prune, _ = pods("cctv-prune")
+        assert prune["kind"] == "CronJob" and prune["spec"]["timeZone"] == "Europe/Amsterdam"
+        _, api_docs = pods("cctv-api")
+        [middleware] = [d for d in api_docs if d["kind"] == "Middleware"]
+        assert middleware["spec"] == {"stripPrefix": {"prefixes": ["/api"]}}
+        [ingress] = [d for d in api_docs if d["kind"] == "Ingress"]
+        assert ingress["metadata"]["annotations"]["traefik.ingress.kubernetes.io/router.middlewares"] == "cctv-cctv-api-api-strip@kubernetescrd"
