@@ -90,6 +90,15 @@ def _check_kind_fields(inv: Inventory, app: App) -> None:
         problems.append(Problem(f"app '{app.name}' is a CronJob without a schedule", hint='add cronJob: {schedule: "0 3 * * *"}', **inv.where("apps", app.index, "kind")))
     if app.cron_job is not None and app.kind != "CronJob":
         problems.append(Problem(f"app '{app.name}' has cronJob but kind {app.kind}", hint="set kind: CronJob, or remove cronJob", **inv.where("apps", app.index, "cronJob")))
+    new_claims = [v for v in app.persistence if not v.existing_claim and v.access_mode in ("ReadWriteOnce", "ReadWriteOncePod")]
+    if app.kind == "DaemonSet" and new_claims:
+        problems.append(
+            Problem(
+                f"app '{app.name}' is a DaemonSet with the ReadWriteOnce claim '{new_claims[0].name}': its pods on other nodes could not mount it",
+                hint="give each node's pod a hostPath directory (volumes:), or use accessMode: ReadWriteMany",
+                **inv.where("apps", app.index, "persistence", app.persistence.index(new_claims[0]), "name"),
+            )
+        )
     if app.replica_files and app.kind != "StatefulSet":
         problems.append(
             Problem(

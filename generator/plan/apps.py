@@ -9,6 +9,7 @@ from .. import catalog, podsecurity
 from ..errors import PlanError, Problem
 from ..inventory.model import App, AppVolume, Inventory
 from .app_shapes import (
+    JOB_KINDS,
     check_custom_only,
     containers_values,
     host_path_pin,
@@ -68,7 +69,8 @@ def _base_values(inv: Inventory, app: App) -> tuple[dict[str, Any], dict[str, An
         "namespace": app.namespace or app.name,
         "arches": list(app.arches or DEFAULT_ARCHES),
         "weight": app.weight or "medium",
-        "web": {"port": ports[0]["name"]} if ports else None,
+        # A run-to-completion job has nothing to route to.
+        "web": {"port": ports[0]["name"]} if ports and app.kind not in JOB_KINDS else None,
         "devices": [],
     }
     return values, entry

@@ -111,6 +111,7 @@ def test_cronjob_takes_the_cluster_time_zone_and_no_service() -> None:
     assert values["controller"]["type"] == "CronJob"
     assert values["cronJob"] == {"timeZone": "Europe/Berlin", "schedule": "0 3 * * *", "successfulJobsHistoryLimit": 1}
     assert values["service"]["enabled"] is False
+    assert "ingress" not in values  # nothing to route to, though it has a port
 
 
 @pytest.mark.parametrize(
@@ -119,11 +120,17 @@ def test_cronjob_takes_the_cluster_time_zone_and_no_service() -> None:
         ({"kind": "CronJob"}, "apps[0].kind", "app 'cam' is a CronJob without a schedule"),
         ({"kind": "Job", "cronJob": {"schedule": "@daily"}}, "apps[0].cronJob", "app 'cam' has cronJob but kind Job"),
         ({"replicaConfig": {"mountPath": "/c", "replicas": [{"a": "1"}]}}, "apps[0].replicaConfig", "app 'cam' has replicaConfig but kind Deployment: only a StatefulSet's replicas have ordinals"),
+        ({"kind": "DaemonSet", "persistence": [{"name": "data", "mountPath": "/d"}]}, "apps[0].persistence[0].name", "app 'cam' is a DaemonSet with the ReadWriteOnce claim 'data': its pods on other nodes could not mount it"),
         ({"kind": "StatefulSet", "replicas": 3, "replicaConfig": {"mountPath": "/c", "replicas": [{"a": "1"}, {"a": "2"}]}}, "apps[0].replicas", "app 'cam' has 3 replicas but 2 replica configurations"),
     ],
 )
 def test_kind_fields_that_do_not_fit(fields: dict[str, Any], field: str, message: str) -> None:
     assert plan_error(two_nodes(apps=[app(**fields)])) == [(field, message)]
+
+
+def test_daemonset_may_share_a_claim_it_does_not_create() -> None:
+    for volume in ({"name": "data", "mountPath": "/d", "existingClaim": "old"}, {"name": "data", "mountPath": "/d", "accessMode": "ReadWriteMany", "storageClass": "x"}):
+        assert values_of(plan_of(two_nodes(apps=[app(kind="DaemonSet", persistence=[volume])])))["controller"]["type"] == "DaemonSet"
 
 
 @pytest.mark.parametrize("replicas", [None, 2])
