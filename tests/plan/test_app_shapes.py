@@ -461,3 +461,54 @@ def test_mixed_shelf_runs_the_seed_cctv_shapes() -> None:
         assert middleware["spec"] == {"stripPrefix": {"prefixes": ["/api"]}}
         [ingress] = [d for d in api_docs if d["kind"] == "Ingress"]
         assert ingress["metadata"]["annotations"]["traefik.ingress.kubernetes.io/router.middlewares"] == "cctv-cctv-api-api-strip@kubernetescrd"
+
+
+def rendered(plan: Any, name: str) -> list[dict[str, Any]]:
+    import helm_python as helm
+
+    from generator.plan.merge import deep_merge
+
+    from ..test_chart_app import CHART
+
+    app_plan = next(a for a in plan.apps if a.name == name)
+    with helm.Chart.load(CHART) as chart:
+        out = chart.render(deep_merge(app_plan.base_values, app_plan.cluster_values), name=name, namespace=app_plan.namespace)
+    return [d for path in sorted(out) if not path.endswith("NOTES.txt") for d in yaml.safe_load_all(out[path]) if d]
+
+
+def test_seed_003_shapes_from_an_inventory_to_the_pods() -> None:
+    """Seed 003: media on a host directory (pinned to its node), an NFS library, existing
+    claims, a polling script as a CronJob, and a node agent as a DaemonSet, on ingress-nginx."""
+    data = inventory([node("a", 11), node("b", 12)], components={"ingress": "ingress-nginx"}, apps=[
+        app(name="calibre", image="docker.io/linuxserver/calibre:7.26.0", namespace="books", ports=[{"name": "http", "port": 8080}],
+            volumes=[{"name": "incoming", "hostPath": "/srv/books/incoming", "node": "b", "mountPath": "/incoming"},
+                     {"name": "library", "nfs": {"server": "10.1.0.50", "path": "/export/books"}, "mountPath": "/library"},
+                     {"name": "shm", "emptyDir": {"memory": True, "sizeLimit": "128Mi"}, "mountPath": "/dev/shm"}],
+            persistence=[{"name": "config", "mountPath": "/config", "existingClaim": "calibre-config"}],
+            routes=[{"name": "api", "path": "/api", "stripPrefix": True}]),
+        app(name="weather", image="ghcr.io/example/weather-poller:1.4.2", kind="CronJob", cronJob={"schedule": "*/10 * * * *"},
+            command=["python", "/app/poll.py"], volumes=[{"name": "script", "configMap": "weather-script", "mountPath": "/app"}]),
+        app(name="agent", image="ghcr.io/example/agent:2.0.0", kind="DaemonSet",
+            initContainers=[{"name": "wait", "image": "docker.io/library/busybox:1.37.0", "command": ["sh", "-c", "true"]}],
+            containers=[{"name": "shipper", "image": "docker.io/library/busybox:1.37.0", "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}]}]),
+    ])
+    plan = plan_of(data)
+    calibre = next(d for d in rendered(plan, "calibre") if d["kind"] == "Deployment")["spec"]["template"]["spec"]
+    assert calibre["nodeSelector"]["kubernetes.io/hostname"] == "b"
+    volumes = {v["name"]: v for v in calibre["volumes"]}
+    assert volumes["incoming"]["hostPath"] == {"path": "/srv/books/incoming", "type": "Directory"}
+    assert volumes["library"]["nfs"] == {"server": "10.1.0.50", "path": "/export/books"}
+    assert volumes["shm"]["emptyDir"] == {"medium": "Memory", "sizeLimit": "128Mi"}
+    assert volumes["config"]["persistentVolumeClaim"] == {"claimName": "calibre-config"}
+    api = next(d for d in rendered(plan, "calibre") if d["kind"] == "Ingress" and d["metadata"]["name"] == "calibre-api")
+    assert api["spec"]["rules"][0]["http"]["paths"][0]["path"] == "/api(/|$)(.*)"
+    assert api["metadata"]["annotations"]["nginx.ingress.kubernetes.io/rewrite-target"] == "/$2"
+    assert {a.name: a.pod_security for a in plan.apps} == {"calibre": "privileged", "weather": "restricted", "agent": "restricted"}
+    cron = next(d for d in rendered(plan, "weather") if d["kind"] == "CronJob")
+    job_pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert job_pod["containers"][0]["command"] == ["python", "/app/poll.py"]
+    assert {"name": "script", "configMap": {"name": "weather-script"}} in job_pod["volumes"]
+    daemon = next(d for d in rendered(plan, "agent") if d["kind"] == "DaemonSet")["spec"]["template"]["spec"]
+    assert [c["name"] for c in daemon["initContainers"]] == ["wait"]
+    assert [c["name"] for c in daemon["containers"]] == ["app", "shipper"]
+    assert daemon["containers"][1]["volumeMounts"] == [{"name": "empty-tmp", "mountPath": "/tmp"}]
