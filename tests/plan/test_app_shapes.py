@@ -512,3 +512,28 @@ def test_seed_003_shapes_from_an_inventory_to_the_pods() -> None:
     assert [c["name"] for c in daemon["initContainers"]] == ["wait"]
     assert [c["name"] for c in daemon["containers"]] == ["app", "shipper"]
     assert daemon["containers"][1]["volumeMounts"] == [{"name": "empty-tmp", "mountPath": "/tmp"}]
+
+
+def test_pull_credentials_go_from_the_store_to_the_encrypted_secret(tmp_path) -> None:
+    """The user's registryAuths, set with the real sops as the repository README says, reach
+    the namespace's dockerconfigjson Secret encrypted, and never in plaintext."""
+    import os
+    import subprocess
+
+    from generator.cli import main
+    from generator.write.sops import sops_binary
+
+    inventory_file = tmp_path / "inventory.yaml"
+    inventory_file.write_text(yaml.safe_dump(two_nodes(apps=[app(pullSecret=True, namespace="cctv")]), sort_keys=False))
+    repo = tmp_path / "repo"
+    assert main(["generate", str(inventory_file), "-o", str(repo)]) == 0
+    auths = '{"auths": {"kube-registry:5000": {"auth": "dXNlcjpwYXNzd29yZA=="}}}'
+    env = {**os.environ, "SOPS_AGE_KEY_FILE": str(repo / ".clustergen/age.key")}
+    sops = [sops_binary(), "--disable-version-check"]
+    subprocess.run([*sops, "set", ".clustergen/secrets.sops.yaml", '["registryAuths"]', __import__("json").dumps(auths)], cwd=repo, env=env, check=True)
+    assert main(["generate", str(inventory_file), "-o", str(repo)]) == 0
+    encrypted = (repo / "overlays/lab/apps/registry/cctv.sops.yaml").read_text()
+    assert "dXNlcjpwYXNzd29yZA" not in encrypted and "ENC[" in encrypted
+    secret = yaml.safe_load(subprocess.run([*sops, "decrypt", "overlays/lab/apps/registry/cctv.sops.yaml"], cwd=repo, env=env, check=True, capture_output=True, text=True).stdout)
+    assert secret["type"] == "kubernetes.io/dockerconfigjson"
+    assert secret["stringData"][".dockerconfigjson"] == auths
