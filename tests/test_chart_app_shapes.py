@@ -434,3 +434,19 @@ def test_lint_strict_shapes(extra):
     from tests.test_chart_app import lint_problems
 
     assert lint_problems(deep_merge(MINIMAL, extra)) == []
+
+
+def test_readme_examples_render_valid_objects(chart):
+    import re
+
+    import yaml
+
+    text = (CHART / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```yaml\n(.*?)```", text[text.index("## Example"):], re.S)
+    assert len(blocks) >= 2
+    for block in blocks:
+        docs = parse(chart.render(yaml.safe_load(block), name=RELEASE, namespace=NAMESPACE))
+        assert workload(docs)
+        for doc in docs:
+            if not doc["apiVersion"].startswith("traefik.io/"):
+                kubernetes_validate.validate(doc, KUBE_VERSION, strict=True)
