@@ -450,3 +450,15 @@ def test_readme_examples_render_valid_objects(chart):
         for doc in docs:
             if not doc["apiVersion"].startswith("traefik.io/"):
                 kubernetes_validate.validate(doc, KUBE_VERSION, strict=True)
+
+
+def test_a_privileged_app_container_leaves_its_sidecars_safe(render):
+    """Device access makes the app container privileged; the sidecars keep the safe defaults."""
+    spec = pod(render({"securityContext": {"privileged": True, "allowPrivilegeEscalation": True},
+                       "containers": [{"name": "exporter", "image": SIDECAR_IMAGE}],
+                       "initContainers": [{"name": "wait", "image": SIDECAR_IMAGE}]}))
+    assert spec["containers"][0]["securityContext"]["privileged"] is True
+    assert named(spec["containers"], "exporter")["securityContext"] == SAFE
+    assert named(spec["initContainers"], "wait")["securityContext"] == SAFE
+    spec_model = app_pod_spec(deep_merge(MINIMAL, {"securityContext": {"privileged": True}, "containers": [{"name": "exporter", "image": SIDECAR_IMAGE}]}))
+    assert spec_model["containers"][1]["securityContext"] == SAFE

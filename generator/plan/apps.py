@@ -33,6 +33,10 @@ DEVICE_ACCESS: dict[str, Any] = {
 }
 
 
+# charts/app's defaults for every container but the app's own (_helpers.tpl, app.container).
+SAFE_CONTAINER_CONTEXT: dict[str, Any] = {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "privileged": False, "capabilities": {"drop": ["ALL"]}}
+
+
 def plan_apps(inv: Inventory, nodes: list[NodePlan], cluster_issuer: str | None, rwx_storage_class: str | None = None) -> tuple[list[AppPlan], list[Problem]]:
     plans, warnings = [], []
     for app in inv.apps:
@@ -349,11 +353,13 @@ def app_pod_spec(values: dict[str, Any]) -> dict[str, Any]:
     top = as_map(values.get("securityContext"))
 
     def container(name: str, own: Any) -> dict[str, Any]:
+        # As the chart does: the app starts from securityContext, the others from the safe defaults.
+        base = top if name == "app" else SAFE_CONTAINER_CONTEXT
         spec = as_map(own)
         own = as_map(spec.get("securityContext"))
-        context = {**top, **own}
+        context = {**base, **own}
         if isinstance(own.get("capabilities"), dict):  # add and drop separately, as the chart does
-            context["capabilities"] = {**as_map(top.get("capabilities")), **own["capabilities"]}
+            context["capabilities"] = {**as_map(base.get("capabilities")), **own["capabilities"]}
         return {"name": name, "securityContext": context}
 
     spec: dict[str, Any] = {

@@ -254,7 +254,12 @@ apply under whatever the container sets; probes take their timings from .Values.
 {{- $_ := set $out "resources" $resources -}}
 {{- /* The container's own keys win one by one (sprig's merge would let a default true beat an own false);
        inside capabilities, add and drop separately, so adding one keeps "drop: [ALL]". */ -}}
+{{- /* The app container starts from securityContext; every other one from the safe defaults,
+       so loosening the app (a device's privileged mode) loosens no sidecar. */ -}}
 {{- $sc := deepCopy ($V.securityContext | default dict) -}}
+{{- if ne .what "app" -}}
+{{- $sc = dict "allowPrivilegeEscalation" false "readOnlyRootFilesystem" true "privileged" false "capabilities" (dict "drop" (list "ALL")) -}}
+{{- end -}}
 {{- range $k, $v := ($s.securityContext | default dict) -}}
 {{- if and (eq $k "capabilities") (kindIs "map" $v) -}}
 {{- $caps := deepCopy (dig "capabilities" dict $sc) -}}
