@@ -291,6 +291,14 @@ def _plan_app(inv: Inventory, app: App, nodes: list[NodePlan], cluster_issuer: s
     placement, eligible, warnings = _placement_values(inv, app, entry, nodes, eligible, wants)
     ingress, host, ingress_warnings = _ingress_values(inv, app, entry, cluster_issuer)
     warnings.extend(ingress_warnings)
+    if app.kind == "Job":
+        warnings.append(Problem(
+            f"app '{app.name}' is a Job: it runs once, and Kubernetes refuses changes to a Job's pods, so changing it later fails the release until the old Job is deleted",
+            hint="use kind: CronJob for anything that runs again",
+            severity="warning",
+            code="job-is-immutable",
+            **inv.where("apps", app.index, "kind"),
+        ))
     cluster = deep_merge(deep_merge({"env": {"TZ": inv.timezone}}, placement), ingress)
     cluster = deep_merge(cluster, _user_overrides(app))
     cluster = deep_merge(cluster, app.values)

@@ -537,3 +537,12 @@ def test_pull_credentials_go_from_the_store_to_the_encrypted_secret(tmp_path) ->
     secret = yaml.safe_load(subprocess.run([*sops, "decrypt", "overlays/lab/apps/registry/cctv.sops.yaml"], cwd=repo, env=env, check=True, capture_output=True, text=True).stdout)
     assert secret["type"] == "kubernetes.io/dockerconfigjson"
     assert secret["stringData"][".dockerconfigjson"] == auths
+
+
+@pytest.mark.parametrize("kind, warned", [("Job", True), ("CronJob", False), ("Deployment", False)])
+def test_a_job_warns_that_it_cannot_change(kind: str, warned: bool) -> None:
+    fields: dict[str, Any] = {"kind": kind}
+    if kind == "CronJob":
+        fields["cronJob"] = {"schedule": "@daily"}
+    plan = plan_of(two_nodes(apps=[app(**fields)]))
+    assert ("job-is-immutable" in [w.code for w in plan.warnings]) is warned
