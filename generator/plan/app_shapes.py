@@ -263,7 +263,7 @@ def volumes_values(inv: Inventory, app: App) -> dict[str, Any]:
 def host_path_pin(inv: Inventory, app: App, eligible: list[str]) -> tuple[str | None, list[Problem]]:
     """The node a hostPath app must run on, and the warning that it cannot move."""
     mounts = [m for m in app.volumes if m.source == "hostPath"]
-    if not mounts:
+    if not mounts or app.kind == "DaemonSet":  # a DaemonSet's pod on each node reads that node's directory
         return None, []
     named = sorted({m.node for m in mounts if m.node})
     where = inv.where("apps", app.index, "volumes", mounts[0].index, "hostPath")

@@ -546,3 +546,10 @@ def test_a_job_warns_that_it_cannot_change(kind: str, warned: bool) -> None:
         fields["cronJob"] = {"schedule": "@daily"}
     plan = plan_of(two_nodes(apps=[app(**fields)]))
     assert ("job-is-immutable" in [w.code for w in plan.warnings]) is warned
+
+
+def test_a_daemonset_host_path_pins_nothing() -> None:
+    plan = plan_of(two_nodes(apps=[app(kind="DaemonSet", volumes=[{"name": "logs", "hostPath": "/var/log/app", "mountPath": "/logs", "readOnly": True}])]))
+    assert plan.apps[0].eligible_nodes == ("a", "b")
+    assert "nodeSelector" not in values_of(plan)
+    assert "host-path-pins-app" not in [w.code for w in plan.warnings]
