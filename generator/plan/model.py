@@ -15,6 +15,8 @@ __all__ = [
 ]
 
 LABEL_PREFIX = "clustergen.dev"
+# The dockerconfigjson Secret of a namespace whose apps pull from a private registry (pullSecret).
+PULL_SECRET = "registry-credentials"
 DEVICE_LABEL_PREFIX = "device.clustergen.dev"
 
 
@@ -135,6 +137,13 @@ class AppPlan:
     notes: str = ""
     image: str = ""
     fs_group: int | None = None  # the pods' fsGroup: the group that may read the app's files
+    pull_secret: bool = False  # its namespace needs the registry-credentials Secret (from the secrets store)
+    route_hosts: tuple[str, ...] = ()  # hosts of its extra ingress routes (apps[].routes)
+
+    @property
+    def reachable_from_ingress(self) -> bool:
+        """The ingress controller routes to it: its own host, or a route's."""
+        return self.host is not None or bool(self.route_hosts)
 
     @property
     def has_data(self) -> bool:
@@ -225,6 +234,7 @@ class ClusterPlan:
     storage_host_path: str | None = None  # Talos: the host folder the storage driver's volumes live under
     rwx_storage_class: str | None = None  # the ReadWriteMany StorageClass (CephFS, Longhorn), None: none
     ceph_failure_domain: str | None = None  # rook-ceph: the CRUSH failure domain of its pools (zone | chassis | host)
+    shared_volumes: tuple[Any, ...] = ()  # SharedVolumePlan (plan.app_shapes): claims several apps mount
 
     @property
     def servers(self) -> tuple[NodePlan, ...]:
