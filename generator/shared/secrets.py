@@ -17,3 +17,6 @@ class ClusterSecrets:
     # Backups: the S3 keys. The user puts them into the store (README); clustergen never makes them up.
     backup_s3_access_key_id: str | None = None
     backup_s3_secret_access_key: str | None = None
+    # Private registries: a Docker config JSON ({"auths": {"host:port": {"auth": ...}}}) the user
+    # puts into the store; apps with pullSecret get it as a dockerconfigjson Secret. Never made up.
+    registry_auths: str | None = None
