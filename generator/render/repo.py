@@ -44,7 +44,8 @@ def render_facts(plan: ClusterPlan) -> RenderedFile:
         "kubernetesVersion": plan.kubernetes_version,
         # The default class is created by a chart from another repository
         # (local-path, Rook), which validation cannot render.
-        "storageClasses": [{"name": plan.storage_class, "default": True}],
+        "storageClasses": [{"name": plan.storage_class, "default": True}]
+        + ([{"name": plan.rwx_storage_class}] if plan.rwx_storage_class not in (None, plan.storage_class) else []),
         "packaged": packaged_components(plan) if settings.distribution == "k3s" else [],
         "loadBalancers": [settings.load_balancer] if settings.load_balancer != "none" else [],
         "backups": plan.backup is not None,
