@@ -265,7 +265,7 @@ def test_catalog_entry_shape(name):
         ports = [p["name"] for p in entry["values"]["service"]["ports"]]
         assert entry["web"]["port"] in ports
     assert set(entry) <= {"description", "namespace", "image", "arches", "weight", "web",
-                          "devices", "device_path", "notes", "values", "talks_to", "internet"}
+                          "devices", "device_path", "notes", "values", "talks_to", "internet", "mqtt", "database"}
     # What its NetworkPolicies allow: catalog apps it reaches, and whether it leaves the cluster.
     assert set(entry["talks_to"]) <= set(CATALOG_DATA["apps"]) and isinstance(entry["internet"], bool)
 

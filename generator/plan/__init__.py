@@ -17,8 +17,9 @@ from .storage import choose_storage
 from .tls import choose_acme_solver
 from .talos import plan_talos_nodes
 from .model import AppPlan, ClusterPlan, ComponentPlan, NodePlan
-from .network_policy import network_policy_warnings, plan_network_policies
+from .network_policy import api_server_blocks, network_policy_warnings, plan_network_policies
 from .nodes import resolve_nodes
+from .wiring import plan_wiring
 
 __all__ = ["AppPlan", "ClusterPlan", "ComponentPlan", "NodePlan", "plan_cluster"]
 
@@ -59,6 +60,7 @@ def plan_cluster(inv: Inventory, warnings: list[Problem] | None = None) -> Clust
     collected.extend(_raise_errors(tls_problems))
     apps, app_warnings = plan_apps(inv, nodes, issuer)
     collected.extend(app_warnings)
+    apps, generated_secrets, databases = plan_wiring(inv, apps, STORAGE_CLASS[storage_backend])
     collected.extend(_raise_errors(check_lessons(inv, nodes, apps)))
     collected.extend(load_balancer_warnings(inv))
     collected.extend(external_dns_warnings(inv))
@@ -78,10 +80,13 @@ def plan_cluster(inv: Inventory, warnings: list[Problem] | None = None) -> Clust
         warnings=tuple(collected),
         k3s_disable=k3s_disabled_components(inv),
         acme_solver=acme_solver,
+        generated_secrets=generated_secrets,
+        databases=databases,
     )
     # The Schedules follow the namespaces' Pod Security levels, which the apps decide.
     backup = plan_backup(inv, apps, plan.namespaces)
     ingress_ns = catalog.component(inv.components.ingress)["namespace"] if inv.components.ingress != "none" else None
     policies = plan_network_policies(inv, apps, ingress_ns, {n.name for n in backup.namespaces} if backup else set(),
-                                     http01=acme_solver is not None and acme_solver.kind == "http01")
+                                     http01=acme_solver is not None and acme_solver.kind == "http01",
+                                     databases=databases, api_servers=api_server_blocks(inv, nodes))
     return dataclasses.replace(plan, backup=backup, network_policies=policies)

@@ -114,6 +114,53 @@ class AcmeSolver:
 
 
 @dataclass(frozen=True)
+class GeneratedSecret:
+    """A Kubernetes Secret built from the secrets store (plan.wiring decides, render fills it).
+
+    Each data entry is (key in the Secret, source): source ("literal", text) is written as is,
+    ("password", store key) is a generated password kept in the store (never rotated), and
+    ("mosquitto-passwd", ((user, store key), ...)) is Mosquitto's password file of those users."""
+
+    name: str
+    namespace: str
+    type: str  # Opaque | kubernetes.io/basic-auth
+    data: tuple[tuple[str, tuple[Any, ...]], ...]
+
+    @property
+    def password_keys(self) -> tuple[str, ...]:
+        keys: list[str] = []
+        for _, (kind, arg) in self.data:
+            if kind == "password":
+                keys.append(arg)
+            elif kind == "mosquitto-passwd":
+                keys.extend(store_key for _, store_key in arg)
+        return tuple(keys)
+
+
+@dataclass(frozen=True)
+class DatabasePlan:
+    """A CloudNativePG Cluster for one app, in the app's namespace."""
+
+    app: str  # the app it serves
+    name: str  # the Cluster's name; CNPG names the Services <name>-rw/-ro/-r
+    namespace: str
+    database: str
+    owner: str
+    secret: str  # kubernetes.io/basic-auth Secret named by bootstrap.initdb.secret
+    image: str  # the PostgreSQL operand image CNPG runs
+    instances: int
+    storage_class: str
+    size: str
+    resources: dict[str, Any]
+    postgresql: dict[str, Any] = field(default_factory=dict)  # spec.postgresql (shared_preload_libraries, parameters)
+    post_init_sql: tuple[str, ...] = ()  # bootstrap.initdb.postInitApplicationSQL
+
+    @property
+    def host(self) -> str:
+        return f"{self.name}-rw.{self.namespace}.svc"
+
+
+@dataclass(frozen=True)
 class ClusterPlan:
     inventory: Inventory
     distribution_version: str
@@ -131,6 +178,8 @@ class ClusterPlan:
     acme_solver: AcmeSolver | None = None  # issuer: letsencrypt only
     backup: Any = None  # BackupPlan (plan.backup) when components.backup is on
     network_policies: tuple[Any, ...] = ()  # NamespacePolicy (plan.network_policy), one per app namespace
+    generated_secrets: tuple[GeneratedSecret, ...] = ()  # credentials between apps (plan.wiring)
+    databases: tuple[DatabasePlan, ...] = ()  # CloudNativePG Clusters (plan.wiring)
 
     @property
     def servers(self) -> tuple[NodePlan, ...]:

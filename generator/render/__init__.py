@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..plan.model import ClusterPlan
 from .files import RenderedFile
@@ -28,6 +28,9 @@ class ClusterSecrets:
     # Backups: the S3 keys. The user puts them into the store (README); clustergen never makes them up.
     backup_s3_access_key_id: str | None = None
     backup_s3_secret_access_key: str | None = None
+    # Logins between apps (the MQTT broker's clients, each app's database owner), by store key
+    # (mqtt/<app>, postgres/<app>): made once when an app first needs one, never rotated.
+    app_passwords: dict[str, str] = field(default_factory=dict)
 
 
 def render_repository(plan: ClusterPlan, secrets: ClusterSecrets, inventory_text: str) -> list[RenderedFile]:

@@ -1,0 +1,212 @@
+"""Credentials between apps (plan/wiring.py): the MQTT broker takes only the logins clustergen
+generated for the apps wired to it, each app's pod reads its own, and the passwords live only
+SOPS-encrypted and survive regeneration. Checked on the generated repository, with the real
+Helm rendering charts/app and (where installed) a real Mosquitto checking the password file."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import helm_python as helm
+import pytest
+import yaml
+
+from generator.cli import main
+from generator.render.secrets import mosquitto_password_line
+from generator.write.sops import Decryption
+
+from .conftest import EXAMPLES
+
+CLUSTER = "shelf"
+CLIENTS = {"zigbee2mqtt": "zigbee2mqtt", "home-assistant": "home-automation", "node-red": "node-red"}
+
+
+def generate(tmp_path: Path, inventory: Path | None = None, name: str = "repo") -> Path:
+    repo = tmp_path / name
+    again = repo.exists()
+    assert main(["generate", str(inventory or EXAMPLES / "mixed-shelf.yaml"), "-o", str(repo), *(["--allow-dirty"] if again else [])]) == 0
+    return repo
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return generate(tmp_path_factory.mktemp("wiring"))
+
+
+def store(repo: Path) -> dict[str, Any]:
+    return Decryption(repo / ".clustergen" / "secrets.sops.yaml", repo / ".clustergen" / "age.key").result()
+
+
+def credentials(repo: Path) -> dict[tuple[str, str], dict[str, Any]]:
+    """(namespace, name) → decrypted Secret, for every Secret in apps/credentials."""
+    folder = repo / "overlays" / CLUSTER / "apps" / "credentials"
+    listed = yaml.safe_load((folder / "kustomization.yaml").read_text())["resources"]
+    found = {}
+    for name in listed:
+        if name.endswith(".sops.yaml"):
+            secret = Decryption(folder / name, repo / ".clustergen" / "age.key").result()
+            found[(secret["metadata"]["namespace"], secret["metadata"]["name"])] = secret
+    return found
+
+
+def release_values(repo: Path, app: str) -> dict[str, Any]:
+    from generator.plan.merge import deep_merge
+
+    base = yaml.safe_load((repo / "bases" / "apps" / app / "helmrelease.yaml").read_text())
+    patch = yaml.safe_load((repo / "overlays" / CLUSTER / "apps" / "releases" / f"{app}-values.yaml").read_text())
+    return deep_merge(base["spec"]["values"], patch["spec"]["values"])
+
+
+def rendered(repo: Path, app: str, namespace: str) -> list[dict[str, Any]]:
+    with helm.Chart.load(repo / "charts" / "app") as chart:
+        out = chart.render(release_values(repo, app), name=app, namespace=namespace)
+    return [d for path, text in sorted(out.items()) if not path.endswith("NOTES.txt") for d in yaml.safe_load_all(text) if d]
+
+
+def pod(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    (workload,) = [d for d in docs if d["kind"] in ("Deployment", "StatefulSet")]
+    return workload["spec"]["template"]["spec"]
+
+
+def test_broker_config_refuses_anonymous_clients(repo: Path) -> None:
+    docs = rendered(repo, "mosquitto", "home-automation")
+    (config,) = [d for d in docs if d["kind"] == "ConfigMap"]
+    lines = [line.strip() for line in config["data"]["mosquitto.conf"].splitlines() if line.strip() and not line.startswith("#")]
+    assert "allow_anonymous false" in lines and "allow_anonymous true" not in lines
+    assert "password_file /tmp/passwd" in lines and "acl_file /tmp/acl" in lines
+    spec = pod(docs)
+    (broker,) = spec["containers"]
+    # The command writes the password file from the Secret's variable into /tmp, an emptyDir.
+    assert broker["envFrom"] == [{"secretRef": {"name": "mosquitto-users"}}]
+    assert "$MOSQUITTO_PASSWORD_FILE" in broker["command"][-1] and "> /tmp/passwd" in broker["command"][-1]
+    assert broker["command"][-1].startswith("umask 077")
+    assert {m["mountPath"] for m in broker["volumeMounts"]} >= {"/tmp", "/mosquitto/config", "/mosquitto/data"}
+    # The ACL: one user per wired app, Zigbee2MQTT held to its own topics.
+    acl = config["data"]["acl"]
+    assert "user zigbee2mqtt\ntopic readwrite zigbee2mqtt/#\ntopic readwrite homeassistant/#\n" in acl
+    assert [line.split()[1] for line in acl.splitlines() if line.startswith("user ")] == list(CLIENTS)
+
+
+def test_broker_password_file_holds_a_hash_of_each_clients_password(repo: Path) -> None:
+    passwords = store(repo)["appPasswords"]
+    secret = credentials(repo)[("home-automation", "mosquitto-users")]
+    lines = secret["stringData"]["MOSQUITTO_PASSWORD_FILE"].splitlines()
+    assert [line.split(":", 1)[0] for line in lines] == list(CLIENTS)
+    for line in lines:
+        user, rest = line.split(":", 1)
+        _, kind, iterations, salt, digest = rest.split("$")
+        assert (kind, iterations) == ("7", "101") and len(base64.b64decode(salt)) == 12
+        expected = hashlib.pbkdf2_hmac("sha512", passwords[f"mqtt/{user}"].encode(), base64.b64decode(salt), 101, 64)
+        assert base64.b64decode(digest) == expected
+        assert passwords[f"mqtt/{user}"] not in secret["stringData"]["MOSQUITTO_PASSWORD_FILE"]
+
+
+@pytest.mark.parametrize(("app", "namespace", "user_key", "password_key"), [
+    ("zigbee2mqtt", "zigbee2mqtt", "ZIGBEE2MQTT_CONFIG_MQTT_USER", "ZIGBEE2MQTT_CONFIG_MQTT_PASSWORD"),
+    ("node-red", "node-red", "MQTT_USER", "MQTT_PASSWORD"),
+])
+def test_each_client_pod_reads_its_login_from_a_secret_that_holds_it(repo: Path, app: str, namespace: str, user_key: str, password_key: str) -> None:
+    (container,) = pod(rendered(repo, app, namespace))["containers"]
+    refs = [e["secretRef"]["name"] for e in container.get("envFrom") or [] if "secretRef" in e]
+    assert refs == [f"{app}-mqtt"]
+    secret = credentials(repo)[(namespace, f"{app}-mqtt")]
+    assert secret["stringData"] == {user_key: app, password_key: store(repo)["appPasswords"][f"mqtt/{app}"]}
+    assert not any(e["name"] in (user_key, password_key) for e in container.get("env") or [])
+
+
+def test_home_assistant_gets_a_login_to_read_but_no_faked_integration(repo: Path) -> None:
+    (container,) = pod(rendered(repo, "home-assistant", "home-automation"))["containers"]
+    assert not container.get("envFrom")
+    secret = credentials(repo)[("home-automation", "home-assistant-mqtt")]
+    assert secret["stringData"] == {"username": "home-assistant", "password": store(repo)["appPasswords"]["mqtt/home-assistant"]}
+
+
+def test_logins_are_only_encrypted_in_git(repo: Path) -> None:
+    passwords = store(repo)["appPasswords"]
+    assert set(passwords) == {f"mqtt/{app}" for app in CLIENTS}
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    subprocess.run(["git", "-C", str(repo), "add", "-A"], check=True)
+    for value in passwords.values():
+        assert len(value) >= 32
+        found = subprocess.run(["git", "-C", str(repo), "grep", "--cached", "-F", value], capture_output=True, text=True)
+        assert found.returncode == 1, found.stdout
+    raw = yaml.safe_load((repo / "overlays" / CLUSTER / "apps" / "credentials" / "zigbee2mqtt-zigbee2mqtt-mqtt.sops.yaml").read_text())
+    assert all(v.startswith("ENC[") for v in raw["stringData"].values())
+
+
+def test_regeneration_keeps_every_password_and_an_app_removed_keeps_its_own(tmp_path: Path) -> None:
+    repo = generate(tmp_path)
+    files = sorted((repo / "overlays" / CLUSTER / "apps" / "credentials").glob("*.sops.yaml")) + [repo / ".clustergen" / "secrets.sops.yaml"]
+    before = {p: p.read_bytes() for p in files}
+    passwords = store(repo)["appPasswords"]
+    generate(tmp_path)
+    assert {p: p.read_bytes() for p in files} == before
+    # Without node-red the broker forgets its user, but the store keeps its password for its return.
+    text = (EXAMPLES / "mixed-shelf.yaml").read_text().replace("  - name: node-red\n    devices: [arduino]\n", "")
+    smaller = tmp_path / "without-node-red.yaml"
+    smaller.write_text(text)
+    generate(tmp_path, smaller)
+    assert store(repo)["appPasswords"] == passwords
+    users = credentials(repo)[("home-automation", "mosquitto-users")]["stringData"]["MOSQUITTO_PASSWORD_FILE"]
+    assert [line.split(":")[0] for line in users.splitlines()] == ["zigbee2mqtt", "home-assistant"]
+    assert not (repo / "overlays" / CLUSTER / "apps" / "credentials" / "node-red-node-red-mqtt.sops.yaml").exists()
+    generate(tmp_path)
+    assert credentials(repo)[("node-red", "node-red-mqtt")]["stringData"]["MQTT_PASSWORD"] == passwords["mqtt/node-red"]
+
+
+@pytest.mark.parametrize(("user", "password", "other_user", "other_password"), [
+    ("zigbee2mqtt", "a" * 32, "zigbee2mqtt", "a" * 31 + "b"),  # one character apart
+    ("zigbee2mqtt", "a" * 32, "node-red", "a" * 32),  # same password, another user
+])
+def test_password_lines_are_stable_and_differ_per_login(user: str, password: str, other_user: str, other_password: str) -> None:
+    line = mosquitto_password_line(user, password)
+    assert line == mosquitto_password_line(user, password)
+    assert line.startswith(f"{user}:$7$101$")
+    other = mosquitto_password_line(other_user, other_password)
+    assert other.split("$")[3] != line.split("$")[3] and other.split("$")[4] != line.split("$")[4]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.skipif(not (shutil.which("mosquitto") and shutil.which("mosquitto_pub")), reason="mosquitto and mosquitto_pub are not installed")
+def test_a_real_mosquitto_takes_the_generated_logins_and_refuses_others(repo: Path, tmp_path: Path) -> None:
+    """The generated password file and ACL, read by the real broker (a 2.0 release: the $7$
+    format is the same in 2.0.11 and the pinned 2.0.22, src/password_mosq.c)."""
+    import os
+
+    passwords = store(repo)["appPasswords"]
+    (tmp_path / "passwd").write_text(credentials(repo)[("home-automation", "mosquitto-users")]["stringData"]["MOSQUITTO_PASSWORD_FILE"])
+    acl = yaml.safe_load((repo / "overlays" / CLUSTER / "apps" / "releases" / "mosquitto-values.yaml").read_text())["spec"]["values"]["configFiles"]["files"]["acl"]
+    (tmp_path / "acl").write_text(acl)
+    port = _free_port()
+    (tmp_path / "m.conf").write_text(f"listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {tmp_path}/passwd\nacl_file {tmp_path}/acl\nuser {os.getenv('USER') or 'root'}\n")
+    for name in ("passwd", "acl", "m.conf"):
+        (tmp_path / name).chmod(0o600)
+    broker = subprocess.Popen(["mosquitto", "-c", str(tmp_path / "m.conf")], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        time.sleep(0.5)
+
+        def publish(*login: str, topic: str = "zigbee2mqtt/bridge/state") -> int:
+            args = ["-u", login[0], "-P", login[1]] if login else []
+            return subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), *args, "-t", topic, "-m", "x"],
+                                  capture_output=True, timeout=10).returncode
+
+        assert publish("zigbee2mqtt", passwords["mqtt/zigbee2mqtt"]) == 0
+        assert publish("node-red", passwords["mqtt/node-red"], topic="anything/else") == 0
+        assert publish("zigbee2mqtt", passwords["mqtt/node-red"]) != 0  # another app's password
+        assert publish("zigbee2mqtt", passwords["mqtt/zigbee2mqtt"][:-1]) != 0
+        assert publish() != 0  # anonymous
+    finally:
+        broker.terminate()
+        broker.wait(timeout=10)
