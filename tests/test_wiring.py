@@ -210,3 +210,74 @@ def test_a_real_mosquitto_takes_the_generated_logins_and_refuses_others(repo: Pa
     finally:
         broker.terminate()
         broker.wait(timeout=10)
+
+
+# ---- databases through CloudNativePG ------------------------------------------------------
+
+SHARED_CNPG_SCHEMA = Path(__file__).resolve().parents[2] / "shared" / "schemas" / "crds" / "postgresql.cnpg.io" / "cluster_v1.json"
+
+
+def with_apps(tmp_path: Path, *names: str, example: str = "single-mini-pc", engine: str = "flux") -> Path:
+    text = (EXAMPLES / f"{example}.yaml").read_text()
+    text = text.replace("apps:\n", "apps:\n" + "".join(f"  - name: {n}\n" for n in names), 1)
+    text = text.replace("  engine: flux\n", f"  engine: {engine}\n")
+    path = tmp_path / f"{example}-{engine}-{'-'.join(names) or 'none'}.yaml"
+    path.write_text(text)
+    return path
+
+
+def docs_in(path: Path) -> list[dict[str, Any]]:
+    return [d for d in yaml.safe_load_all(path.read_text()) if d]
+
+
+def test_a_database_app_gets_a_cnpg_cluster_with_its_owner_secret_and_no_workload(tmp_path: Path) -> None:
+    repo = generate(tmp_path, with_apps(tmp_path, "postgres"))
+    folder = repo / "overlays" / "tiny" / "apps" / "credentials"
+    (cluster,) = docs_in(folder / "databases.yaml")
+    assert (cluster["apiVersion"], cluster["kind"]) == ("postgresql.cnpg.io/v1", "Cluster")
+    assert cluster["metadata"]["namespace"] == "postgres" and cluster["metadata"]["name"] == "postgres-db"
+    assert cluster["metadata"]["annotations"] == {"kustomize.toolkit.fluxcd.io/prune": "disabled"}
+    spec = cluster["spec"]
+    assert spec["instances"] == 1 and spec["storage"] == {"storageClass": "local-path", "size": "10Gi"}
+    assert spec["resources"]["requests"] == {"cpu": "100m", "memory": "256Mi"}
+    initdb = spec["bootstrap"]["initdb"]
+    assert (initdb["database"], initdb["owner"]) == ("app", "app")
+    # CNPG reads the owner's login from a kubernetes.io/basic-auth Secret, username and password keys.
+    secret = Decryption(folder / f"postgres-{initdb['secret']['name']}.sops.yaml", repo / ".clustergen" / "age.key").result()
+    assert secret["type"] == "kubernetes.io/basic-auth"
+    assert secret["stringData"] == {"username": "app", "password": store(repo)["appPasswords"]["postgres/postgres"]}
+    assert not (repo / "bases" / "apps" / "postgres").exists()
+    namespaces = docs_in(repo / "overlays" / "tiny" / "apps" / "namespaces.yaml")
+    (ns,) = [n for n in namespaces if n["metadata"]["name"] == "postgres"]
+    assert ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    if SHARED_CNPG_SCHEMA.is_file():
+        import jsonschema
+
+        jsonschema.validate(cluster, yaml.safe_load(SHARED_CNPG_SCHEMA.read_text()))
+
+
+@pytest.mark.parametrize(("apps", "operator"), [((), False), (("home-assistant",), False), (("postgres",), True)])
+def test_the_operator_comes_with_the_first_database_in_the_controllers_layer(tmp_path: Path, apps: tuple[str, ...], operator: bool) -> None:
+    repo = generate(tmp_path, with_apps(tmp_path, *apps))
+    controllers = yaml.safe_load((repo / "overlays" / "tiny" / "infrastructure" / "controllers" / "kustomization.yaml").read_text())
+    assert ("../../../../bases/cloudnative-pg" in controllers["resources"]) is operator
+    assert (repo / "overlays" / "tiny" / "apps" / "credentials" / "databases.yaml").exists() is operator
+    if operator:
+        (release,) = [d for d in docs_in(repo / "bases" / "cloudnative-pg" / "helmrelease.yaml") if d["kind"] == "HelmRelease"]
+        assert release["metadata"]["namespace"] == "cnpg-system"
+        assert release["spec"]["chart"]["spec"]["version"] == "0.29.0"
+        assert release["spec"]["values"]["crds"] == {"create": True}
+
+
+def test_database_namespace_lets_the_operator_reach_the_status_port_and_the_instances_reach_the_api(tmp_path: Path) -> None:
+    repo = generate(tmp_path, with_apps(tmp_path, "postgres"))
+    policies = {(d["metadata"]["namespace"], d["metadata"]["name"]): d["spec"] for d in docs_in(repo / "overlays" / "tiny" / "apps" / "network-policies.yaml")}
+    operator = policies[("postgres", "allow-from-cnpg-system")]
+    assert operator["ingress"] == [{"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "cnpg-system"}}}],
+                                    "ports": [{"port": 8000, "protocol": "TCP"}]}]
+    api = policies[("postgres", "allow-to-api-server")]
+    assert api["podSelector"] == {"matchExpressions": [{"key": "cnpg.io/cluster", "operator": "Exists"}]}
+    assert api["egress"] == [{"to": [{"ipBlock": {"cidr": "192.168.1.10/32"}}], "ports": [{"port": 6443, "protocol": "TCP"}]}]
+    assert ("postgres", "allow-outside-cluster") not in policies
+    # Namespaces without a database get neither.
+    assert not [k for k in policies if k[0] != "postgres" and k[1] in ("allow-from-cnpg-system", "allow-to-api-server")]

@@ -207,4 +207,7 @@ class ClusterPlan:
             result[app.namespace] = max(current, app.pod_security, key=order.__getitem__)
         for svc in self.external_services:
             result.setdefault(svc.namespace, "restricted")
+        for db in self.databases:
+            # CloudNativePG's instances run restricted (uid 26, no capabilities, RuntimeDefault seccomp).
+            result.setdefault(db.namespace, "restricted")
         return dict(sorted(result.items()))

@@ -2,7 +2,8 @@
 
 The catalog says it: an entry with ``mqtt:`` is a broker client (the environment variables
 it reads its login from, the topics it may use), and an entry with ``database:`` gets a
-CloudNativePG Cluster in its namespace. Each login is a password generated once into the
+CloudNativePG Cluster in its namespace. An entry with ``workload: false`` (``postgres``) is
+only its database: it gets no release of charts/app. Each login is a password generated once into the
 secrets store (key ``mqtt/<app>`` or ``postgres/<app>``), never rotated; the plan names the
 Secrets and what they hold, render fills them from the store, and the apps' values point at
 them. Decisions here; templates render.
@@ -87,7 +88,8 @@ def plan_wiring(inv: Inventory, apps: list[AppPlan], storage_class: str) -> tupl
         plain = {env[k]: v for k, v in (("host", db.host), ("port", "5432"), ("database", db.database), ("user", db.owner)) if env.get(k)}
         if plain:
             patches.setdefault(app.name, {}).setdefault("env", {}).update(plain)
-    wired = [dataclasses.replace(a, cluster_values=deep_merge(a.cluster_values, patches[a.name])) if a.name in patches else a for a in apps]
+    wired = [dataclasses.replace(a, cluster_values=deep_merge(a.cluster_values, patches[a.name])) if a.name in patches else a
+             for a in apps if _entry(a).get("workload", True)]
     return wired, tuple(secrets), tuple(databases)
 
 
@@ -107,6 +109,15 @@ def broker_acl(clients: list[AppPlan]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _postgres_image(app: AppPlan, spec: dict[str, Any]) -> str:
+    """The database's own image, else (an entry that is only a database) the app's image, else CNPG's default."""
+    if spec.get("image"):
+        return f"{spec['image']['repository']}:{spec['image']['tag']}"
+    if not _entry(app).get("workload", True):
+        return app.image
+    return catalog.component(CNPG)["postgres_image"]
+
+
 def _database(app: AppPlan, spec: dict[str, Any], storage_class: str) -> DatabasePlan:
     name = spec.get("name") or app.name.replace("-", "_")
     return DatabasePlan(
@@ -116,7 +127,7 @@ def _database(app: AppPlan, spec: dict[str, Any], storage_class: str) -> Databas
         database=name,
         owner=spec.get("owner") or name,
         secret=f"{app.name}-db-owner",
-        image=spec.get("image") or catalog.component(CNPG)["postgres_image"],
+        image=_postgres_image(app, spec),
         instances=int(spec.get("instances") or 1),
         storage_class=storage_class,
         size=str(spec.get("size") or DEFAULT_DATABASE_SIZE),
