@@ -273,6 +273,8 @@ def test_database_namespace_lets_the_operator_reach_the_status_port_and_the_inst
     repo = generate(tmp_path, with_apps(tmp_path, "postgres"))
     policies = {(d["metadata"]["namespace"], d["metadata"]["name"]): d["spec"] for d in docs_in(repo / "overlays" / "tiny" / "apps" / "network-policies.yaml")}
     operator = policies[("postgres", "allow-from-cnpg-system")]
+    # Only the instances: an app in the namespace listening on 8000 is not opened to the operator.
+    assert operator["podSelector"] == {"matchExpressions": [{"key": "cnpg.io/cluster", "operator": "Exists"}]}
     assert operator["ingress"] == [{"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "cnpg-system"}}}],
                                     "ports": [{"port": 8000, "protocol": "TCP"}]}]
     api = policies[("postgres", "allow-to-api-server")]

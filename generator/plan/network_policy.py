@@ -46,7 +46,11 @@ class NamespacePolicy:
     open_ports: tuple[tuple[int, str], ...]  # LoadBalancer ports anyone may reach
     leaves_cluster: bool
     cluster_cidrs: tuple[str, ...]  # pod and Service ranges: "outside the cluster" excludes them
-    api_servers: tuple[str, ...] = ()  # control-plane addresses (/32, /128) its database instances reach on 6443
+    # CloudNativePG instances in it (pods labelled cnpg.io/cluster): the operator's namespace
+    # reaches their status port, and they reach the control-plane addresses (/32, /128) on 6443.
+    database_operator: str | None = None
+    database_status_port: tuple[int, str] = CNPG_STATUS_PORT
+    api_servers: tuple[str, ...] = ()
     api_server_port: int = API_SERVER_PORT
 
 
@@ -112,7 +116,7 @@ def plan_network_policies(inv: Inventory, apps: list[AppPlan], ingress_namespace
             egress[ns].setdefault(target.namespace, set()).update(_ports(target))
             ingress.setdefault(target.namespace, {}).setdefault(ns, set()).update(_ports(target))
     for db in databases:
-        ingress.setdefault(db.namespace, {}).setdefault(CNPG_NAMESPACE, set()).add(CNPG_STATUS_PORT)
+        ingress.setdefault(db.namespace, {})
     database_namespaces = {db.namespace for db in databases}
     cidrs = tuple(str(c) for c in (*inv.network.pod_cidrs, *inv.network.service_cidrs))
     return tuple(
@@ -123,6 +127,7 @@ def plan_network_policies(inv: Inventory, apps: list[AppPlan], ingress_namespace
             open_ports=tuple(sorted(open_ports.get(ns, set()))),
             leaves_cluster=outside.get(ns, False),
             cluster_cidrs=cidrs,
+            database_operator=CNPG_NAMESPACE if ns in database_namespaces else None,
             api_servers=api_servers if ns in database_namespaces else (),
         )
         for ns in sorted(ingress)

@@ -16,6 +16,7 @@ import hashlib
 from typing import Any
 
 from .. import catalog
+from ..errors import PlanError, Problem
 from ..inventory.model import Inventory
 from .merge import deep_merge
 from .model import AppPlan, DatabasePlan, GeneratedSecret
@@ -28,6 +29,9 @@ BROKER_PASSWORD_FILE_KEY = "MOSQUITTO_PASSWORD_FILE"
 CNPG = "cloudnative-pg"
 DEFAULT_DATABASE_SIZE = "5Gi"
 DEFAULT_DATABASE_RESOURCES = {"requests": {"cpu": "50m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}}
+# The in-namespace cache an entry with ``redis:`` needs (a catalog app of its own).
+REDIS = "valkey"
+REDIS_PORT = 6379
 
 
 def mqtt_store_key(app: str) -> str:
@@ -36,6 +40,10 @@ def mqtt_store_key(app: str) -> str:
 
 def postgres_store_key(app: str) -> str:
     return f"postgres/{app}"
+
+
+def generated_store_key(app: str, env: str) -> str:
+    return f"app/{app}/{env}"
 
 
 def _entry(app: AppPlan) -> dict[str, Any]:
@@ -69,7 +77,29 @@ def plan_wiring(inv: Inventory, apps: list[AppPlan], storage_class: str) -> tupl
                     (env.get("password", "password"), ("password", mqtt_store_key(client.name))))
             secrets.append(GeneratedSecret(name, client.namespace, "Opaque", data))
             if env:
-                patches.setdefault(client.name, {})["envFrom"] = _env_from(client, name)
+                _add_env_from(patches, client, name)
+    for app in apps:
+        entry = _entry(app)
+        env: dict[str, Any] = {}
+        for name in entry.get("generated_env") or ():
+            # A value the app needs and nobody types in (a signing key, the first admin's password).
+            secrets.append(GeneratedSecret(f"{app.name}-generated", app.namespace, "Opaque", tuple(
+                (n, ("password", generated_store_key(app.name, n))) for n in entry["generated_env"])))
+            _add_env_from(patches, app, f"{app.name}-generated")
+            break
+        if entry.get("url_env") and app.host:
+            tls = ((app.cluster_values.get("ingress") or {}).get("tls") or {}).get("enabled")
+            env[entry["url_env"]] = f"{'https' if tls else 'http'}://{app.host}"
+        if entry.get("redis"):
+            cache = next((a for a in apps if a.catalog == REDIS and a.namespace == app.namespace), None)
+            if cache is None:
+                raise PlanError([Problem(
+                    f"app '{app.name}' needs a {REDIS} in its namespace {app.namespace}, and the inventory has none",
+                    hint=f"add - {{name: {app.name}-{REDIS}, catalog: {REDIS}, namespace: {app.namespace}}} to apps",
+                    **inv.where("apps", app.index, "name"))])
+            env[entry["redis"]["env"]] = f"redis://{cache.name}.{cache.namespace}.svc:{REDIS_PORT}"
+        if env:
+            patches.setdefault(app.name, {}).setdefault("env", {}).update(env)
     databases = []
     for app in apps:
         spec = _entry(app).get("database")
@@ -84,7 +114,7 @@ def plan_wiring(inv: Inventory, apps: list[AppPlan], storage_class: str) -> tupl
             env_secret = f"{db.name}-env"
             secrets.append(GeneratedSecret(env_secret, db.namespace, "Opaque",
                                            ((env["password"], ("password", postgres_store_key(app.name))),)))
-            patches.setdefault(app.name, {})["envFrom"] = patches.get(app.name, {}).get("envFrom") or _env_from(app, env_secret)
+            _add_env_from(patches, app, env_secret)
         plain = {env[k]: v for k, v in (("host", db.host), ("port", "5432"), ("database", db.database), ("user", db.owner)) if env.get(k)}
         if plain:
             patches.setdefault(app.name, {}).setdefault("env", {}).update(plain)
@@ -93,11 +123,12 @@ def plan_wiring(inv: Inventory, apps: list[AppPlan], storage_class: str) -> tupl
     return wired, tuple(secrets), tuple(databases)
 
 
-def _env_from(app: AppPlan, secret: str) -> list[dict[str, Any]]:
-    """The app's envFrom list (the user's entries kept) with the Secret added once."""
-    current = list(deep_merge(app.base_values, app.cluster_values).get("envFrom") or [])
+def _add_env_from(patches: dict[str, dict[str, Any]], app: AppPlan, secret: str) -> None:
+    """The app's envFrom list (the user's entries and earlier wiring kept) with the Secret added once."""
+    merged = deep_merge(deep_merge(app.base_values, app.cluster_values), patches.get(app.name, {}))
+    current = list(merged.get("envFrom") or [])
     ref = {"secretRef": {"name": secret}}
-    return current if ref in current else [*current, ref]
+    patches.setdefault(app.name, {})["envFrom"] = current if ref in current else [*current, ref]
 
 
 def broker_acl(clients: list[AppPlan]) -> str:
