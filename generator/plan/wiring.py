@@ -87,6 +87,8 @@ def plan_wiring(inv: Inventory, apps: list[AppPlan], storage_class: str) -> tupl
                 (n, ("password", generated_store_key(app.name, n))) for n in entry["generated_env"])))
             _add_env_from(patches, app, f"{app.name}-generated")
             break
+        if entry.get("host_env") and app.host:
+            env[entry["host_env"]] = app.host
         if entry.get("url_env") and app.host:
             tls = ((app.cluster_values.get("ingress") or {}).get("tls") or {}).get("enabled")
             env[entry["url_env"]] = f"{'https' if tls else 'http'}://{app.host}"
