@@ -219,9 +219,9 @@ SHARED_CNPG_SCHEMA = Path(__file__).resolve().parents[2] / "shared" / "schemas" 
 
 def with_apps(tmp_path: Path, *names: str, example: str = "single-mini-pc", engine: str = "flux") -> Path:
     text = (EXAMPLES / f"{example}.yaml").read_text()
-    text = text.replace("apps:\n", "apps:\n" + "".join(f"  - name: {n}\n" for n in names), 1)
+    text = text.replace("apps:\n", "apps:\n" + "".join(f"  - {n}\n" if n.startswith("{") else f"  - name: {n}\n" for n in names), 1)
     text = text.replace("  engine: flux\n", f"  engine: {engine}\n")
-    path = tmp_path / f"{example}-{engine}-{'-'.join(names) or 'none'}.yaml"
+    path = tmp_path / f"{example}-{engine}-{len(names)}-{names[0] if names else 'none'}.yaml"
     path.write_text(text)
     return path
 
@@ -283,3 +283,99 @@ def test_database_namespace_lets_the_operator_reach_the_status_port_and_the_inst
     assert ("postgres", "allow-outside-cluster") not in policies
     # Namespaces without a database get neither.
     assert not [k for k in policies if k[0] != "postgres" and k[1] in ("allow-from-cnpg-system", "allow-to-api-server")]
+
+
+# ---- apps on their databases ----------------------------------------------------------------
+
+DB_APPS = ("nextcloud", "paperless-ngx", "{name: paperless-ngx-valkey, catalog: valkey, namespace: paperless-ngx}")
+
+
+@pytest.fixture(scope="module")
+def db_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("db-apps")
+    return generate(tmp, with_apps(tmp, *DB_APPS), name="repo")
+
+
+def tiny_release(repo: Path, app: str, namespace: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    from generator.plan.merge import deep_merge
+
+    base = yaml.safe_load((repo / "bases" / "apps" / app / "helmrelease.yaml").read_text())
+    patch = yaml.safe_load((repo / "overlays" / "tiny" / "apps" / "releases" / f"{app}-values.yaml").read_text())
+    values = deep_merge(base["spec"]["values"], patch["spec"]["values"])
+    with helm.Chart.load(repo / "charts" / "app") as chart:
+        out = chart.render(values, name=app, namespace=namespace)
+    return values, [d for path, text in sorted(out.items()) if not path.endswith("NOTES.txt") for d in yaml.safe_load_all(text) if d]
+
+
+def tiny_credentials(repo: Path) -> dict[tuple[str, str], dict[str, Any]]:
+    folder = repo / "overlays" / "tiny" / "apps" / "credentials"
+    return {(s["metadata"]["namespace"], s["metadata"]["name"]): s for s in
+            (Decryption(p, repo / ".clustergen" / "age.key").result() for p in sorted(folder.glob("*.sops.yaml")))}
+
+
+@pytest.mark.parametrize(("app", "env"), [
+    ("nextcloud", {"host": "POSTGRES_HOST", "database": "POSTGRES_DB", "user": "POSTGRES_USER", "password": "POSTGRES_PASSWORD"}),
+    ("paperless-ngx", {"host": "PAPERLESS_DBHOST", "database": "PAPERLESS_DBNAME", "user": "PAPERLESS_DBUSER", "password": "PAPERLESS_DBPASS"}),
+])
+def test_app_reads_host_user_and_the_owner_password_cnpg_was_given(db_repo: Path, app: str, env: dict[str, str]) -> None:
+    _, docs = tiny_release(db_repo, app, app)
+    (container,) = pod(docs)["containers"]
+    plain = {e["name"]: e.get("value") for e in container["env"]}
+    (cluster,) = [c for c in docs_in(db_repo / "overlays" / "tiny" / "apps" / "credentials" / "databases.yaml") if c["metadata"]["namespace"] == app]
+    initdb = cluster["spec"]["bootstrap"]["initdb"]
+    # The host is the Cluster's read-write Service; the user and database are the ones initdb makes.
+    assert plain[env["host"]] == f"{cluster['metadata']['name']}-rw.{app}.svc"
+    assert (plain[env["user"]], plain[env["database"]]) == (initdb["owner"], initdb["database"])
+    assert env["password"] not in plain
+    found = tiny_credentials(db_repo)
+    owner = found[(app, initdb["secret"]["name"])]
+    refs = [e["secretRef"]["name"] for e in container["envFrom"]]
+    holding = [found[(app, r)] for r in refs if env["password"] in found[(app, r)]["stringData"]]
+    assert len(holding) == 1 and holding[0]["stringData"][env["password"]] == owner["stringData"]["password"]
+    assert owner["stringData"]["password"] == store(db_repo)["appPasswords"][f"postgres/{app}"]
+
+
+def test_generated_app_values_are_in_the_store_and_reach_the_pod(db_repo: Path) -> None:
+    _, docs = tiny_release(db_repo, "paperless-ngx", "paperless-ngx")
+    (container,) = pod(docs)["containers"]
+    assert {"secretRef": {"name": "paperless-ngx-generated"}} in container["envFrom"]
+    generated = tiny_credentials(db_repo)[("paperless-ngx", "paperless-ngx-generated")]["stringData"]
+    passwords = store(db_repo)["appPasswords"]
+    assert generated == {name: passwords[f"app/paperless-ngx/{name}"] for name in ("PAPERLESS_SECRET_KEY", "PAPERLESS_ADMIN_PASSWORD")}
+    plain = {e["name"]: e.get("value") for e in container["env"]}
+    assert plain["PAPERLESS_URL"] == "https://paperless-ngx.home.example.com" and plain["PAPERLESS_ADMIN_USER"] == "admin"
+
+
+def test_paperless_finds_the_valkey_service_in_its_namespace(db_repo: Path) -> None:
+    _, docs = tiny_release(db_repo, "paperless-ngx", "paperless-ngx")
+    plain = {e["name"]: e.get("value") for e in pod(docs)["containers"][0]["env"]}
+    _, cache = tiny_release(db_repo, "paperless-ngx-valkey", "paperless-ngx")
+    (service,) = [d for d in cache if d["kind"] == "Service"]
+    ports = [p["port"] for p in service["spec"]["ports"]]
+    assert plain["PAPERLESS_REDIS"] == f"redis://{service['metadata']['name']}.paperless-ngx.svc:{ports[0]}"
+
+
+def test_an_app_whose_cache_is_missing_is_an_inventory_error_at_its_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    inventory = with_apps(tmp_path, "paperless-ngx")
+    repo = tmp_path / "repo"
+    assert main(["generate", str(inventory), "-o", str(repo)]) == 2
+    err = capsys.readouterr().err
+    line = inventory.read_text().splitlines().index("  - name: paperless-ngx") + 1
+    assert f"{inventory}:{line}:" in err and "needs a valkey in its namespace paperless-ngx" in err
+    assert "catalog: valkey, namespace: paperless-ngx" in err
+    assert not repo.exists() or not any(repo.iterdir())
+
+
+@pytest.mark.parametrize("app", ["nextcloud", "paperless-ngx", "paperless-ngx-valkey"])
+def test_database_apps_pass_pod_security_at_their_namespace_level(db_repo: Path, app: str) -> None:
+    from generator import podsecurity
+
+    namespace = "paperless-ngx" if app.startswith("paperless") else app
+    _, docs = tiny_release(db_repo, app, namespace)
+    levels = {n["metadata"]["name"]: n["metadata"]["labels"]["pod-security.kubernetes.io/enforce"]
+              for n in docs_in(db_repo / "overlays" / "tiny" / "apps" / "namespaces.yaml")}
+    assert levels[namespace] == "restricted"
+    assert podsecurity.required_level(pod(docs)) == "restricted"
+    (container,) = pod(docs)["containers"]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert {"livenessProbe", "readinessProbe"} <= set(container)
