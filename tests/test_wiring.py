@@ -379,3 +379,19 @@ def test_database_apps_pass_pod_security_at_their_namespace_level(db_repo: Path,
     (container,) = pod(docs)["containers"]
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert {"livenessProbe", "readinessProbe"} <= set(container)
+
+
+def test_a_restored_store_without_the_logins_is_adopted_and_keeps_its_token(tmp_path: Path) -> None:
+    """A user restores age.key and secrets.sops.yaml (made before apps had logins) into a new
+    folder: generating keeps every stored value and adds the logins, instead of refusing the
+    folder as foreign."""
+    from .conftest import SECRETS_FIXTURE, seed_secrets
+
+    repo = tmp_path / "restored"
+    seed_secrets(repo)
+    restored = Decryption(SECRETS_FIXTURE / "secrets.sops.yaml", SECRETS_FIXTURE / "age.key").result()
+    assert "appPasswords" not in restored
+    assert main(["generate", str(EXAMPLES / "mixed-shelf.yaml"), "-o", str(repo)]) == 0
+    now = store(repo)
+    assert now["k3sToken"] == restored["k3sToken"]
+    assert set(now["appPasswords"]) == {f"mqtt/{app}" for app in CLIENTS}
