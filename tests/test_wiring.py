@@ -287,7 +287,8 @@ def test_database_namespace_lets_the_operator_reach_the_status_port_and_the_inst
 
 # ---- apps on their databases ----------------------------------------------------------------
 
-DB_APPS = ("nextcloud", "paperless-ngx", "{name: paperless-ngx-valkey, catalog: valkey, namespace: paperless-ngx}")
+DB_APPS = ("nextcloud", "paperless-ngx", "{name: paperless-ngx-valkey, catalog: valkey, namespace: paperless-ngx}",
+           "immich", "{name: immich-valkey, catalog: valkey, namespace: immich}")
 
 
 @pytest.fixture(scope="module")
@@ -316,6 +317,7 @@ def tiny_credentials(repo: Path) -> dict[tuple[str, str], dict[str, Any]]:
 @pytest.mark.parametrize(("app", "env"), [
     ("nextcloud", {"host": "POSTGRES_HOST", "database": "POSTGRES_DB", "user": "POSTGRES_USER", "password": "POSTGRES_PASSWORD"}),
     ("paperless-ngx", {"host": "PAPERLESS_DBHOST", "database": "PAPERLESS_DBNAME", "user": "PAPERLESS_DBUSER", "password": "PAPERLESS_DBPASS"}),
+    ("immich", {"host": "DB_HOSTNAME", "database": "DB_DATABASE_NAME", "user": "DB_USERNAME", "password": "DB_PASSWORD"}),
 ])
 def test_app_reads_host_user_and_the_owner_password_cnpg_was_given(db_repo: Path, app: str, env: dict[str, str]) -> None:
     _, docs = tiny_release(db_repo, app, app)
@@ -366,11 +368,11 @@ def test_an_app_whose_cache_is_missing_is_an_inventory_error_at_its_line(tmp_pat
     assert not repo.exists() or not any(repo.iterdir())
 
 
-@pytest.mark.parametrize("app", ["nextcloud", "paperless-ngx", "paperless-ngx-valkey"])
+@pytest.mark.parametrize("app", ["nextcloud", "paperless-ngx", "paperless-ngx-valkey", "immich", "immich-valkey"])
 def test_database_apps_pass_pod_security_at_their_namespace_level(db_repo: Path, app: str) -> None:
     from generator import podsecurity
 
-    namespace = "paperless-ngx" if app.startswith("paperless") else app
+    namespace = app.removesuffix("-valkey")
     _, docs = tiny_release(db_repo, app, namespace)
     levels = {n["metadata"]["name"]: n["metadata"]["labels"]["pod-security.kubernetes.io/enforce"]
               for n in docs_in(db_repo / "overlays" / "tiny" / "apps" / "namespaces.yaml")}
@@ -395,3 +397,37 @@ def test_a_restored_store_without_the_logins_is_adopted_and_keeps_its_token(tmp_
     now = store(repo)
     assert now["k3sToken"] == restored["k3sToken"]
     assert set(now["appPasswords"]) == {f"mqtt/{app}" for app in CLIENTS}
+
+
+def test_immich_gets_vectorchord_preloaded_and_its_extensions_made_by_the_superuser(db_repo: Path) -> None:
+    clusters = {c["metadata"]["namespace"]: c for c in docs_in(db_repo / "overlays" / "tiny" / "apps" / "credentials" / "databases.yaml")}
+    immich = clusters["immich"]["spec"]
+    assert immich["imageName"] == "ghcr.io/tensorchord/cloudnative-vectorchord:17.5-0.4.3"
+    assert immich["postgresql"] == {"shared_preload_libraries": ["vchord.so"]}
+    # postInitApplicationSQL runs as the superuser in the application database (CNPG's CRD).
+    assert immich["bootstrap"]["initdb"]["postInitApplicationSQL"] == [
+        "CREATE EXTENSION IF NOT EXISTS vchord CASCADE", "CREATE EXTENSION IF NOT EXISTS earthdistance CASCADE"]
+    # The others keep the operator's default image, pinned in the component catalog, and no preload.
+    for ns in ("nextcloud", "paperless-ngx"):
+        assert clusters[ns]["spec"]["imageName"] == "ghcr.io/cloudnative-pg/postgresql:18.4-system-trixie"
+        assert "postgresql" not in clusters[ns]["spec"] and "postInitApplicationSQL" not in clusters[ns]["spec"]["bootstrap"]["initdb"]
+    if SHARED_CNPG_SCHEMA.is_file():
+        import jsonschema
+
+        for cluster in clusters.values():
+            jsonschema.validate(cluster, yaml.safe_load(SHARED_CNPG_SCHEMA.read_text()))
+    _, docs = tiny_release(db_repo, "immich", "immich")
+    plain = {e["name"]: e.get("value") for e in pod(docs)["containers"][0]["env"]}
+    assert (plain["REDIS_HOSTNAME"], plain["REDIS_PORT"]) == ("immich-valkey.immich.svc", "6379")
+
+
+def test_renovate_sees_every_database_image(db_repo: Path) -> None:
+    import json
+    import re
+
+    config = json.loads((db_repo / "renovate.json").read_text())
+    patterns = [re.compile(m.replace("(?<", "(?P<")) for manager in config["customManagers"] for m in manager["matchStrings"]]
+    text = (db_repo / "overlays" / "tiny" / "apps" / "credentials" / "databases.yaml").read_text()
+    seen = {(m.group("depName"), m.group("currentValue")) for p in patterns for m in p.finditer(text)}
+    images = {tuple(c["spec"]["imageName"].rsplit(":", 1)) for c in docs_in(db_repo / "overlays" / "tiny" / "apps" / "credentials" / "databases.yaml")}
+    assert images == seen and len(images) == 2

@@ -99,7 +99,13 @@ def plan_wiring(inv: Inventory, apps: list[AppPlan], storage_class: str) -> tupl
                     f"app '{app.name}' needs a {REDIS} in its namespace {app.namespace}, and the inventory has none",
                     hint=f"add - {{name: {app.name}-{REDIS}, catalog: {REDIS}, namespace: {app.namespace}}} to apps",
                     **inv.where("apps", app.index, "name"))])
-            env[entry["redis"]["env"]] = f"redis://{cache.name}.{cache.namespace}.svc:{REDIS_PORT}"
+            redis = entry["redis"]
+            if redis.get("env"):
+                env[redis["env"]] = f"redis://{cache.name}.{cache.namespace}.svc:{REDIS_PORT}"
+            if redis.get("host_env"):
+                env[redis["host_env"]] = f"{cache.name}.{cache.namespace}.svc"
+            if redis.get("port_env"):
+                env[redis["port_env"]] = str(REDIS_PORT)
         if env:
             patches.setdefault(app.name, {}).setdefault("env", {}).update(env)
     databases = []
