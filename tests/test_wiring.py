@@ -281,6 +281,8 @@ def test_database_namespace_lets_the_operator_reach_the_status_port_and_the_inst
     assert api["podSelector"] == {"matchExpressions": [{"key": "cnpg.io/cluster", "operator": "Exists"}]}
     assert api["egress"] == [{"to": [{"ipBlock": {"cidr": "192.168.1.10/32"}}], "ports": [{"port": 6443, "protocol": "TCP"}]}]
     assert ("postgres", "allow-outside-cluster") not in policies
+    # Apps in the namespace reach their database like any neighbour.
+    assert policies[("postgres", "allow-same-namespace")]["egress"] == [{"to": [{"podSelector": {}}]}]
     # Namespaces without a database get neither.
     assert not [k for k in policies if k[0] != "postgres" and k[1] in ("allow-from-cnpg-system", "allow-to-api-server")]
 
