@@ -35,7 +35,7 @@ def test_fuzzed_inventories_never_crash(tmp_path: Path, capsys: pytest.CaptureFi
     samples = Outcome()
     # spawn: this test process may hold threads (Go's, from earlier Helm tests) that fork would copy.
     with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
-        for outcome in pool.map(run, *zip(*chunks)):
+        for outcome in pool.map(run, *zip(*chunks, strict=True)):
             counts.update(outcome.counts)
             crashes.extend(outcome.crashes)
             samples.error_texts.extend(outcome.error_texts)

@@ -13,15 +13,17 @@ from .components import STORAGE_CLASS, cluster_issuer_name, external_dns_warning
 from .hardware import apply_hardware_rules
 from .lessons import check_lessons
 from .load_balancer import k3s_disabled_components, load_balancer_warnings
+from .monitoring import plan_monitoring
 from .storage import choose_storage
 from .tls import choose_acme_solver
-from .talos import plan_talos_nodes
-from .model import AppPlan, ClusterPlan, ComponentPlan, NodePlan
+from .talos import plan_talos_nodes, storage_host_path
+from .model import AppPlan, ClusterPlan, ClusterSettings, ComponentPlan, NodePlan
 from .network_policy import api_server_blocks, network_policy_warnings, plan_network_policies
 from .nodes import resolve_nodes
+from .settings import cluster_settings, profiles_in_use, with_allocatable
 from .wiring import plan_wiring
 
-__all__ = ["AppPlan", "ClusterPlan", "ComponentPlan", "NodePlan", "plan_cluster"]
+__all__ = ["AppPlan", "ClusterPlan", "ClusterSettings", "ComponentPlan", "NodePlan", "plan_cluster"]
 
 
 def _raise_errors(problems: list[Problem]) -> list[Problem]:
@@ -65,12 +67,14 @@ def plan_cluster(inv: Inventory, warnings: list[Problem] | None = None) -> Clust
     collected.extend(load_balancer_warnings(inv))
     collected.extend(external_dns_warnings(inv))
     collected.extend(network_policy_warnings(inv))
+    components = plan_components(inv, nodes, storage_backend)
     plan = ClusterPlan(
         inventory=inv,
+        settings=cluster_settings(inv),
         distribution_version=inv.distribution_version or default_version(inv.distribution),
         kubernetes_version=kubernetes_version(inv),
-        nodes=tuple(nodes),
-        components=tuple(plan_components(inv, nodes, storage_backend)),
+        nodes=tuple(with_allocatable(nodes, inv.distribution)),
+        components=tuple(components),
         apps=tuple(apps),
         external_services=inv.external_services,
         storage_class=STORAGE_CLASS[storage_backend],
@@ -80,6 +84,9 @@ def plan_cluster(inv: Inventory, warnings: list[Problem] | None = None) -> Clust
         warnings=tuple(collected),
         k3s_disable=k3s_disabled_components(inv),
         acme_solver=acme_solver,
+        monitoring=plan_monitoring(inv.components.monitoring, components),
+        profiles=profiles_in_use(inv, nodes),
+        storage_host_path=storage_host_path(inv, storage_backend),
         generated_secrets=generated_secrets,
         databases=databases,
     )

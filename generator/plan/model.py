@@ -6,7 +6,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import Problem
-from ..inventory.model import Device, Disk, ExternalService, Gpu, Inventory, IPAddress, Taint
+# Value types the plan hands on unchanged: render takes them from here, never from inventory/.
+from ..inventory.model import Device, Disk, ExternalService, Gpu, Inventory, IPAddress, Network, Taint
+
+__all__ = [
+    "AcmeSolver", "AppPlan", "ClusterPlan", "ClusterSettings", "ComponentPlan", "Device", "Disk", "ExternalService", "Gpu",
+    "IPAddress", "MonitoringPlan", "NamespacePolicy", "Network", "NodePlan", "Peer", "Taint", "TalosNode",
+]
 
 LABEL_PREFIX = "clustergen.dev"
 DEVICE_LABEL_PREFIX = "device.clustergen.dev"
@@ -52,6 +58,7 @@ class NodePlan:
     storage_disks: tuple[Disk, ...] = ()
     kernel_modules: tuple[str, ...] = ()  # loaded at boot: the inventory's, plus (Talos) the ones the hardware needs
     talos: TalosNode | None = None  # Talos only: install disk, EPHEMERAL disk, extensions
+    allocatable: tuple[int | None, int] = (None, 0)  # (millicores or None when unknown, MiB) the node offers its pods
 
     @property
     def address(self) -> IPAddress:
@@ -161,8 +168,66 @@ class DatabasePlan:
 
 
 @dataclass(frozen=True)
+class ClusterSettings:
+    """The inventory's cluster-wide settings, as render uses them: render reads these, never the inventory."""
+
+    cluster_name: str
+    domain: str
+    timezone: str
+    distribution: str  # k3s | talos
+    engine: str  # gitops.engine: flux | argocd
+    repository: str
+    branch: str
+    sync_path: str  # gitops.path: the folder the engine syncs
+    network: Network
+    registry_mirrors: dict[str, tuple[str, ...]]
+    load_balancer: str  # components.loadBalancer: metallb | kube-vip | servicelb | none
+    ingress_class: str  # the IngressClass of components.ingress; "" without an ingress controller
+    monitoring: bool
+    acme_server: str  # Let's Encrypt's ACME directory: staging or production
+    tls_email: str  # the ACME account's address; "" when not set
+    # Where the inventory sets gitops.path and the apps: Problem locations for render's errors.
+    sync_path_where: dict[str, Any] = field(default_factory=dict)
+    apps_where: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MonitoringPlan:
+    """kube-prometheus-stack's side of the cluster that render writes besides its chart values."""
+
+    namespace: str
+    grafana_secret: str  # the Secret holding Grafana's admin login (render writes it SOPS-encrypted)
+    scraped: tuple[str, ...]  # components whose ServiceMonitors are switched on, in component order
+
+
+@dataclass(frozen=True)
+class Peer:
+    namespace: str  # the other side's namespace
+    ports: tuple[tuple[int, str], ...] = ()  # (port, protocol); () means every port
+
+
+@dataclass(frozen=True)
+class NamespacePolicy:
+    namespace: str
+    ingress_from: tuple[Peer, ...]
+    egress_to: tuple[Peer, ...]
+    open_ports: tuple[tuple[int, str], ...]  # LoadBalancer ports anyone may reach
+    leaves_cluster: bool
+    cluster_cidrs: tuple[str, ...]  # pod and Service ranges: "outside the cluster" excludes them
+    # CloudNativePG instances in it (pods labelled cnpg.io/cluster): the operator's namespace
+    # reaches their status port, and they reach the control-plane addresses (/32, /128) on the
+    # API server's port (6443 on k3s and Talos alike; pods reach it through the kubernetes
+    # Service, translated to these addresses before policies apply).
+    database_operator: str | None = None
+    database_status_port: tuple[int, str] = (8000, "TCP")
+    api_servers: tuple[str, ...] = ()
+    api_server_port: int = 6443
+
+
+@dataclass(frozen=True)
 class ClusterPlan:
-    inventory: Inventory
+    inventory: Inventory  # for the report and the pipeline; render reads settings instead
+    settings: ClusterSettings
     distribution_version: str
     kubernetes_version: str
     nodes: tuple[NodePlan, ...]
@@ -177,7 +242,11 @@ class ClusterPlan:
     k3s_disable: tuple[str, ...] = ()  # k3s's packaged components switched off (its `disable:` list)
     acme_solver: AcmeSolver | None = None  # issuer: letsencrypt only
     backup: Any = None  # BackupPlan (plan.backup) when components.backup is on
-    network_policies: tuple[Any, ...] = ()  # NamespacePolicy (plan.network_policy), one per app namespace
+    network_policies: tuple[NamespacePolicy, ...] = ()  # one per app namespace (plan.network_policy)
+    monitoring: MonitoringPlan | None = None  # components.monitoring on
+    # Hardware profiles in use → {description, overlay}: the catalog's, with the inventory's own on top.
+    profiles: dict[str, dict[str, Any]] = field(default_factory=dict)
+    storage_host_path: str | None = None  # Talos: the host folder the storage driver's volumes live under
     generated_secrets: tuple[GeneratedSecret, ...] = ()  # credentials between apps (plan.wiring)
     databases: tuple[DatabasePlan, ...] = ()  # CloudNativePG Clusters (plan.wiring)
 
@@ -195,7 +264,7 @@ class ClusterPlan:
 
     @property
     def api_endpoint(self) -> IPAddress:
-        return self.inventory.network.control_plane_endpoint or self.first_server.address
+        return self.settings.network.control_plane_endpoint or self.first_server.address
 
     @property
     def namespaces(self) -> dict[str, str]:

@@ -10,14 +10,13 @@ internet or the LAN, or where k8up sends backups. Decisions here; templates rend
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from .. import catalog
 from ..errors import Problem
 from ..inventory.model import Inventory
 from .merge import deep_merge
-from .model import AppPlan
+from .model import AppPlan, NamespacePolicy, Peer
 
 DNS_NAMESPACE = "kube-system"
 # cert-manager's HTTP-01 solver pod listens here, in the namespace of the app's Certificate.
@@ -27,31 +26,6 @@ MONITORING_NAMESPACE = "monitoring"
 # the instance manager itself talks to the Kubernetes API (CNPG docs, security.md "Exposed Ports").
 CNPG_NAMESPACE = "cnpg-system"
 CNPG_STATUS_PORT = (8000, "TCP")
-# The API server's port on the control-plane nodes (k3s and Talos alike). Pods reach it through
-# the kubernetes Service, which is translated to these addresses before policies apply.
-API_SERVER_PORT = 6443
-
-
-@dataclass(frozen=True)
-class Peer:
-    namespace: str  # the other side's namespace
-    ports: tuple[tuple[int, str], ...] = ()  # (port, protocol); () means every port
-
-
-@dataclass(frozen=True)
-class NamespacePolicy:
-    namespace: str
-    ingress_from: tuple[Peer, ...]
-    egress_to: tuple[Peer, ...]
-    open_ports: tuple[tuple[int, str], ...]  # LoadBalancer ports anyone may reach
-    leaves_cluster: bool
-    cluster_cidrs: tuple[str, ...]  # pod and Service ranges: "outside the cluster" excludes them
-    # CloudNativePG instances in it (pods labelled cnpg.io/cluster): the operator's namespace
-    # reaches their status port, and they reach the control-plane addresses (/32, /128) on 6443.
-    database_operator: str | None = None
-    database_status_port: tuple[int, str] = CNPG_STATUS_PORT
-    api_servers: tuple[str, ...] = ()
-    api_server_port: int = API_SERVER_PORT
 
 
 def _ports(app: AppPlan) -> tuple[tuple[int, str], ...]:
@@ -128,6 +102,7 @@ def plan_network_policies(inv: Inventory, apps: list[AppPlan], ingress_namespace
             leaves_cluster=outside.get(ns, False),
             cluster_cidrs=cidrs,
             database_operator=CNPG_NAMESPACE if ns in database_namespaces else None,
+            database_status_port=CNPG_STATUS_PORT,
             api_servers=api_servers if ns in database_namespaces else (),
         )
         for ns in sorted(ingress)
