@@ -10,7 +10,7 @@ from typing import Any
 
 from . import catalog
 from .errors import ClustergenError, Problem
-from .plan.merge import deep_merge
+from .shared.merge import deep_merge
 
 _SIZE = re.compile(r"^(\d+)(Mi|Gi|Ti)$")
 _MIB = {"Mi": 1, "Gi": 1024, "Ti": 1024 * 1024}
