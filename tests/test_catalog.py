@@ -201,6 +201,8 @@ def test_catalog_lists_every_app_with_arches_and_needs(capsys: pytest.CaptureFix
         ("jellyfin", "GPU optional; storage 115Gi"),
         ("adguard-home", "storage 2.3Gi"),                 # 256Mi + 2Gi, rounded up
         ("mosquitto", "storage 1Gi"),                      # one volume, a whole unit
+        ("postgres", "PostgreSQL 10Gi (CloudNativePG)"),   # only a database
+        ("paperless-ngx", "storage 30Gi; PostgreSQL 5Gi (CloudNativePG); a valkey beside it"),
     ],
 )
 def test_catalog_needs_column(name: str, needs: str) -> None:
