@@ -389,12 +389,16 @@ def test_a_restored_store_without_the_logins_is_adopted_and_keeps_its_token(tmp_
     """A user restores age.key and secrets.sops.yaml (made before apps had logins) into a new
     folder: generating keeps every stored value and adds the logins, instead of refusing the
     folder as foreign."""
-    from .conftest import SECRETS_FIXTURE, seed_secrets
+    from generator.write.secrets import recipient_of, sops_config
+    from generator.write.sops import encrypt
+
+    from .conftest import seed_secrets
 
     repo = tmp_path / "restored"
     seed_secrets(repo)
-    restored = Decryption(SECRETS_FIXTURE / "secrets.sops.yaml", SECRETS_FIXTURE / "age.key").result()
-    assert "appPasswords" not in restored
+    store_file, key = repo / ".clustergen" / "secrets.sops.yaml", repo / ".clustergen" / "age.key"
+    restored = {k: v for k, v in Decryption(store_file, key).result().items() if k not in ("sops", "appPasswords")}
+    store_file.write_bytes(encrypt(restored, sops_config(str(recipient_of(key.read_bytes()))), ".clustergen/secrets.sops.yaml"))
     assert main(["generate", str(EXAMPLES / "mixed-shelf.yaml"), "-o", str(repo)]) == 0
     now = store(repo)
     assert now["k3sToken"] == restored["k3sToken"]
