@@ -84,7 +84,8 @@ def test_broker_config_refuses_anonymous_clients(repo: Path) -> None:
     spec = pod(docs)
     (broker,) = spec["containers"]
     # The command writes the password file from the Secret's variable into /tmp, an emptyDir.
-    assert broker["envFrom"] == [{"secretRef": {"name": "mosquitto-users"}}]
+    assert broker["envFrom"] == [{"secretRef": {"name": "mosquitto-users"}},
+                                 {"secretRef": {"name": "mosquitto-extra-users", "optional": True}}]
     assert "$MOSQUITTO_PASSWORD_FILE" in broker["command"][-1] and "> /tmp/passwd" in broker["command"][-1]
     assert broker["command"][-1].startswith("umask 077")
     assert {m["mountPath"] for m in broker["volumeMounts"]} >= {"/tmp", "/mosquitto/config", "/mosquitto/data"}
@@ -186,13 +187,22 @@ def test_a_real_mosquitto_takes_the_generated_logins_and_refuses_others(repo: Pa
     import os
 
     passwords = store(repo)["appPasswords"]
-    (tmp_path / "passwd").write_text(credentials(repo)[("home-automation", "mosquitto-users")]["stringData"]["MOSQUITTO_PASSWORD_FILE"])
+    # The broker's own start command writes the files, from the Secrets' variables (the
+    # generated users, and one user of the operator's own in mosquitto-extra-users).
     acl = yaml.safe_load((repo / "overlays" / CLUSTER / "apps" / "releases" / "mosquitto-values.yaml").read_text())["spec"]["values"]["configFiles"]["files"]["acl"]
-    (tmp_path / "acl").write_text(acl)
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "acl").write_text(acl)
+    (container,) = pod(rendered(repo, "mosquitto", "home-automation"))["containers"]
+    command = container["command"][-1].replace("/tmp/", f"{tmp_path}/").replace("/mosquitto/config/acl", f"{tmp_path}/config/acl")
+    command = command.split(" && exec ")[0]
+    extra = mosquitto_password_line("tasmota", "a-lan-device-password-0123456789") + "\n"
+    env = {"PATH": "/usr/bin:/bin", "MOSQUITTO_PASSWORD_FILE": credentials(repo)[("home-automation", "mosquitto-users")]["stringData"]["MOSQUITTO_PASSWORD_FILE"],
+           "MOSQUITTO_EXTRA_PASSWORDS": extra, "MOSQUITTO_EXTRA_ACL": "user tasmota\ntopic readwrite tasmota/#\n"}
+    subprocess.run(["/bin/sh", "-c", command], env=env, check=True)
+    assert (tmp_path / "passwd").stat().st_mode & 0o077 == 0  # only the broker's user reads it
     port = _free_port()
     (tmp_path / "m.conf").write_text(f"listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {tmp_path}/passwd\nacl_file {tmp_path}/acl\nuser {os.getenv('USER') or 'root'}\n")
-    for name in ("passwd", "acl", "m.conf"):
-        (tmp_path / name).chmod(0o600)
+    (tmp_path / "m.conf").chmod(0o600)
     broker = subprocess.Popen(["mosquitto", "-c", str(tmp_path / "m.conf")], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         time.sleep(0.5)
@@ -207,6 +217,7 @@ def test_a_real_mosquitto_takes_the_generated_logins_and_refuses_others(repo: Pa
         assert publish("zigbee2mqtt", passwords["mqtt/node-red"]) != 0  # another app's password
         assert publish("zigbee2mqtt", passwords["mqtt/zigbee2mqtt"][:-1]) != 0
         assert publish() != 0  # anonymous
+        assert publish("tasmota", "a-lan-device-password-0123456789", topic="tasmota/plug") == 0
     finally:
         broker.terminate()
         broker.wait(timeout=10)
