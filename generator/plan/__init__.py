@@ -7,14 +7,17 @@ import dataclasses
 from .. import catalog
 from ..errors import PlanError, Problem
 from ..inventory.model import Inventory
+from .app_shapes import plan_shared_volumes
 from .apps import plan_apps
 from .backup import plan_backup
 from .components import STORAGE_CLASS, cluster_issuer_name, external_dns_warnings, ingress_address, plan_components
 from .hardware import apply_hardware_rules
 from .lessons import check_lessons
 from .load_balancer import k3s_disabled_components, load_balancer_warnings
+from .gpu_drivers import plan_gpu_drivers
 from .monitoring import plan_monitoring
-from .storage import choose_storage
+from .rook import ceph_failure_domain
+from .storage import choose_storage, rwx_storage_class
 from .tls import choose_acme_solver
 from .talos import plan_talos_nodes, storage_host_path
 from .model import AppPlan, ClusterPlan, ClusterSettings, ComponentPlan, NodePlan
@@ -52,6 +55,8 @@ def plan_cluster(inv: Inventory, warnings: list[Problem] | None = None) -> Clust
     nodes, node_warnings = resolve_nodes(inv)
     collected.extend(node_warnings)
     nodes, hardware_problems = apply_hardware_rules(inv, nodes)
+    nodes, driver_problems = plan_gpu_drivers(inv, nodes)
+    hardware_problems += driver_problems
     storage_backend, nodes, storage_problems = choose_storage(inv, nodes)
     distribution_problems: list[Problem] = []
     if inv.distribution == "talos":
@@ -60,8 +65,13 @@ def plan_cluster(inv: Inventory, warnings: list[Problem] | None = None) -> Clust
     issuer = cluster_issuer_name(inv)
     acme_solver, tls_problems = choose_acme_solver(inv)
     collected.extend(_raise_errors(tls_problems))
-    apps, app_warnings = plan_apps(inv, nodes, issuer)
+    # The cluster's ReadWriteMany class, for claims that ask for one without naming a class.
+    # None until the storage backend provides one (CephFS, Longhorn RWX).
+    rwx_class = None
+    apps, app_warnings = plan_apps(inv, nodes, issuer, rwx_class)
     collected.extend(app_warnings)
+    shared_volumes, shared_warnings = plan_shared_volumes(inv, {a.name: a.namespace for a in apps}, rwx_class)
+    collected.extend(shared_warnings)
     apps, generated_secrets, databases = plan_wiring(inv, apps, STORAGE_CLASS[storage_backend])
     collected.extend(_raise_errors(check_lessons(inv, nodes, apps)))
     collected.extend(load_balancer_warnings(inv))
@@ -87,6 +97,9 @@ def plan_cluster(inv: Inventory, warnings: list[Problem] | None = None) -> Clust
         monitoring=plan_monitoring(inv.components.monitoring, components),
         profiles=profiles_in_use(inv, nodes),
         storage_host_path=storage_host_path(inv, storage_backend),
+        rwx_storage_class=rwx_storage_class(storage_backend),
+        ceph_failure_domain=ceph_failure_domain(nodes) if storage_backend == "rook-ceph" else None,
+        shared_volumes=shared_volumes,
         generated_secrets=generated_secrets,
         databases=databases,
     )
