@@ -11,6 +11,7 @@ from ..inventory.model import Inventory
 from .load_balancer import ingress_without_load_balancer
 from .monitoring import SERVICE_MONITOR_VALUES, monitoring_values
 from .merge import deep_merge
+from .wiring import CNPG, wants_database
 from .model import LABEL_PREFIX, ComponentPlan, NodePlan
 
 # Annotation each load balancer reads to give a Service a fixed address.
@@ -85,6 +86,8 @@ def wanted_components(inv: Inventory) -> list[str]:
         keys.append(MONITORING_CRDS)
     if comps.backup is not None:
         keys.append("k8up")
+    if wants_database(inv):
+        keys.append(CNPG)
     return keys
 
 
