@@ -10,12 +10,16 @@ of its own.
 The protocol (a redo log):
   1. stage   every new content goes to a sibling folder `.<repo>.clustergen-stage/files/`
              (same filesystem; `<repo>/.clustergen-stage/` when the repository is a mount
-             point of its own), written and fsynced with its final mode;
-  2. commit  the list of writes and removals is written to `journal.tmp`,
-             fsynced and renamed to `journal`: that rename is the commit point;
+             point of its own), written with its final mode;
+  2. commit  the list of writes and removals is written to `journal.tmp`; one syncfs(2)
+             makes the staged files, their folders and the list durable together; it is
+             renamed to `journal` and the stage folder fsynced: that rename is the commit point;
   3. apply   each staged file is renamed over its target (atomic per file),
-             removed files are unlinked, directories fsynced;
+             removed files are unlinked, and one syncfs(2) makes all of it durable;
   4. finish  the journal and the stage folder are removed.
+One filesystem sync per step instead of an fsync per file and folder: every staged file and
+every target lives on the stage's filesystem (stage_folder keeps them together), so a sync of
+that filesystem orders the same writes before the commit point, for about the cost of one fsync.
 A crash before 3 leaves the repository exactly as it was (the next run
 discards the stage folder); from 3 on, the next run finds the journal and
 finishes it, which is idempotent: a staged file already renamed is gone.
@@ -137,17 +141,19 @@ def apply_updates(repo: Path, updates: list[FileUpdate]) -> None:
     writes = [u for u in updates if u.after is not None]
     removals = [u.path for u in updates if u.after is None]
     try:
-        staged_dirs = {stage}
+        made: set[Path] = set()
         for update in writes:
             target = stage / "files" / update.path
-            target.parent.mkdir(parents=True, exist_ok=True)
-            _write_synced(target, update.after or b"", update.mode)
-            staged_dirs.update(p for p in target.parents if p.is_relative_to(stage))
-        for folder in staged_dirs:
-            _fsync_dir(folder)
+            if target.parent not in made:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                made.add(target.parent)
+            _write_file(target, update.after or b"", update.mode)
         pause_point("staged")
         journal = {"repository": str(repo), "write": [u.path for u in writes], "remove": removals}
-        _write_synced(stage / (JOURNAL + ".tmp"), json.dumps(journal, indent=1).encode(), 0o600)
+        _write_file(stage / (JOURNAL + ".tmp"), json.dumps(journal, indent=1).encode(), 0o600)
+        # The staged files, their folders and the journal's text reach the disk before the rename
+        # that commits them.
+        sync_filesystem(stage)
         os.replace(stage / (JOURNAL + ".tmp"), stage / JOURNAL)
         _fsync_dir(stage)
     except OSError as exc:
@@ -167,17 +173,18 @@ def apply_updates(repo: Path, updates: list[FileUpdate]) -> None:
 def _roll_forward(repo: Path, stage: Path) -> int:
     """Apply the journal; returns how many files this call changed (fewer when resuming)."""
     journal = _read_journal(repo, stage)
-    touched: set[Path] = set()
     writes: list[str] = journal["write"]
     changed = 0
+    made: set[Path] = set()
     for i, path in enumerate(writes):
         source = stage / "files" / path
         target = repo / path
         if source.exists():  # absent: renamed into place before the interruption
-            target.parent.mkdir(parents=True, exist_ok=True)
+            if target.parent not in made:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                made.add(target.parent)
             os.replace(source, target)
             changed += 1
-        touched.update(_parents_within(target, repo))
         if i == len(writes) // 2:
             pause_point("applying")
     for path in journal["remove"]:
@@ -185,11 +192,9 @@ def _roll_forward(repo: Path, stage: Path) -> int:
         if target.exists():
             target.unlink()
             changed += 1
-        touched.update(_parents_within(target, repo))
         _remove_empty_parents(target.parent, repo)
-    for folder in sorted(touched, key=lambda p: len(p.parts), reverse=True):
-        if folder.is_dir():
-            _fsync_dir(folder)
+    # Every rename and removal is on disk before the journal that would redo them goes.
+    sync_filesystem(repo)
     pause_point("applied")
     (stage / JOURNAL).unlink()
     shutil.rmtree(stage, ignore_errors=True)
@@ -237,16 +242,47 @@ def _parents_within(target: Path, repo: Path) -> list[Path]:
     return parents
 
 
-def _write_synced(path: Path, data: bytes, mode: int) -> None:
+def _write_file(path: Path, data: bytes, mode: int) -> None:
+    # Made 0600 and given its mode only once written: a secret is never readable by others.
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view) :]
         os.fchmod(fd, mode)
-        os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def sync_filesystem(path: Path) -> None:
+    """Make every write to the filesystem holding `path` durable: file data, and the folder
+    entries of creates and renames. Linux has syncfs(2), which waits for just that filesystem;
+    elsewhere sync(2) does it for all of them."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        syncfs = _syncfs()
+        if syncfs is None or syncfs(fd) != 0:
+            os.sync()
+    finally:
+        os.close(fd)
+
+
+_SYNCFS: list = []
+
+
+def _syncfs():  # -> the libc function, or None where there is none
+    if not _SYNCFS:
+        function = None
+        if sys.platform.startswith("linux"):
+            try:
+                import ctypes
+
+                function = ctypes.CDLL(None, use_errno=True).syncfs
+                function.argtypes = [ctypes.c_int]
+            except (OSError, AttributeError):
+                function = None
+        _SYNCFS.append(function)
+    return _SYNCFS[0]
 
 
 def _fsync_dir(path: Path) -> None:
