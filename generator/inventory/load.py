@@ -12,9 +12,6 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
-
 from ..errors import InventoryError, Problem
 from ..resources import package_file
 from .checks import check_inventory
@@ -22,6 +19,7 @@ from .locations import SourceMap, format_path
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import ValidationError
+    from ruamel.yaml.error import MarkedYAMLError
 from .model import (
     App,
     Backup,
@@ -228,7 +226,9 @@ def _preflight(text: str, filename: str) -> None:
         raise
     except (pyyaml.YAMLError, ValueError, RecursionError):
         pass
+    from ruamel.yaml import YAML
     from ruamel.yaml import events as ruamel_events
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
     try:
         _walk_events(YAML(typ="rt").parse(text), ruamel_events, filename)
@@ -319,6 +319,15 @@ def _key_line(text: str, key: str, start: int, end: int) -> int | None:
 
 
 def _parse_yaml(text: str, filename: str) -> Any:
+    from .fastyaml import compose
+
+    tree = compose(text)
+    if tree is not None:
+        return tree
+    # Everything libyaml cannot read as YAML 1.2 for sure, and every error, is ruamel's.
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
     yaml = YAML(typ="rt")
     try:
         tree = yaml.load(text)
