@@ -70,3 +70,50 @@ def test_regeneration_keeps_the_order(tmp_path: Path, monkeypatch: pytest.Monkey
     repo = generated_repo(tmp_path)
     edit_inventory(repo, add_node)
     _check_order(_calls(["generate"], repo, tmp_path))
+
+
+def _convert_to_old_layout(stage: Path) -> list[str]:
+    """A committed stage as a clustergen before numbered staging left it: each file at its path."""
+    import json
+
+    journal = json.loads((stage / "journal").read_text())
+    assert journal.pop("staged") == "numbered"
+    numbered = sorted((stage / "files").iterdir(), key=lambda p: int(p.name))
+    assert [p.name for p in numbered] == [str(i) for i in range(len(journal["write"]))]
+    assert all(p.is_file() and not p.is_symlink() for p in numbered)  # one flat folder
+    for i, path in enumerate(journal["write"]):
+        target = stage / "files" / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        (stage / "files" / str(i)).rename(target)
+    (stage / "journal").write_text(json.dumps(journal))
+    return journal["write"]
+
+
+@pytest.mark.parametrize("layout", ["numbered", "old"])
+def test_a_committed_stage_is_finished_in_either_layout(layout: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import signal
+
+    from generator.cli import main
+    from generator.write.transaction import recover, stage_folder
+
+    from .regen_helpers import tree
+    from .test_regenerate import _run_until_paused
+
+    repo = generated_repo(tmp_path)
+    edit_inventory(repo, add_node)
+    finished = tmp_path / "finished"
+    shutil.copytree(repo, finished, symlinks=True)
+    monkeypatch.chdir(finished)
+    assert main(["generate"]) == 0
+    process = _run_until_paused(repo, "committed")
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    stage = stage_folder(repo)
+    if layout == "old":
+        written = _convert_to_old_layout(stage)
+        assert any("/" in path for path in written)
+    # The recovery alone (not the regeneration that follows it) brings the new tree.
+    note = recover(repo)
+    assert note is not None and note[0].startswith("finished the interrupted run's update")
+    assert tree(repo) == tree(finished)
+    assert not stage.exists()

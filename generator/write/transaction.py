@@ -10,7 +10,8 @@ of its own.
 The protocol (a redo log):
   1. stage   every new content goes to a sibling folder `.<repo>.clustergen-stage/files/`
              (same filesystem; `<repo>/.clustergen-stage/` when the repository is a mount
-             point of its own), written with its final mode;
+             point of its own), written with its final mode, named by its place in the
+             journal's list (one flat folder: no tree of folders to make and remove);
   2. commit  the list of writes and removals is written to `journal.tmp`; one syncfs(2)
              makes the staged files, their folders and the list durable together; it is
              renamed to `journal` and the stage folder fsynced: that rename is the commit point;
@@ -141,15 +142,12 @@ def apply_updates(repo: Path, updates: list[FileUpdate]) -> None:
     writes = [u for u in updates if u.after is not None]
     removals = [u.path for u in updates if u.after is None]
     try:
-        made: set[Path] = set()
-        for update in writes:
-            target = stage / "files" / update.path
-            if target.parent not in made:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                made.add(target.parent)
-            _write_file(target, update.after or b"", update.mode)
+        files = stage / "files"
+        os.mkdir(files, 0o700)
+        for i, update in enumerate(writes):
+            _write_file(files / str(i), update.after or b"", update.mode)
         pause_point("staged")
-        journal = {"repository": str(repo), "write": [u.path for u in writes], "remove": removals}
+        journal = {"repository": str(repo), "write": [u.path for u in writes], "remove": removals, "staged": "numbered"}
         _write_file(stage / (JOURNAL + ".tmp"), json.dumps(journal, indent=1).encode(), 0o600)
         # The staged files, their folders and the journal's text reach the disk before the rename
         # that commits them.
@@ -174,10 +172,12 @@ def _roll_forward(repo: Path, stage: Path) -> int:
     """Apply the journal; returns how many files this call changed (fewer when resuming)."""
     journal = _read_journal(repo, stage)
     writes: list[str] = journal["write"]
+    # A journal of a clustergen before numbered staging keeps each file at its own path.
+    numbered = journal.get("staged") == "numbered"
     changed = 0
     made: set[Path] = set()
     for i, path in enumerate(writes):
-        source = stage / "files" / path
+        source = stage / "files" / (str(i) if numbered else path)
         target = repo / path
         if source.exists():  # absent: renamed into place before the interruption
             if target.parent not in made:
@@ -213,8 +213,9 @@ def _read_journal(repo: Path, stage: Path) -> dict:
         raise WriteError.single(f"cannot read the journal of an interrupted run: {exc}", file=str(where), hint=hint) from None
     if not isinstance(journal, dict) or not all(isinstance(journal.get(k), list) for k in ("write", "remove")):
         raise WriteError.single("the journal of an interrupted run is damaged", file=str(where), hint=hint)
+    seen: dict[str, str | None] = {}
     for rel in journal["write"] + journal["remove"]:
-        check_inside(repo, rel, "the journal of an interrupted run lists", file=str(where), hint=hint)
+        check_inside(repo, rel, "the journal of an interrupted run lists", file=str(where), hint=hint, seen=seen)
     return journal
 
 
