@@ -11,7 +11,7 @@ from ..errors import ValidateUsageError
 from . import downloads, helm, kubeconform, kubernetes, kustomize, model, tool
 from .charts import ChartStore, Network
 from .cloudinit import CloudInitCheck
-from .documents import Document, PathPart, compose, locate_in
+from .documents import Document, PathPart, TextLocator
 from .files import RepoLayout, bootstrap_files, discover, links_leaving, under
 from .options import ValidateOptions
 from .progress import Progress
@@ -24,23 +24,28 @@ from .talos import TalosCheck
 
 
 class Locator:
-    """Line of a JSON path in a document's source file; texts read once, lazily."""
+    """Line of a JSON path in a document's source file; texts read once, lazily, and only
+    the document at fault composed (see TextLocator), from the documents the scan parsed."""
 
     def __init__(self, root: Path):
         self.root = root
-        self._nodes: dict[str, list | None] = {}
+        self.parsed: dict[str, list[Document]] = {}  # the scan's documents of each file
+        self._files: dict[str, TextLocator | None] = {}
 
     def __call__(self, doc: Document, path: tuple[PathPart, ...]) -> int | None:
         if doc.index < 0 or not path:
             return doc.line
-        if doc.file not in self._nodes:
+        if doc.file not in self._files:
             try:
                 text = (self.root / doc.file).read_text(encoding="utf-8", errors="replace")
             except OSError:
                 text = None
-            self._nodes[doc.file] = compose(text) if text is not None else None
-        nodes = self._nodes[doc.file]
-        return locate_in(nodes, doc.index, path) if nodes is not None else doc.line
+            self._files[doc.file] = TextLocator(text, self.parsed.get(doc.file, [])) if text is not None else None
+        found = self._files[doc.file]
+        if found is None:
+            return doc.line
+        line = found(doc, path)
+        return doc.line if line is None and found.broken else line
 
 
 def _tasks(layout: RepoLayout) -> list[FileTask]:
@@ -118,6 +123,7 @@ def _validate(root, options, jobs, report, layout, config, locator, leaving, wor
                 report.skip(*item)
             report.file_errors += int(s.parse_failed)
             raw[s.rel] = s.docs
+        locator.parsed = raw
         yaml_docs = [d for rel in layout.yaml_files for d in raw.get(rel, [])]
         unmanaged = [d for rel in layout.yaml_files if layout.schema_role(rel) is None
                      for d in raw.get(rel, [])]
