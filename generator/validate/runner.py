@@ -132,7 +132,7 @@ def _validate(root, options, jobs, report, layout, config, locator, leaving, wor
 
         with progress.stage("kustomize build", len(layout.kustomize_dirs)) as advance:
             built, sources, by_dir = _kustomize(root, layout, yaml_docs, unmanaged, bootstrap, jobs, report,
-                                                advance, locator)
+                                                advance, locator, options.schema_cache_dir)
         effective = unmanaged + built
         # Bootstrap files outside kustomize trees are already in ``unmanaged``;
         # twins of built objects only repeat entries in set-based indexes.
@@ -283,7 +283,7 @@ def _renderable(d: Document) -> bool:
 
 
 def _kustomize(root, layout, yaml_docs, unmanaged, bootstrap, jobs, report, advance,
-               locator) -> tuple[list[Document], LocalSources]:
+               locator, cache_dir: Path | None = None) -> tuple[list[Document], LocalSources]:
     # A Component only builds inside the kustomization that includes it.
     components = {posixpath.dirname(d.file) for d in yaml_docs
                   if d.kind == "Component" and d.api_version.startswith("kustomize.config.k8s.io/")}
@@ -296,12 +296,14 @@ def _kustomize(root, layout, yaml_docs, unmanaged, bootstrap, jobs, report, adva
     # A base is built inside each kustomization that includes it: building it alone again
     # repeats the same objects (and one with base values only, which nothing applies).
     included = kustomize.included_dirs(yaml_docs, set(directories))
-    builds = kustomize.build_all(root, [d for d in directories if d not in included], jobs, advance)
+    cache = kustomize.BuildCache(cache_dir / "kustomize-builds", root) if cache_dir is not None else None
+    builds = kustomize.build_all(root, [d for d in directories if d not in included], jobs, advance, cache)
     for b in builds:
         kustomize.parse_build(b, None)
     built_dirs = {b.directory for b in builds}
     engine_paths = {p for b in builds for d in b.docs for p in _engine_paths(d)}
-    more = kustomize.build_all(root, sorted(p for p in engine_paths if p in included and p not in built_dirs), jobs, advance)
+    more = kustomize.build_all(root, sorted(p for p in engine_paths if p in included and p not in built_dirs), jobs, advance,
+                               cache)
     for b in more:
         kustomize.parse_build(b, None)
     builds += more
