@@ -420,6 +420,8 @@ _QUANTITY_FIELDS = (
     ("nodes", "*", "disks", "*", "size"),
     ("nodes", "*", "gpus", "*", "memory"),
     ("profiles", "*", "memory"),
+    ("nodes", "*", "osdMemoryTarget"),
+    ("components", "ceph", "osdMemoryTarget"),
 )
 
 
@@ -659,6 +661,7 @@ def _build(data: dict[str, Any], filename: str, source: SourceMap) -> Inventory:
             monitoring=comps.get("monitoring", False),
             network_policies=comps.get("networkPolicies", True),
             backup=_backup(comps.get("backup")),
+            osd_memory_target_mib=quantity_to_mib(comps["ceph"]["osdMemoryTarget"]) if "osdMemoryTarget" in comps.get("ceph", {}) else None,
         ),
         apps=tuple(_app(i, a) for i, a in enumerate(data.get("apps", []))),
         external_services=tuple(
@@ -714,7 +717,7 @@ def _node(index: int, n: dict[str, Any]) -> Node:
             for d in n.get("disks", [])
         ),
         gpus=tuple(
-            Gpu(g["vendor"], g.get("model"), quantity_to_mib(g["memory"]) if "memory" in g else None, g.get("sharing", 1))
+            Gpu(g["vendor"], g.get("model"), quantity_to_mib(g["memory"]) if "memory" in g else None, g.get("sharing", 1), g.get("driver"))
             for g in n.get("gpus", [])
         ),
         devices=tuple(Device(d["name"], d["type"], d["path"]) for d in n.get("devices", [])),
@@ -723,6 +726,10 @@ def _node(index: int, n: dict[str, Any]) -> Node:
         swap=n.get("swap", "auto"),
         kernel_modules=tuple(n.get("kernelModules", [])),
         service_lb=n.get("serviceLB"),
+        zone=n.get("location", {}).get("zone"),
+        host=n.get("location", {}).get("host"),
+        os_release=n.get("osRelease"),
+        osd_memory_target_mib=quantity_to_mib(n["osdMemoryTarget"]) if "osdMemoryTarget" in n else None,
     )
 
 

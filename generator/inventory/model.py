@@ -40,6 +40,7 @@ class Gpu:
     model: str | None
     memory_mib: int | None
     sharing: int
+    driver: str | None = None  # NVIDIA driver branch override, e.g. "470"
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,10 @@ class Node:
     swap: str
     kernel_modules: tuple[str, ...] = ()
     service_lb: bool | None = None  # None: not set (serves when loadBalancer is servicelb)
+    zone: str | None = None  # location.zone: rack, room (topology.kubernetes.io/zone)
+    host: str | None = None  # location.host: the hypervisor a VM runs on
+    os_release: str | None = None  # jammy | noble | bookworm | trixie; None: the OS's default
+    osd_memory_target_mib: int | None = None  # Ceph osd_memory_target for this node's OSDs
 
     @property
     def address(self) -> IPAddress:
@@ -143,6 +148,7 @@ class Components:
     monitoring: bool = False
     backup: Backup | None = None  # None: backups off
     network_policies: bool = True
+    osd_memory_target_mib: int | None = None  # components.ceph.osdMemoryTarget; None: Ceph's 4 GiB
 
 
 @dataclass(frozen=True)

@@ -13,14 +13,18 @@ from .components import STORAGE_CLASS, cluster_issuer_name, external_dns_warning
 from .hardware import apply_hardware_rules
 from .lessons import check_lessons
 from .load_balancer import k3s_disabled_components, load_balancer_warnings
-from .storage import choose_storage
+from .gpu_drivers import plan_gpu_drivers
+from .monitoring import plan_monitoring
+from .rook import ceph_failure_domain
+from .storage import choose_storage, rwx_storage_class
 from .tls import choose_acme_solver
-from .talos import plan_talos_nodes
-from .model import AppPlan, ClusterPlan, ComponentPlan, NodePlan
+from .talos import plan_talos_nodes, storage_host_path
+from .model import AppPlan, ClusterPlan, ClusterSettings, ComponentPlan, NodePlan
 from .network_policy import network_policy_warnings, plan_network_policies
 from .nodes import resolve_nodes
+from .settings import cluster_settings, profiles_in_use, with_allocatable
 
-__all__ = ["AppPlan", "ClusterPlan", "ComponentPlan", "NodePlan", "plan_cluster"]
+__all__ = ["AppPlan", "ClusterPlan", "ClusterSettings", "ComponentPlan", "NodePlan", "plan_cluster"]
 
 
 def _raise_errors(problems: list[Problem]) -> list[Problem]:
@@ -49,6 +53,8 @@ def plan_cluster(inv: Inventory, warnings: list[Problem] | None = None) -> Clust
     nodes, node_warnings = resolve_nodes(inv)
     collected.extend(node_warnings)
     nodes, hardware_problems = apply_hardware_rules(inv, nodes)
+    nodes, driver_problems = plan_gpu_drivers(inv, nodes)
+    hardware_problems += driver_problems
     storage_backend, nodes, storage_problems = choose_storage(inv, nodes)
     distribution_problems: list[Problem] = []
     if inv.distribution == "talos":
@@ -63,12 +69,14 @@ def plan_cluster(inv: Inventory, warnings: list[Problem] | None = None) -> Clust
     collected.extend(load_balancer_warnings(inv))
     collected.extend(external_dns_warnings(inv))
     collected.extend(network_policy_warnings(inv))
+    components = plan_components(inv, nodes, storage_backend)
     plan = ClusterPlan(
         inventory=inv,
+        settings=cluster_settings(inv),
         distribution_version=inv.distribution_version or default_version(inv.distribution),
         kubernetes_version=kubernetes_version(inv),
-        nodes=tuple(nodes),
-        components=tuple(plan_components(inv, nodes, storage_backend)),
+        nodes=tuple(with_allocatable(nodes, inv.distribution)),
+        components=tuple(components),
         apps=tuple(apps),
         external_services=inv.external_services,
         storage_class=STORAGE_CLASS[storage_backend],
@@ -78,6 +86,11 @@ def plan_cluster(inv: Inventory, warnings: list[Problem] | None = None) -> Clust
         warnings=tuple(collected),
         k3s_disable=k3s_disabled_components(inv),
         acme_solver=acme_solver,
+        monitoring=plan_monitoring(inv.components.monitoring, components),
+        profiles=profiles_in_use(inv, nodes),
+        storage_host_path=storage_host_path(inv, storage_backend),
+        rwx_storage_class=rwx_storage_class(storage_backend),
+        ceph_failure_domain=ceph_failure_domain(nodes) if storage_backend == "rook-ceph" else None,
     )
     # The Schedules follow the namespaces' Pod Security levels, which the apps decide.
     backup = plan_backup(inv, apps, plan.namespaces)

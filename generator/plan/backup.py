@@ -34,6 +34,9 @@ class BackupPlan:
     schedule: str
     keep: dict[str, int]
     namespaces: tuple[BackupNamespace, ...]
+    secret: str = BACKUP_SECRET  # each namespace's Secret: restic password and S3 keys
+    podconfig: str = BACKUP_PODCONFIG  # the PodConfig restricted namespaces' Schedules refer to
+    k8up_uid: int = K8UP_UID
 
     def bucket_for(self, namespace: str) -> str:
         # restic reads s3:<endpoint>/<bucket>/<path>: a path after the bucket is a prefix,

@@ -82,7 +82,7 @@ def wanted_components(inv: Inventory) -> list[str]:
     if comps.external_dns_provider in EXTERNAL_DNS_PROVIDER_NAME:
         keys.append("external-dns")
     if comps.monitoring:
-        keys.append("kube-prometheus-stack")
+        keys.append(MONITORING_CRDS)
     if comps.backup is not None:
         keys.append("k8up")
     return keys
@@ -97,8 +97,15 @@ STORAGE_COMPONENTS = {
 TALOS_LOCAL_PATH = "/var/local-path-provisioner"
 STORAGE_CLASS = {"local-path": "local-path", "longhorn": "longhorn-2-replicas", "rook-ceph": "ceph-block"}
 # Components that hold data: their namespaces are never pruned.
+# The monitoring CRDs' release declares the namespace that holds monitoring's volumes, and
+# pruning its CRDs would delete every ServiceMonitor and rule with them.
 DATA_COMPONENTS = frozenset({"longhorn", "rook-ceph", "ceph-csi-drivers", "rook-ceph-cluster", "local-path-provisioner",
-                             "kube-prometheus-stack"})
+                             "kube-prometheus-stack", "kube-prometheus-stack-crds"})
+MONITORING = "kube-prometheus-stack"
+MONITORING_CRDS = "kube-prometheus-stack-crds"
+# The HelmRelease after which the default StorageClass provisions: monitoring's volumes wait for it.
+STORAGE_PROVIDER = {"local-path": "local-path-storage/local-path-provisioner", "longhorn": "longhorn-system/longhorn",
+                    "rook-ceph": "rook-ceph/rook-ceph-cluster"}
 # HelmReleases (same namespace) each must wait for, in install order.
 DEPENDS_ON = {"ceph-csi-drivers": ("rook-ceph",), "rook-ceph-cluster": ("rook-ceph", "ceph-csi-drivers")}
 
@@ -108,6 +115,10 @@ def plan_components(inv: Inventory, nodes: list[NodePlan], storage_backend: str)
     if any(n.has_nvidia_gpu for n in nodes):
         keyed.append(("nvidia-device-plugin", "controllers"))
     keyed += [(key, "storage") for key in STORAGE_COMPONENTS[storage_backend]]
+    if inv.components.monitoring:
+        # Its Prometheus, Alertmanager and Grafana claims bind only once storage runs; a Helm
+        # wait on an unbindable claim in an earlier layer would hold every later layer back.
+        keyed.append((MONITORING, "storage"))
     plans = []
     # kube-system belongs to Kubernetes itself and is never declared.
     declared = {"kube-system"}
@@ -117,13 +128,15 @@ def plan_components(inv: Inventory, nodes: list[NodePlan], storage_backend: str)
         host_ports = ingress_without_load_balancer(inv, key) or {}
         depends_on: tuple[str, ...] = DEPENDS_ON.get(key, ())
         if monitoring and key in SERVICE_MONITOR_VALUES and layer == "controllers":
-            # Their ServiceMonitors need kube-prometheus-stack's CRDs, which come up in the
-            # same layer: install after it (later layers wait for this one anyway).
-            depends_on += ("monitoring/kube-prometheus-stack",)
+            # Their ServiceMonitors need the operator's CRDs, which come up in the same layer:
+            # install after them (later layers wait for this one anyway).
+            depends_on += (f"monitoring/{MONITORING_CRDS}",)
+        if key == MONITORING:
+            depends_on += (STORAGE_PROVIDER[storage_backend],)
         cluster_values = _cluster_values(inv, key, nodes)
         if monitoring and key in SERVICE_MONITOR_VALUES:
             cluster_values = deep_merge(cluster_values, SERVICE_MONITOR_VALUES[key])
-        if key == "kube-prometheus-stack":
+        if key == MONITORING:
             cluster_values = deep_merge(cluster_values, monitoring_values(nodes, storage_backend, STORAGE_CLASS[storage_backend], inv.components.backup is not None))
         if key == "k8up":
             cluster_values = deep_merge(cluster_values, {"k8up": {"timezone": inv.timezone}})
@@ -170,8 +183,11 @@ def _cluster_values(inv: Inventory, key: str, nodes: list[NodePlan]) -> dict[str
         # Talos's root filesystem is read-only; /var is the writable EPHEMERAL volume,
         # bind-mounted into the kubelet by the machine config.
         return {"nodePathMap": [{"node": "DEFAULT_PATH_FOR_NON_LISTED_NODES", "paths": [TALOS_LOCAL_PATH]}]}
-    if key == "rook-ceph-cluster":
-        return rook_cluster_values(nodes)
+    if key in ("rook-ceph-cluster", "longhorn"):
+        from .rook import rook_cluster_values  # rook imports nodes, which imports this module
+        from .storage import longhorn_values
+
+        return rook_cluster_values(nodes) if key == "rook-ceph-cluster" else longhorn_values(nodes)
     if key == "kube-vip-cloud-provider":
         pools = inv.network.load_balancer_pools
         data = {}
@@ -238,19 +254,4 @@ def nvidia_values(nodes: list[NodePlan]) -> dict[str, Any]:
         "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
             {"matchExpressions": [{"key": f"{LABEL_PREFIX}/gpu", "operator": "In", "values": ["nvidia"]}]}]}}},
         "config": {"default": gpu_config_name(sharings[0]), "map": {gpu_config_name(s): time_slicing_config(s) for s in sharings}},
-    }
-
-
-def rook_cluster_values(nodes: list[NodePlan]) -> dict[str, Any]:
-    osd_nodes = [n for n in nodes if n.storage_role == "ceph-osd"]
-    return {
-        "cephClusterSpec": {
-            "storage": {
-                # Never useAllDevices: Rook would take any empty disk it finds,
-                # including one the user plugged in for something else.
-                "useAllNodes": False,
-                "useAllDevices": False,
-                "nodes": [{"name": n.name, "devices": [{"name": d.path} for d in n.storage_disks]} for n in osd_nodes],
-            },
-        },
     }

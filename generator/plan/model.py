@@ -6,7 +6,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import Problem
-from ..inventory.model import Device, Disk, ExternalService, Gpu, Inventory, IPAddress, Taint
+# Value types the plan hands on unchanged: render takes them from here, never from inventory/.
+from ..inventory.model import Device, Disk, ExternalService, Gpu, Inventory, IPAddress, Network, Taint
+
+__all__ = [
+    "AcmeSolver", "AppPlan", "ClusterPlan", "ClusterSettings", "ComponentPlan", "Device", "Disk", "ExternalService", "Gpu",
+    "IPAddress", "MonitoringPlan", "NamespacePolicy", "Network", "NodePlan", "Peer", "Taint", "TalosNode",
+]
 
 LABEL_PREFIX = "clustergen.dev"
 DEVICE_LABEL_PREFIX = "device.clustergen.dev"
@@ -21,6 +27,17 @@ class TalosNode:
     ephemeral_disk: Disk | None  # None: EPHEMERAL stays on the install disk
     extensions: tuple[str, ...]  # official system extensions in the node's schematic
     overlay: dict[str, str] | None  # SBC overlay (Raspberry Pi) for the schematic
+
+
+@dataclass(frozen=True)
+class NvidiaDriver:
+    """The NVIDIA driver branch a node installs (plan.gpu_drivers decides)."""
+
+    branch: str  # e.g. "470", "580"
+    packages: tuple[str, ...]  # OS packages (k3s) or system extensions (Talos) that install it
+    generations: tuple[str, ...]  # the node's GPU generations the branch was chosen for
+    reason: str  # generation | override | default (model unknown)
+    apt_source: str | None = None  # Debian: the deb822 source of the non-free components it comes from
 
 
 @dataclass(frozen=True)
@@ -52,6 +69,14 @@ class NodePlan:
     storage_disks: tuple[Disk, ...] = ()
     kernel_modules: tuple[str, ...] = ()  # loaded at boot: the inventory's, plus (Talos) the ones the hardware needs
     talos: TalosNode | None = None  # Talos only: install disk, EPHEMERAL disk, extensions
+    allocatable: tuple[int | None, int] = (None, 0)  # (millicores or None when unknown, MiB) the node offers its pods
+    os_release: str | None = None  # jammy | noble | bookworm | trixie (k3s); None on Talos
+    nvidia_driver: NvidiaDriver | None = None  # the driver branch its NVIDIA GPUs get
+    zone: str | None = None  # failure domain: topology.kubernetes.io/zone
+    host: str | None = None  # the hypervisor (or physical machine) it runs on
+    osd_memory_target_mib: int = 4096  # Ceph osd_memory_target for its OSDs
+    metadata_disk: Disk | None = None  # Rook metadataDevice: the BlueStore DB of its OSDs
+    ceph_daemon_ok: bool = True  # may carry Ceph mons, mgrs and MDSs (not SD-booted, > 2 GiB)
 
     @property
     def address(self) -> IPAddress:
@@ -64,6 +89,19 @@ class NodePlan:
     @property
     def has_nvidia_gpu(self) -> bool:
         return any(g.vendor == "nvidia" for g in self.gpus)
+
+    @property
+    def reboots_after_setup(self) -> bool:
+        """cloud-init reboots once before k3s starts: a Pi for its kernel command line (memory
+        cgroup), an NVIDIA node so its driver's module replaces nouveau."""
+        return self.raspberry_pi or self.nvidia_driver is not None
+
+    @property
+    def failure_domain(self) -> str | None:
+        """What one failure takes down with this node: its zone, else its hypervisor host."""
+        if self.zone:
+            return f"zone {self.zone}"
+        return f"host {self.host}" if self.host else None
 
 
 @dataclass(frozen=True)
@@ -114,8 +152,58 @@ class AcmeSolver:
 
 
 @dataclass(frozen=True)
+class ClusterSettings:
+    """The inventory's cluster-wide settings, as render uses them: render reads these, never the inventory."""
+
+    cluster_name: str
+    domain: str
+    timezone: str
+    distribution: str  # k3s | talos
+    engine: str  # gitops.engine: flux | argocd
+    repository: str
+    branch: str
+    sync_path: str  # gitops.path: the folder the engine syncs
+    network: Network
+    registry_mirrors: dict[str, tuple[str, ...]]
+    load_balancer: str  # components.loadBalancer: metallb | kube-vip | servicelb | none
+    ingress_class: str  # the IngressClass of components.ingress; "" without an ingress controller
+    monitoring: bool
+    acme_server: str  # Let's Encrypt's ACME directory: staging or production
+    tls_email: str  # the ACME account's address; "" when not set
+    # Where the inventory sets gitops.path and the apps: Problem locations for render's errors.
+    sync_path_where: dict[str, Any] = field(default_factory=dict)
+    apps_where: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MonitoringPlan:
+    """kube-prometheus-stack's side of the cluster that render writes besides its chart values."""
+
+    namespace: str
+    grafana_secret: str  # the Secret holding Grafana's admin login (render writes it SOPS-encrypted)
+    scraped: tuple[str, ...]  # components whose ServiceMonitors are switched on, in component order
+
+
+@dataclass(frozen=True)
+class Peer:
+    namespace: str  # the other side's namespace
+    ports: tuple[tuple[int, str], ...] = ()  # (port, protocol); () means every port
+
+
+@dataclass(frozen=True)
+class NamespacePolicy:
+    namespace: str
+    ingress_from: tuple[Peer, ...]
+    egress_to: tuple[Peer, ...]
+    open_ports: tuple[tuple[int, str], ...]  # LoadBalancer ports anyone may reach
+    leaves_cluster: bool
+    cluster_cidrs: tuple[str, ...]  # pod and Service ranges: "outside the cluster" excludes them
+
+
+@dataclass(frozen=True)
 class ClusterPlan:
-    inventory: Inventory
+    inventory: Inventory  # for the report and the pipeline; render reads settings instead
+    settings: ClusterSettings
     distribution_version: str
     kubernetes_version: str
     nodes: tuple[NodePlan, ...]
@@ -130,7 +218,13 @@ class ClusterPlan:
     k3s_disable: tuple[str, ...] = ()  # k3s's packaged components switched off (its `disable:` list)
     acme_solver: AcmeSolver | None = None  # issuer: letsencrypt only
     backup: Any = None  # BackupPlan (plan.backup) when components.backup is on
-    network_policies: tuple[Any, ...] = ()  # NamespacePolicy (plan.network_policy), one per app namespace
+    network_policies: tuple[NamespacePolicy, ...] = ()  # one per app namespace (plan.network_policy)
+    monitoring: MonitoringPlan | None = None  # components.monitoring on
+    # Hardware profiles in use → {description, overlay}: the catalog's, with the inventory's own on top.
+    profiles: dict[str, dict[str, Any]] = field(default_factory=dict)
+    storage_host_path: str | None = None  # Talos: the host folder the storage driver's volumes live under
+    rwx_storage_class: str | None = None  # the ReadWriteMany StorageClass (CephFS, Longhorn), None: none
+    ceph_failure_domain: str | None = None  # rook-ceph: the CRUSH failure domain of its pools (zone | chassis | host)
 
     @property
     def servers(self) -> tuple[NodePlan, ...]:
@@ -146,7 +240,7 @@ class ClusterPlan:
 
     @property
     def api_endpoint(self) -> IPAddress:
-        return self.inventory.network.control_plane_endpoint or self.first_server.address
+        return self.settings.network.control_plane_endpoint or self.first_server.address
 
     @property
     def namespaces(self) -> dict[str, str]:

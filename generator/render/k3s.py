@@ -31,7 +31,7 @@ def _join(values: Any) -> str:
 
 def shared_server_config(plan: ClusterPlan) -> dict[str, Any]:
     """Flags that must be identical on every server, or k3s refuses to join it."""
-    net = plan.inventory.network
+    net = plan.settings.network
     service_net = net.service_cidrs[0]
     return {
         "cluster-cidr": _join(net.pod_cidrs),
@@ -45,7 +45,7 @@ def shared_server_config(plan: ClusterPlan) -> dict[str, Any]:
 
 
 def k3s_config(plan: ClusterPlan, node: NodePlan, token: str) -> dict[str, Any]:
-    inv = plan.inventory
+    settings = plan.settings
     config: dict[str, Any] = {"token": token, "node-name": node.name, "node-ip": _join(node.addresses)}
     several_servers = len(plan.servers) > 1
     if node.is_server:
@@ -53,7 +53,7 @@ def k3s_config(plan: ClusterPlan, node: NodePlan, token: str) -> dict[str, Any]:
             config["cluster-init"] = True
         elif not node.first_server:
             config["server"] = f"https://{_host(plan.api_endpoint)}:6443"
-        sans = [str(plan.api_endpoint), f"api.{inv.domain}"]
+        sans = [str(plan.api_endpoint), f"api.{settings.domain}"]
         config["tls-san"] = sorted(set(sans), key=sans.index)
         config["write-kubeconfig-mode"] = "0600"
         config.update(shared_server_config(plan))
@@ -92,7 +92,8 @@ def _extra_files(plan: ClusterPlan, node: NodePlan) -> list[dict[str, str]]:
                 "content": "# Logs stay in RAM: the boot medium wears out under constant journal writes.\n[Journal]\nStorage=volatile\nRuntimeMaxUse=64M",
             }
         )
-    inv = plan.inventory
+    extra.extend(nvidia_files(node))
+    settings = plan.settings
     if node.kernel_modules:
         extra.append(
             {
@@ -101,17 +102,17 @@ def _extra_files(plan: ClusterPlan, node: NodePlan) -> list[dict[str, str]]:
                 "content": "# Kernel modules listed in the inventory, loaded at every boot.\n" + "\n".join(node.kernel_modules),
             }
         )
-    if inv.registry_mirrors:
+    if settings.registry_mirrors:
         extra.append(
             {
                 "path": "/etc/rancher/k3s/registries.yaml",
                 "permissions": "0644",
                 # containerd tries the mirrors in order and falls back to the registry itself.
-                "content": to_yaml({"mirrors": {registry: {"endpoint": list(urls)} for registry, urls in inv.registry_mirrors.items()}}).rstrip("\n"),
+                "content": to_yaml({"mirrors": {registry: {"endpoint": list(urls)} for registry, urls in settings.registry_mirrors.items()}}).rstrip("\n"),
             }
         )
-    vip = inv.network.control_plane_endpoint
-    services_by_kube_vip = inv.components.load_balancer == "kube-vip"
+    vip = settings.network.control_plane_endpoint
+    services_by_kube_vip = settings.load_balancer == "kube-vip"
     if node.is_server and (vip is not None or services_by_kube_vip):
         extra.append(
             {
@@ -129,13 +130,13 @@ def _extra_files(plan: ClusterPlan, node: NodePlan) -> list[dict[str, str]]:
 
 
 def render_cloud_init(plan: ClusterPlan, token: str) -> list[RenderedFile]:
-    inv = plan.inventory
+    settings = plan.settings
     version = plan.distribution_version
     script = f"https://raw.githubusercontent.com/k3s-io/k3s/{version.replace('+', '%2B')}/install.sh"
     files = []
     for node in plan.nodes:
         folder = f"bootstrap/cloud-init/{node.name}"
-        prefix_len = {n.version: n.prefixlen for n in inv.network.node_cidrs}
+        prefix_len = {n.version: n.prefixlen for n in settings.network.node_cidrs}
         user_data = render_template(
             "bootstrap/cloud-init/user-data.j2",
             node={"name": node.name, "role_text": "server" if node.is_server else "agent"},
@@ -144,10 +145,11 @@ def render_cloud_init(plan: ClusterPlan, token: str) -> list[RenderedFile]:
             boot_medium=node.boot_medium,
             mounts=_mounts(plan, node),
             prepare=_prepare_commands(plan, node),
-            reboot=node.raspberry_pi,
-            cluster_name=inv.cluster_name,
-            domain=inv.domain,
-            timezone=inv.timezone,
+            reboot=node.reboots_after_setup,
+            reboot_reasons=_reboot_reasons(node),
+            cluster_name=settings.cluster_name,
+            domain=settings.domain,
+            timezone=settings.timezone,
             packages=_packages(plan, node),
             k3s_config=k3s_config(plan, node, token),
             extra_files=_extra_files(plan, node),
@@ -159,7 +161,7 @@ def render_cloud_init(plan: ClusterPlan, token: str) -> list[RenderedFile]:
         files.append(
             RenderedFile.text(
                 f"{folder}/meta-data",
-                render_template("bootstrap/cloud-init/meta-data.j2", instance_id=f"{inv.cluster_name}-{node.name}", node_name=node.name),
+                render_template("bootstrap/cloud-init/meta-data.j2", instance_id=f"{settings.cluster_name}-{node.name}", node_name=node.name),
             )
         )
         files.append(
@@ -169,13 +171,22 @@ def render_cloud_init(plan: ClusterPlan, token: str) -> list[RenderedFile]:
                     "bootstrap/cloud-init/network-config.j2",
                     mac=node.mac,
                     addresses=[f"{a}/{prefix_len[a.version]}" for a in node.addresses],
-                    routes=default_routes(inv.network.gateways),
-                    dns_servers=[str(s) for s in inv.network.dns_servers],
-                    domain=inv.domain,
+                    routes=default_routes(settings.network.gateways),
+                    dns_servers=[str(s) for s in settings.network.dns_servers],
+                    domain=settings.domain,
                 ),
             )
         )
     return files
+
+
+def _reboot_reasons(node: NodePlan) -> list[str]:
+    reasons = []
+    if node.raspberry_pi:
+        reasons.append("the new kernel command line (memory cgroup) takes effect")
+    if node.nvidia_driver is not None:
+        reasons.append(f"the NVIDIA {node.nvidia_driver.branch} driver's module loads instead of nouveau")
+    return reasons
 
 
 def default_routes(gateways: Any) -> list[dict[str, str]]:
@@ -196,8 +207,8 @@ def _packages(plan: ClusterPlan, node: NodePlan) -> list[str]:
         packages.update({"lvm2", "gdisk"})  # Rook OSDs are LVM-based; sgdisk prepares the disks (README)
     if node.raspberry_pi and node.os == "ubuntu":
         packages.add("linux-modules-extra-raspi")  # VXLAN for flannel is not in the base Pi kernel package
-    if node.has_nvidia_gpu:
-        packages.add("ubuntu-drivers-common" if node.os == "ubuntu" else "nvidia-detect")
+    if node.nvidia_driver is not None:
+        packages.add("gpg")  # dearmors the container toolkit's signing key
     return sorted(packages)
 
 
@@ -222,14 +233,45 @@ def _prepare_commands(plan: ClusterPlan, node: NodePlan) -> list[str]:
         commands.append("systemctl disable --now " + " ".join(PI_DISABLED_SERVICES) + " || true")
     if node.volatile_logs:
         commands.append("systemctl restart systemd-journald")
-    if node.has_nvidia_gpu and node.os == "ubuntu":
-        # Driver (legacy branches for old cards are chosen by ubuntu-drivers) and the
-        # container toolkit; k3s finds nvidia-container-runtime when it starts.
-        commands.append("ubuntu-drivers install --gpgpu")
-        commands.append(
-            "curl -fsSL https://nvidia.github.io/libnvidia-container/gpgkey | gpg --dearmor -o /usr/share/keyrings/nvidia-container-toolkit-keyring.gpg"
-            " && curl -fsSL https://nvidia.github.io/libnvidia-container/stable/deb/nvidia-container-toolkit.list"
-            " | sed 's#deb https://#deb [signed-by=/usr/share/keyrings/nvidia-container-toolkit-keyring.gpg] https://#' > /etc/apt/sources.list.d/nvidia-container-toolkit.list"
-            " && apt-get update && apt-get install -y nvidia-container-toolkit"
-        )
+    if node.nvidia_driver is not None:
+        commands.extend(nvidia_commands(node))
     return commands
+
+
+NOUVEAU_BLACKLIST = "/etc/modprobe.d/clustergen-nouveau.conf"
+DEBIAN_NONFREE_SOURCES = "/etc/apt/sources.list.d/clustergen-nonfree.sources"
+
+
+def nvidia_commands(node: NodePlan) -> list[str]:
+    """The node's NVIDIA driver branch (the plan chose it) and the container toolkit, before k3s
+    is installed: k3s adds its nvidia runtime only if nvidia-container-runtime exists when it
+    starts, and it starts after the reboot, with the driver's module loaded instead of nouveau."""
+    driver = node.nvidia_driver
+    assert driver is not None
+    # DKMS builds the module for the running kernel, so its headers come first.
+    commands = [
+        ("apt-get update && " if driver.apt_source else "")
+        + "DEBIAN_FRONTEND=noninteractive apt-get install -y linux-headers-$(uname -r) "
+        + " ".join(driver.packages),
+        "update-initramfs -u",  # the nouveau blacklist takes effect at the next boot
+        "curl -fsSL https://nvidia.github.io/libnvidia-container/gpgkey | gpg --dearmor -o /usr/share/keyrings/nvidia-container-toolkit-keyring.gpg"
+        " && curl -fsSL https://nvidia.github.io/libnvidia-container/stable/deb/nvidia-container-toolkit.list"
+        " | sed 's#deb https://#deb [signed-by=/usr/share/keyrings/nvidia-container-toolkit-keyring.gpg] https://#' > /etc/apt/sources.list.d/nvidia-container-toolkit.list"
+        " && apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y nvidia-container-toolkit",
+    ]
+    return commands
+
+
+def nvidia_files(node: NodePlan) -> list[dict[str, str]]:
+    if node.nvidia_driver is None:
+        return []
+    files = [
+        {
+            "path": NOUVEAU_BLACKLIST,
+            "permissions": "0644",
+            "content": f"# The NVIDIA {node.nvidia_driver.branch} driver needs the GPU; nouveau must not take it first.\nblacklist nouveau\noptions nouveau modeset=0",
+        }
+    ]
+    if node.nvidia_driver.apt_source:
+        files.append({"path": DEBIAN_NONFREE_SOURCES, "permissions": "0644", "content": node.nvidia_driver.apt_source})
+    return files

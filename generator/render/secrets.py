@@ -12,29 +12,28 @@ from __future__ import annotations
 import posixpath
 from typing import TYPE_CHECKING, Any
 
-from ..plan.backup import BACKUP_SECRET
-from ..plan.monitoring import GRAFANA_SECRET, MONITORING_NAMESPACE
 from ..plan.model import ClusterPlan
+from ..shared import layout
 
 if TYPE_CHECKING:
-    from . import ClusterSecrets
+    from ..shared import ClusterSecrets
 
 # Until the user stores the S3 keys, the Secret holds this and backups fail to authenticate.
 S3_PLACEHOLDER = "unset: store it in .clustergen/secrets.sops.yaml (README, Backups)"
 
 
 def controllers_folder(plan: ClusterPlan) -> str:
-    return f"overlays/{plan.inventory.cluster_name}/infrastructure/controllers"
+    return layout.controllers_folder(plan.settings.cluster_name)
 
 
 def backup_folder(plan: ClusterPlan) -> str:
-    return f"overlays/{plan.inventory.cluster_name}/apps/backup"
+    return layout.backup_folder(plan.settings.cluster_name)
 
 
 def wanted_secret_fields(plan: ClusterPlan) -> tuple[str, ...]:
     """ClusterSecrets fields this cluster needs generated (once) beyond its distribution's."""
     fields = []
-    if plan.inventory.components.monitoring:
+    if plan.monitoring is not None:
         fields.append("grafana_admin_password")
     if plan.backup is not None:
         fields.append("restic_password")
@@ -53,11 +52,11 @@ def secret_manifests(plan: ClusterPlan, secrets: ClusterSecrets | None) -> list[
         return found if found is not None else placeholder
 
     result = []
-    if plan.inventory.components.monitoring:
+    if plan.monitoring is not None:
         result.append(
             (
-                posixpath.join(controllers_folder(plan), f"{GRAFANA_SECRET}.sops.yaml"),
-                _secret(GRAFANA_SECRET, MONITORING_NAMESPACE, {"admin-user": "admin", "admin-password": value("grafana_admin_password")}),
+                posixpath.join(controllers_folder(plan), f"{plan.monitoring.grafana_secret}.sops.yaml"),
+                _secret(plan.monitoring.grafana_secret, plan.monitoring.namespace, {"admin-user": "admin", "admin-password": value("grafana_admin_password")}),
             )
         )
     if plan.backup is not None:
@@ -67,7 +66,7 @@ def secret_manifests(plan: ClusterPlan, secrets: ClusterSecrets | None) -> list[
                 "access-key-id": value("backup_s3_access_key_id", S3_PLACEHOLDER),
                 "secret-access-key": value("backup_s3_secret_access_key", S3_PLACEHOLDER),
             }
-            result.append((posixpath.join(backup_folder(plan), f"{ns.name}.sops.yaml"), _secret(BACKUP_SECRET, ns.name, data)))
+            result.append((posixpath.join(backup_folder(plan), f"{ns.name}.sops.yaml"), _secret(plan.backup.secret, ns.name, data)))
     return result
 
 
