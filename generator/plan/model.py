@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from ..errors import Problem
@@ -226,8 +227,10 @@ class ClusterPlan:
     rwx_storage_class: str | None = None  # the ReadWriteMany StorageClass (CephFS, Longhorn), None: none
     ceph_failure_domain: str | None = None  # rook-ceph: the CRUSH failure domain of its pools (zone | chassis | host)
 
-    @property
+    @cached_property
     def servers(self) -> tuple[NodePlan, ...]:
+        # Cached (the plan is frozen, its nodes a tuple): each node's render asks for it,
+        # which made a 1,000-node render quadratic.
         return tuple(n for n in self.nodes if n.is_server)
 
     @property

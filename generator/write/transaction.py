@@ -221,17 +221,26 @@ def _read_journal(repo: Path, stage: Path) -> dict:
 
 def _check_targets(repo: Path, updates: list[FileUpdate]) -> None:
     """Refuse before the commit point what would make the apply step fail halfway."""
+    # Thousands of files share a few folders: each folder is looked at once.
+    writable: set[Path] = set()
+    missing: set[Path] = set()
     for update in updates:
         target = repo / update.path
         if target.is_dir() and not target.is_symlink():
             raise WriteError.single(f"{target} is a folder, but clustergen generates a file there", file=str(target), hint="move the folder away")
         for parent in _parents_within(target, repo):
+            if parent in writable:
+                break
+            if parent in missing:
+                continue
             if parent.exists() and not parent.is_dir():
                 raise WriteError.single(f"{parent} is a file, but clustergen needs a folder there", file=str(parent), hint="move the file away")
             if parent.is_dir():
                 if not os.access(parent, os.W_OK | os.X_OK):
                     raise WriteError.single(f"cannot write into {parent}: permission denied", file=str(parent), hint="fix its permissions")
+                writable.add(parent)
                 break  # the nearest existing folder is the one that matters
+            missing.add(parent)
 
 
 def _parents_within(target: Path, repo: Path) -> list[Path]:
