@@ -7,6 +7,7 @@ file:line:column, the field path and a hint.
 from __future__ import annotations
 
 import difflib
+import os
 import ipaddress
 from collections.abc import Iterator
 from functools import cache
@@ -49,7 +50,33 @@ def _timezones() -> frozenset[str]:
         return frozenset()
 
 
+def _zone_file(name: str) -> bool:
+    """True when `name` is one of zoneinfo.available_timezones() by a direct look at its file
+    (listing them all walks the whole database: most of a fast run's checks). False is no
+    verdict: the full list then decides."""
+    import zoneinfo
+
+    parts = name.split("/")
+    # available_timezones() leaves out posixrules and the right/ and posix/ copies.
+    if not name or name == "posixrules" or parts[0] in ("right", "posix") or any(p in ("", ".", "..") for p in parts):
+        return False
+    for root in zoneinfo.TZPATH:
+        candidate = os.path.join(root, name)
+        try:
+            # os.walk, which the list is made with, does not enter linked folders.
+            if os.path.realpath(os.path.dirname(candidate)) != os.path.join(os.path.realpath(root), *parts[:-1]):
+                continue
+            with open(candidate, "rb") as fh:
+                if fh.read(4) == b"TZif":
+                    return True
+        except (OSError, ValueError):
+            continue
+    return False
+
+
 def _timezone_exists(inv: Inventory) -> Iterator[Problem]:
+    if _zone_file(inv.timezone):
+        return
     known = _timezones()
     if known and inv.timezone not in known:
         close = difflib.get_close_matches(inv.timezone, sorted(known), n=1)

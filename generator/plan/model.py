@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from ..errors import Problem
@@ -293,8 +294,10 @@ class ClusterPlan:
     generated_secrets: tuple[GeneratedSecret, ...] = ()  # credentials between apps (plan.wiring)
     databases: tuple[DatabasePlan, ...] = ()  # CloudNativePG Clusters (plan.wiring)
 
-    @property
+    @cached_property
     def servers(self) -> tuple[NodePlan, ...]:
+        # Cached (the plan is frozen, its nodes a tuple): each node's render asks for it,
+        # which made a 1,000-node render quadratic.
         return tuple(n for n in self.nodes if n.is_server)
 
     @property

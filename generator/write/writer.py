@@ -69,8 +69,9 @@ class RepositorySession:
 
     def write(self, files: list[RenderedFile], inventory_text: str, base: BaseLoader, *,
               cluster_name: str | None = None, secrets_recipient: str | None = None) -> WriteReport:
+        seen: dict[str, str | None] = {}
         for f in files:
-            check_inside(self.repo, f.path, "generated file")
+            check_inside(self.repo, f.path, "generated file", seen=seen)
         if self.previous is None:
             self._refuse_foreign(files)
         reconciler = Reconciler(self.repo, self.previous, _Lazy(base), find_committed=lambda p, d: committed_version(self.repo, p, d))
