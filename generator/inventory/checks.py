@@ -190,13 +190,13 @@ def _vip_and_pool_free(inv: Inventory) -> Iterator[Problem]:
                 )
         if vip is not None and _in_pool(vip, pool):
             yield Problem(f"load-balancer pool {pool} contains the control-plane VIP {vip}", hint="keep the VIP out of the pool", **inv.where(*path))
-    if net.ingress_address is not None and net.load_balancer_pools:
-        if not any(_in_pool(net.ingress_address, p) for p in net.load_balancer_pools):
-            yield Problem(
-                f"ingressAddress {net.ingress_address} is not in the load-balancer pool",
-                hint="pick an address inside network.loadBalancerPool",
-                **inv.where("network", "ingressAddress"),
-            )
+    if net.ingress_address is not None and net.load_balancer_pools \
+            and not any(_in_pool(net.ingress_address, p) for p in net.load_balancer_pools):
+        yield Problem(
+            f"ingressAddress {net.ingress_address} is not in the load-balancer pool",
+            hint="pick an address inside network.loadBalancerPool",
+            **inv.where("network", "ingressAddress"),
+        )
 
 
 def _profiles_known(inv: Inventory) -> Iterator[Problem]:

@@ -385,7 +385,7 @@ def app_pod_spec(values: dict[str, Any]) -> dict[str, Any]:
     for device in as_list(values.get("devices")):
         device = as_map(device)
         volumes.append({"name": f"dev-{device.get('name')}", "hostPath": {"path": device.get("hostPath")}})
-    for name, entry in as_map(values.get("persistence")).items():
+    for name in as_map(values.get("persistence")):
         volumes.append({"name": str(name), "persistentVolumeClaim": {"claimName": str(name)}})
     for name in as_map(values.get("emptyDirs")):
         volumes.append({"name": f"empty-{name}", "emptyDir": {}})

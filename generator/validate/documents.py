@@ -73,7 +73,7 @@ class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
             cls, tag = n.__class__, n.tag
             if cls is _Scalar:
                 # Kubernetes reads YAML through JSON, where a date is text.
-                if tag == _STR or tag == _TIMESTAMP:
+                if tag in (_STR, _TIMESTAMP):
                     return n.value
                 if tag == _INT:
                     return to_int(n)
@@ -266,7 +266,7 @@ class TextLocator:
         self.text = text
         starts = sorted((d.index, d.line) for d in docs if d.index >= 0 and d.line)
         self._spans = {index: (line, after[1] if after else None)
-                       for (index, line), after in zip(starts, [*starts[1:], None])}
+                       for (index, line), after in zip(starts, [*starts[1:], None], strict=False)}
         self._lines: list[str] | None = None
         self._documents: dict[int, tuple[Any, int] | None] = {}
         self._whole: list[Any] | None | bool = False

@@ -170,13 +170,12 @@ def open_repository(repo: Path, *, dry_run: bool = False) -> Iterator[Repository
 def _locked_session(repo: Path, dry_run: bool) -> Iterator[RepositorySession]:
     with repository_lock(repo, shared=dry_run):
         notes = []
-        if dry_run:
-            if pending_recovery(repo):
-                raise WriteError.single(
-                    f"an interrupted clustergen run left {repo} half-updated",
-                    file=str(repo),
-                    hint="run clustergen generate (without --dry-run) to finish it first",
-                )
+        if dry_run and pending_recovery(repo):
+            raise WriteError.single(
+                f"an interrupted clustergen run left {repo} half-updated",
+                file=str(repo),
+                hint="run clustergen generate (without --dry-run) to finish it first",
+            )
         recovered: list[str] = []
         if not dry_run:
             found = recover(repo)
