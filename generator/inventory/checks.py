@@ -178,7 +178,7 @@ def _vip_and_pool_free(inv: Inventory) -> Iterator[Problem]:
         except ValueError as exc:
             yield Problem(f"{pool!r} is not a valid pool: {exc}", hint="write 192.168.1.240/28 or 192.168.1.240-192.168.1.250", **inv.where(*path))
             continue
-        if first.version != last.version or first > last:
+        if first.version != last.version or first > last:  # type: ignore[operator]  # the versions are compared first
             yield Problem(f"pool {pool} runs backwards or mixes IPv4 and IPv6", hint="write start-end with start <= end", **inv.where(*path))
             continue
         for address, node in node_by_address.items():

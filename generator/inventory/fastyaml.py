@@ -60,10 +60,12 @@ class _Lines:
 
 class LocatedDict(dict):
     __slots__ = ("lc",)
+    lc: _Lines
 
 
 class LocatedList(list):
     __slots__ = ("lc",)
+    lc: _Lines
 
 
 def _scalar(value: str, plain: bool) -> Any:
@@ -109,7 +111,7 @@ def compose(text: str) -> Any:
         return None
 
 
-def _build(node: Any, ScalarNode: type, SequenceNode: type, seen: dict[int, Any]) -> Any:
+def _build(node: Any, ScalarNode: Any, SequenceNode: Any, seen: dict[int, Any]) -> Any:
     built = seen.get(id(node))
     if built is not None:
         return built  # an alias: the same object, as the round-trip loader gives

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError
     from ruamel.yaml.error import MarkedYAMLError
 from .model import (
+    DEFAULT_KEEP,
     App,
     Backup,
     AppContainer,
@@ -451,9 +452,9 @@ def _value_problems(data: dict[str, Any], source: SourceMap) -> list[Problem]:
         for path, text in entries:
             if text is None:
                 continue
-            problem = _cidr_problem(str(text))
-            if problem:
-                message, hint = problem
+            cidr_problem = _cidr_problem(str(text))
+            if cidr_problem:
+                message, hint = cidr_problem
                 line, column = source.locate(path)
                 problems.append(Problem(message, file=source.filename, line=line, column=column, field=format_path(path), hint=hint))
     return problems
@@ -550,18 +551,18 @@ def _explain(error: ValidationError, path: list[Any]) -> tuple[str, str | None, 
             hint = f"add '{missing}:' here" + (f": {prop['description']}" if prop.get("description") else "")
         return f"missing required field '{missing}'", hint, path
     if kind == "minItems":
-        count = error.validator_value
+        count: Any = error.validator_value
         what = "at least one entry" if count == 1 else f"at least {count} entries"
         return f"needs {what}, found {len(error.instance) if isinstance(error.instance, list) else 0}", \
             description or "see docs/inventory.md for this field", path
     if kind == "enum":
-        choices = ", ".join(str(c) for c in error.validator_value)
+        choices = ", ".join(str(c) for c in error.validator_value)  # type: ignore[union-attr]
         return f"{error.instance!r} is not allowed", f"use one of: {choices}", path
     if kind == "const":
         return f"expected {error.validator_value!r}, got {error.instance!r}", f"set it to {error.validator_value}", path
     if kind == "type":
-        expected = error.validator_value
-        expected = " or ".join(expected) if isinstance(expected, list) else expected
+        wanted: Any = error.validator_value
+        expected = " or ".join(wanted) if isinstance(wanted, list) else str(wanted)
         example = {"integer": "4", "string": '"text"', "boolean": "true or false", "object": "a mapping (key: value lines)", "array": "a list ([a, b] or '- item' lines)"}
         hint = description or f"write {_article(expected)} here, e.g. {example.get(expected, expected)}"
         return f"expected {_article(expected)}, got {_describe(error.instance)}", hint, path
@@ -821,7 +822,7 @@ def _backup(raw: Any) -> Backup | None:
     refused by inventory.checks, with its location)."""
     if not isinstance(raw, dict):
         return None
-    keep = {**dict(Backup.__dataclass_fields__["keep"].default), **raw.get("keep", {})}
+    keep = {**dict(DEFAULT_KEEP), **raw.get("keep", {})}
     return Backup(
         s3_endpoint=raw["s3"]["endpoint"].rstrip("/"),
         s3_bucket=raw["s3"]["bucket"],

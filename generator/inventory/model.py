@@ -122,6 +122,10 @@ class Rfc2136Server:
     tsig_algorithm: str  # BIND's spelling: hmac-sha256
 
 
+# restic forget --keep-* counts for the prune schedule, unless components.backup.keep says others.
+DEFAULT_KEEP: tuple[tuple[str, int], ...] = (("last", 5), ("daily", 7), ("weekly", 4), ("monthly", 6))
+
+
 @dataclass(frozen=True)
 class Backup:
     """Where and how often k8up backs up the cluster's volumes (components.backup)."""
@@ -130,7 +134,7 @@ class Backup:
     s3_bucket: str
     schedule: str = "@daily-random"
     # restic forget --keep-* counts for the prune schedule.
-    keep: tuple[tuple[str, int], ...] = (("last", 5), ("daily", 7), ("weekly", 4), ("monthly", 6))
+    keep: tuple[tuple[str, int], ...] = DEFAULT_KEEP
 
 
 @dataclass(frozen=True)

@@ -54,8 +54,7 @@ def _base_values(inv: Inventory, app: App) -> tuple[dict[str, Any], dict[str, An
     """The generic part of an app (its base) and its catalog entry (empty for custom apps)."""
     if not app.is_custom:
         entry = catalog.apps()[app.catalog]  # type: ignore[index]
-        values = deep_merge(entry.get("values", {}), {"image": dict(entry["image"])})
-        return values, entry
+        return deep_merge(entry.get("values", {}), {"image": dict(entry["image"])}), entry
     ports = [{"name": p.name, "port": p.port, "protocol": p.protocol} for p in app.ports]
     values: dict[str, Any] = {
         "image": _image_parts(app.image or ""),
@@ -233,9 +232,9 @@ def _ingress_values(inv: Inventory, app: App, entry: dict[str, Any], cluster_iss
         host = app.host or f"{app.name}.{inv.domain}"
         _check_host(inv, app, host, "host")
         ingress = {"host": host}
-    if app.routes:
+    if app.routes and web:
         ingress["routes"] = _routes_values(inv, app, web["port"])
-    if not ingress:
+    if not ingress or not web:  # an ingress is only ever made for a web port
         return {}, None, []
     values = {"enabled": True, "className": ingress_class, **({"host": host} if host else {}), "servicePort": web["port"],
               "tls": {"enabled": cluster_issuer is not None, "clusterIssuer": cluster_issuer or ""}}

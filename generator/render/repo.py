@@ -179,7 +179,8 @@ def render_topology(plan: ClusterPlan) -> RenderedFile:
 
     nodes = [{"id": node_id(n.name), "label": _node_label(n), "server": n.is_server} for n in plan.nodes]
     everywhere = len(plan.nodes)
-    floating, pinned = [], []
+    floating: list[dict] = []
+    pinned: list[dict] = []
     for a in plan.apps:
         entry = {"id": "app_" + a.name.replace("-", "_"), "label": f"{a.name}<br/>{a.namespace}", "targets": [node_id(x) for x in a.eligible_nodes]}
         (floating if len(a.eligible_nodes) == everywhere else pinned).append(entry)

@@ -14,10 +14,11 @@ from typing import Any
 
 import yaml
 
+_BaseLoader: type
 try:
     _BaseLoader = yaml.CSafeLoader
 except AttributeError:  # PyYAML built without libyaml
-    _BaseLoader = yaml.SafeLoader  # type: ignore[misc]
+    _BaseLoader = yaml.SafeLoader
 
 
 _TAG = "tag:yaml.org,2002:"
@@ -26,7 +27,7 @@ _STR, _MAP, _SEQ, _INT, _FLOAT, _BOOL, _NULL, _TIMESTAMP, _MERGE = (
 _Scalar, _Mapping, _Sequence = yaml.ScalarNode, yaml.MappingNode, yaml.SequenceNode
 
 
-class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
+class _Loader(_BaseLoader):
     """libyaml composes; a tight converter builds the Python objects.
 
     PyYAML's generic constructor machinery costs more than libyaml's parsing
