@@ -176,6 +176,35 @@ class ClusterSettings:
 
 
 @dataclass(frozen=True)
+class StorageClassPlan:
+    """A StorageClass clustergen writes itself (a backend whose chart makes its classes has none)."""
+
+    name: str
+    provisioner: str
+    default: bool
+    comment: str  # one line above the object: what the class is for
+    parameters: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class StoragePlan:
+    """What render needs of the storage backend, from its catalog entry (storage_backends:)."""
+
+    backend: str = ""
+    storage_classes: tuple[StorageClassPlan, ...] = ()
+    node_packages: tuple[str, ...] = ()  # k3s: on every node
+    disk_node_packages: tuple[str, ...] = ()  # k3s: on the nodes holding its disks
+    disk_mount: tuple[str, ...] = ()  # k3s: the fstab entry of the nodes holding its disks; () none
+    talos_image_label: str = ""  # names a Talos schematic carrying the backend's extensions
+    talos_extensions: tuple[str, ...] = ()
+    readme: str = ""  # Jinja: the README's paragraph on the backend
+    disk_label: str = ""  # README "Disks to prepare": what a disk becomes
+    disk_preparation: str = ""  # ... and the command that prepares it ({path})
+    metadata_disks: bool = False  # uses the nodes' use: metadata disks
+    node_text: str = "none"  # `clustergen plan`: a holder's storage cell ({count} disks)
+
+
+@dataclass(frozen=True)
 class MonitoringPlan:
     """kube-prometheus-stack's side of the cluster that render writes besides its chart values."""
 
@@ -225,6 +254,7 @@ class ClusterPlan:
     storage_host_path: str | None = None  # Talos: the host folder the storage driver's volumes live under
     rwx_storage_class: str | None = None  # the ReadWriteMany StorageClass (CephFS, Longhorn), None: none
     ceph_failure_domain: str | None = None  # rook-ceph: the CRUSH failure domain of its pools (zone | chassis | host)
+    storage: StoragePlan = field(default_factory=StoragePlan)  # the backend's data render uses
 
     @property
     def servers(self) -> tuple[NodePlan, ...]:

@@ -16,10 +16,11 @@ PROMETHEUS_SERVICE_ACCOUNT = "kube-prometheus-stack-prometheus"
 DEFAULT_PROMETHEUS_GIB = 20
 
 
-def prometheus_volume_gib(nodes: list[NodePlan], storage_backend: str) -> int:
+def prometheus_volume_gib(nodes: list[NodePlan], on_storage_disks: bool) -> int:
     """20 GiB, or a tenth of the smallest disk a volume may land on when that is less
-    (never under 5 GiB): Prometheus must not fill a small SSD."""
-    if storage_backend in ("longhorn", "rook-ceph"):
+    (never under 5 GiB): Prometheus must not fill a small SSD. A backend that takes the
+    storage disks puts volumes there; else they land on a node's data or other disk."""
+    if on_storage_disks:
         disks = [d for n in nodes for d in n.storage_disks]
     else:
         disks = [n.data_disk for n in nodes if n.data_disk] or [d for n in nodes for d in n.disks]
@@ -29,9 +30,9 @@ def prometheus_volume_gib(nodes: list[NodePlan], storage_backend: str) -> int:
     return max(5, min(DEFAULT_PROMETHEUS_GIB, min(sizes) // 10))
 
 
-def monitoring_values(nodes: list[NodePlan], storage_backend: str, storage_class: str, backups: bool) -> dict[str, Any]:
+def monitoring_values(nodes: list[NodePlan], on_storage_disks: bool, storage_class: str, backups: bool) -> dict[str, Any]:
     """kube-prometheus-stack values that keep its data (keys read at chart 88.5.3, pinned 91.5.0)."""
-    gib = prometheus_volume_gib(nodes, storage_backend)
+    gib = prometheus_volume_gib(nodes, on_storage_disks)
 
     def claim(size: str, backed_up: bool) -> dict[str, Any]:
         template: dict[str, Any] = {"spec": {"storageClassName": storage_class, "accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": size}}}}
@@ -61,7 +62,8 @@ def monitoring_values(nodes: list[NodePlan], storage_backend: str, storage_class
 
 
 # Values that turn each component's ServiceMonitor on (keys confirmed per chart pin in the
-# research notes; metallb needs Prometheus's namespace and ServiceAccount for its RBAC).
+# research notes; metallb needs Prometheus's namespace and ServiceAccount for its RBAC). A
+# storage backend's are in its catalog entry (storage_backends.*.monitoring_values).
 SERVICE_MONITOR_VALUES: dict[str, dict[str, Any]] = {
     # traefik's chart refuses to render a ServiceMonitor unless the API already exists, which
     # a render outside the cluster cannot see; dependsOn on kube-prometheus-stack-crds (below)
@@ -71,11 +73,15 @@ SERVICE_MONITOR_VALUES: dict[str, dict[str, Any]] = {
     "ingress-nginx": {"controller": {"metrics": {"enabled": True, "serviceMonitor": {"enabled": True}}}},
     "cert-manager": {"prometheus": {"enabled": True, "servicemonitor": {"enabled": True}}},
     "metallb": {"prometheus": {"serviceMonitor": {"enabled": True}, "namespace": MONITORING_NAMESPACE, "serviceAccount": PROMETHEUS_SERVICE_ACCOUNT}},
-    "longhorn": {"metrics": {"serviceMonitor": {"enabled": True}}},
-    "rook-ceph": {"monitoring": {"enabled": True}},
-    "rook-ceph-cluster": {"monitoring": {"enabled": True}},
     "k8up": {"metrics": {"serviceMonitor": {"enabled": True}, "prometheusRule": {"enabled": True}}},
 }
+
+
+def service_monitor_values(key: str) -> dict[str, Any] | None:
+    """The values that switch a component's ServiceMonitor on; None: it has none."""
+    from . import backends
+
+    return SERVICE_MONITOR_VALUES.get(key, backends.monitoring_values().get(key))
 
 
 def plan_monitoring(monitoring: bool, components: list[ComponentPlan]) -> MonitoringPlan | None:
@@ -83,5 +89,5 @@ def plan_monitoring(monitoring: bool, components: list[ComponentPlan]) -> Monito
     components Prometheus scrapes (for the README)."""
     if not monitoring:
         return None
-    scraped = tuple(c.key for c in components if c.key in SERVICE_MONITOR_VALUES)
+    scraped = tuple(c.key for c in components if service_monitor_values(c.key) is not None)
     return MonitoringPlan(namespace=MONITORING_NAMESPACE, grafana_secret=GRAFANA_SECRET, scraped=scraped)
