@@ -141,7 +141,7 @@ def plan_components(inv: Inventory, nodes: list[NodePlan], storage_backend: str)
         if monitoring and monitor_values is not None:
             cluster_values = deep_merge(cluster_values, monitor_values)
         if key == MONITORING:
-            cluster_values = deep_merge(cluster_values, monitoring_values(nodes, backend.spec.needs_storage_disks, backend.spec.storage_class, inv.components.backup is not None))
+            cluster_values = deep_merge(cluster_values, monitoring_values(nodes, storage_backend, backend.spec.storage_class, inv.components.backup is not None))
         if key == "k8up":
             cluster_values = deep_merge(cluster_values, {"k8up": {"timezone": inv.timezone}})
         owns_namespace = entry["namespace"] not in declared

@@ -65,7 +65,7 @@ class NodePlan:
     swap_mib: int = 0  # swap file size; 0 = none
     data_disk: Disk | None = None  # where k3s keeps its data when the boot medium would wear out
     volatile_logs: bool = False
-    storage_role: str = "none"  # ceph-osd | longhorn | none
+    storage_role: str = "none"  # the backend's node_role (ceph-osd, longhorn) on the nodes holding its disks, else none
     storage_disks: tuple[Disk, ...] = ()
     kernel_modules: tuple[str, ...] = ()  # loaded at boot: the inventory's, plus (Talos) the ones the hardware needs
     talos: TalosNode | None = None  # Talos only: install disk, EPHEMERAL disk, extensions

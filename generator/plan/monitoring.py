@@ -16,11 +16,13 @@ PROMETHEUS_SERVICE_ACCOUNT = "kube-prometheus-stack-prometheus"
 DEFAULT_PROMETHEUS_GIB = 20
 
 
-def prometheus_volume_gib(nodes: list[NodePlan], on_storage_disks: bool) -> int:
+def prometheus_volume_gib(nodes: list[NodePlan], storage_backend: str) -> int:
     """20 GiB, or a tenth of the smallest disk a volume may land on when that is less
     (never under 5 GiB): Prometheus must not fill a small SSD. A backend that takes the
     storage disks puts volumes there; else they land on a node's data or other disk."""
-    if on_storage_disks:
+    from . import backends
+
+    if backends.backend(storage_backend).spec.needs_storage_disks:
         disks = [d for n in nodes for d in n.storage_disks]
     else:
         disks = [n.data_disk for n in nodes if n.data_disk] or [d for n in nodes for d in n.disks]
@@ -30,9 +32,9 @@ def prometheus_volume_gib(nodes: list[NodePlan], on_storage_disks: bool) -> int:
     return max(5, min(DEFAULT_PROMETHEUS_GIB, min(sizes) // 10))
 
 
-def monitoring_values(nodes: list[NodePlan], on_storage_disks: bool, storage_class: str, backups: bool) -> dict[str, Any]:
+def monitoring_values(nodes: list[NodePlan], storage_backend: str, storage_class: str, backups: bool) -> dict[str, Any]:
     """kube-prometheus-stack values that keep its data (keys read at chart 88.5.3, pinned 91.5.0)."""
-    gib = prometheus_volume_gib(nodes, on_storage_disks)
+    gib = prometheus_volume_gib(nodes, storage_backend)
 
     def claim(size: str, backed_up: bool) -> dict[str, Any]:
         template: dict[str, Any] = {"spec": {"storageClassName": storage_class, "accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": size}}}}

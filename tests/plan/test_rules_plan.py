@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from generator.errors import ClustergenError, PlanError
-from generator.plan import backends
 from generator.plan.components import gpu_config_name, nvidia_values, time_slicing_config
 from generator.plan.hardware import allocatable
 from generator.plan.monitoring import prometheus_volume_gib
@@ -388,7 +387,7 @@ def test_prometheus_volume_is_a_tenth_of_the_smallest_disk(sizes: list[str], bac
         nodes.append(node("b", 40, disks=[disk(9, size="1Ti")]))
     plan = plan_of(inventory(nodes, components={"storage": backend, "monitoring": True}))
     assert plan.storage_backend == backend
-    assert prometheus_volume_gib(list(plan.nodes), backends.backend(backend).spec.needs_storage_disks) == gib
+    assert prometheus_volume_gib(list(plan.nodes), backend) == gib
     stack = next(c for c in plan.components if c.key == "kube-prometheus-stack")
     spec = stack.cluster_values["prometheus"]["prometheusSpec"]
     assert spec["storageSpec"]["volumeClaimTemplate"]["spec"]["resources"]["requests"]["storage"] == f"{gib}Gi"
