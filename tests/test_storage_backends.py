@@ -184,5 +184,5 @@ def test_auto_follows_the_registry_order(fake: Any, disks: tuple[int, ...], rank
     if ranked:
         backends.register_backend(fake, auto_rank=0)
     nodes = [node(name, 11 + i, **({"disks": [dict(DISK, path=f"/dev/disk/by-id/ata-FAKE_{i}")]} if has else {}))
-             for i, (name, has) in enumerate(zip("abc", disks))]
+             for i, (name, has) in enumerate(zip("abc", disks, strict=False))]
     assert plan_with(inventory(nodes), "auto").storage_backend == expected

@@ -137,10 +137,7 @@ def plan_components(inv: Inventory, nodes: list[NodePlan], storage_backend: str)
             depends_on += (f"monitoring/{MONITORING_CRDS}",)
         if key == MONITORING:
             depends_on += (storage_provider(storage_backend),)
-        if key in backend.spec.components:
-            cluster_values = backend.chart_values(key, inv, nodes)
-        else:
-            cluster_values = _cluster_values(inv, key, nodes)
+        cluster_values = backend.chart_values(key, inv, nodes) if key in backend.spec.components else _cluster_values(inv, key, nodes)
         if monitoring and monitor_values is not None:
             cluster_values = deep_merge(cluster_values, monitor_values)
         if key == MONITORING:

@@ -111,10 +111,7 @@ def choose_storage(inv: Inventory, nodes: list[NodePlan]) -> tuple[str, list[Nod
     if target_problems:
         return inv.components.storage, nodes, target_problems
     requested = inv.components.storage
-    if requested == "auto":
-        chosen = next(b for b in backends.auto_order() if b.fits(inv, nodes))
-    else:
-        chosen = backends.backend(requested)
+    chosen = next(b for b in backends.auto_order() if b.fits(inv, nodes)) if requested == "auto" else backends.backend(requested)
     holders = chosen.disk_holders(nodes)
     problems = list(chosen.check(inv, nodes, holders))
     held = {n.name for n in holders}
