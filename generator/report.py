@@ -46,6 +46,7 @@ def plan_as_data(plan: ClusterPlan) -> dict[str, Any]:
             {"name": a.name, "namespace": a.namespace, "image": a.image, "host": a.host, "nodes": list(a.eligible_nodes), "why": a.placement_reason}
             for a in plan.apps
         ],
+        "network": network_lines(plan),
         "warnings": [{"code": w.code, "message": w.message, "location": w.location(), "field": w.field, "hint": w.hint} for w in plan.warnings],
     }
 
@@ -78,6 +79,18 @@ def _talos_image(node: Any) -> str:
     extensions = ", ".join(e.split("/", 1)[1] for e in node.talos.extensions) or "plain"
     ephemeral = node.talos.ephemeral_disk.path.rsplit("/", 1)[-1] if node.talos.ephemeral_disk else "install disk"
     return f"{extensions}; EPHEMERAL on {ephemeral}"
+
+
+def network_lines(plan: ClusterPlan) -> list[str]:
+    """The network choices, one line each: DNS records, LAN names, ingress, load balancer."""
+    lines = []
+    dns = plan.dns
+    if dns is not None:
+        how = "webhook sidecar" if dns.external_dns_name == "webhook" else f"in-tree provider {dns.external_dns_name}"
+        owner = "committed by clustergen (SOPS)" if dns.secret_managed else "yours"
+        acme = " and cert-manager DNS-01" if plan.acme_solver is not None and plan.acme_solver.kind == "dns01" else ""
+        lines.append(f"DNS: external-dns{acme} through {dns.provider} ({how}); credentials Secret {dns.secret_name}, {owner}")
+    return lines
 
 
 def print_plan(plan: ClusterPlan) -> None:
@@ -123,6 +136,8 @@ def print_plan(plan: ClusterPlan) -> None:
         for a in plan.apps:
             apps.add_row(a.name, a.namespace, a.image, f"https://{a.host}" if a.host else "-", a.placement_reason)
         console.print(apps)
+    for line in network_lines(plan):
+        console.print(line, highlight=False)
     for w in plan.warnings:
         console.print(f"[yellow]warning{'[' + w.code + ']' if w.code else ''}[/yellow] {w.location()}: {w.message}" + (f"\n  hint: {w.hint}" if w.hint else ""), highlight=False)
     if not plan.warnings:

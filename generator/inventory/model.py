@@ -118,6 +118,14 @@ class Rfc2136Server:
 
 
 @dataclass(frozen=True)
+class PiholeServer:
+    """The Pi-hole whose local DNS records external-dns keeps (provider: pihole)."""
+
+    server: str  # base URL of its web interface, e.g. http://192.168.1.3
+    api_version: str = "6"  # Pi-hole v6 (2025) and later; "5" for the older API
+
+
+@dataclass(frozen=True)
 class Backup:
     """Where and how often k8up backs up the cluster's volumes (components.backup)."""
 
@@ -138,6 +146,8 @@ class Components:
     external_dns_provider: str = "none"
     external_dns_secret: str | None = None
     external_dns_rfc2136: Rfc2136Server | None = None
+    external_dns_pihole: PiholeServer | None = None
+    external_dns_ovh_endpoint: str = "ovh-eu"
     load_balancer: str = "metallb"
     storage: str = "auto"
     monitoring: bool = False

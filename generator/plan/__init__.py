@@ -9,7 +9,8 @@ from ..errors import PlanError, Problem
 from ..inventory.model import Inventory
 from .apps import plan_apps
 from .backup import plan_backup
-from .components import STORAGE_CLASS, cluster_issuer_name, external_dns_warnings, ingress_address, plan_components
+from .components import STORAGE_CLASS, cluster_issuer_name, ingress_address, plan_components
+from .dns import dns_problems, plan_dns
 from .hardware import apply_hardware_rules
 from .lessons import check_lessons
 from .load_balancer import k3s_disabled_components, load_balancer_warnings
@@ -56,12 +57,11 @@ def plan_cluster(inv: Inventory, warnings: list[Problem] | None = None) -> Clust
     collected.extend(_raise_errors(hardware_problems + storage_problems + distribution_problems))
     issuer = cluster_issuer_name(inv)
     acme_solver, tls_problems = choose_acme_solver(inv)
-    collected.extend(_raise_errors(tls_problems))
+    collected.extend(_raise_errors(dns_problems(inv) + tls_problems))
     apps, app_warnings = plan_apps(inv, nodes, issuer)
     collected.extend(app_warnings)
     collected.extend(_raise_errors(check_lessons(inv, nodes, apps)))
     collected.extend(load_balancer_warnings(inv))
-    collected.extend(external_dns_warnings(inv))
     collected.extend(network_policy_warnings(inv))
     plan = ClusterPlan(
         inventory=inv,
@@ -78,6 +78,7 @@ def plan_cluster(inv: Inventory, warnings: list[Problem] | None = None) -> Clust
         warnings=tuple(collected),
         k3s_disable=k3s_disabled_components(inv),
         acme_solver=acme_solver,
+        dns=plan_dns(inv, dns01=acme_solver is not None and acme_solver.kind == "dns01"),
     )
     # The Schedules follow the namespaces' Pod Security levels, which the apps decide.
     backup = plan_backup(inv, apps, plan.namespaces)

@@ -130,7 +130,8 @@ class ClusterPlan:
     k3s_disable: tuple[str, ...] = ()  # k3s's packaged components switched off (its `disable:` list)
     acme_solver: AcmeSolver | None = None  # issuer: letsencrypt only
     backup: Any = None  # BackupPlan (plan.backup) when components.backup is on
-    network_policies: tuple[Any, ...] = ()  # NamespacePolicy (plan.network_policy), one per app namespace
+    network_policies: tuple[Any, ...] = ()
+    dns: Any = None  # DnsPlan (plan.dns) when components.externalDns names a provider  # NamespacePolicy (plan.network_policy), one per app namespace
 
     @property
     def servers(self) -> tuple[NodePlan, ...]:

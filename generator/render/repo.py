@@ -114,8 +114,26 @@ def render_readme(plan: ClusterPlan, layers: dict[str, str]) -> RenderedFile:
         argocd_chart=catalog.component("argo-cd")["chart"],
         argocd_values_file=ARGOCD_VALUES_FILE,
         monitoring=_monitoring_readme(plan),
+        **_dns_readme(plan),
     )
     return RenderedFile.text("README.md", text)
+
+
+def _dns_readme(plan: ClusterPlan) -> dict[str, Any]:
+    from ..plan.dns import providers, store_field
+
+    if plan.dns is None:
+        return {"dns_webhook": None, "dns_store_keys": {}}
+    webhook = providers()[plan.dns.provider].get("webhook")
+
+    def camel(field: str) -> str:
+        first, *rest = field.split("_")
+        return first + "".join(part.title() for part in rest)
+
+    return {
+        "dns_webhook": f"{webhook['image']}:{webhook['tag']}" if webhook else None,
+        "dns_store_keys": {key: camel(store_field(key)) for key in plan.dns.secret_keys},
+    }
 
 
 def _monitoring_readme(plan: ClusterPlan) -> dict[str, Any] | None:

@@ -1,5 +1,6 @@
-"""Kubernetes Secrets this repository commits SOPS-encrypted: Grafana's admin login and each
-backed-up namespace's k8up credentials.
+"""Kubernetes Secrets this repository commits SOPS-encrypted: Grafana's admin login, each
+backed-up namespace's k8up credentials, and the DNS provider's credentials (external-dns, and
+cert-manager for DNS-01) unless the inventory names a Secret of its own.
 
 The render stage is pure, so it only says which Secrets exist and what they hold; the write
 stage encrypts them (write.secrets.secret_files), keeping a file's bytes while its decrypted
@@ -13,6 +14,7 @@ import posixpath
 from typing import TYPE_CHECKING, Any
 
 from ..plan.backup import BACKUP_SECRET
+from ..plan.dns import store_field
 from ..plan.monitoring import GRAFANA_SECRET, MONITORING_NAMESPACE
 from ..plan.model import ClusterPlan
 
@@ -21,6 +23,7 @@ if TYPE_CHECKING:
 
 # Until the user stores the S3 keys, the Secret holds this and backups fail to authenticate.
 S3_PLACEHOLDER = "unset: store it in .clustergen/secrets.sops.yaml (README, Backups)"
+DNS_PLACEHOLDER = "unset: store it in .clustergen/secrets.sops.yaml (README, DNS)"
 
 
 def controllers_folder(plan: ClusterPlan) -> str:
@@ -68,7 +71,24 @@ def secret_manifests(plan: ClusterPlan, secrets: ClusterSecrets | None) -> list[
                 "secret-access-key": value("backup_s3_secret_access_key", S3_PLACEHOLDER),
             }
             result.append((posixpath.join(backup_folder(plan), f"{ns.name}.sops.yaml"), _secret(BACKUP_SECRET, ns.name, data)))
+    dns = plan.dns
+    if dns is not None and dns.secret_managed:
+        data = {key: value(store_field(key), DNS_PLACEHOLDER) for key in dns.secret_keys}
+        for ns in dns.secret_namespaces:
+            result.append((posixpath.join(controllers_folder(plan), f"{dns.secret_name}.{ns}.sops.yaml"), _secret(dns.secret_name, ns, data)))
     return result
+
+
+def missing_store_keys(plan: ClusterPlan, secrets: ClusterSecrets) -> list[str]:
+    """Keys of the secrets store the user still has to fill for the DNS Secret clustergen commits."""
+    def key_name(field: str) -> str:  # the store's spelling (write.secrets.key_name): dns_token → dnsToken
+        first, *rest = field.split("_")
+        return first + "".join(part.title() for part in rest)
+
+    dns = plan.dns
+    if dns is None or not dns.secret_managed:
+        return []
+    return [key_name(store_field(key)) for key in dns.secret_keys if getattr(secrets, store_field(key)) is None]
 
 
 def secret_file_names(plan: ClusterPlan, folder: str) -> list[str]:
