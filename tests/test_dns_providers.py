@@ -120,6 +120,8 @@ def test_the_pinned_chart_runs_each_provider(chart: Any, provider: str, extra: d
     if webhook is None:
         assert set(containers) == {"external-dns"}
         assert secret_refs(main_container) == expected
+        plain = {e["name"]: e["value"] for e in main_container.get("env", []) if "value" in e}
+        assert plain == ({"AWS_DEFAULT_REGION": "us-east-1"} if provider == "route53" else {})
     else:
         sidecar = containers["webhook"]
         assert sidecar["image"] == webhook

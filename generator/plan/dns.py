@@ -110,6 +110,7 @@ def external_dns_values(inv: Inventory, node_arches: set[str]) -> dict[str, Any]
     entry = providers()[provider]
     name = secret_name(inv)
     env = [{"name": env, "valueFrom": {"secretKeyRef": {"name": name, "key": key}}} for env, key in provider_credentials(provider)]
+    env += [{"name": var, "value": str(value)} for var, value in entry.get("env", {}).items()]
     values: dict[str, Any] = {"provider": {"name": entry["name"]}, "domainFilters": [inv.domain], "txtOwnerId": inv.cluster_name}
     args: list[str] = []
     webhook = entry.get("webhook")
