@@ -90,6 +90,14 @@ def network_lines(plan: ClusterPlan) -> list[str]:
         owner = "committed by clustergen (SOPS)" if dns.secret_managed else "yours"
         acme = " and cert-manager DNS-01" if plan.acme_solver is not None and plan.acme_solver.kind == "dns01" else ""
         lines.append(f"DNS: external-dns{acme} through {dns.provider} ({how}); credentials Secret {dns.secret_name}, {owner}")
+    lan = plan.inventory.components.lan_dns
+    if lan is not None:
+        where = "the nodes' addresses (servicelb)" if lan.address is None or plan.inventory.components.load_balancer == "servicelb" else str(lan.address)
+        lines.append(f"LAN DNS: k8s_gateway answers *.{plan.inventory.domain} at {where}, port 53: forward the domain there from your router")
+    registries = plan.node_registries
+    for address, names in registries.host_entries if registries is not None else ():
+        served = [r for r, _ in registries.mirrors if r.split(":")[0] in names]
+        lines.append(f"registry: {', '.join(served)} → {address} on every node (host entry and mirror)")
     return lines
 
 

@@ -35,7 +35,9 @@ from .model import (
     Network,
     Node,
     Profile,
+    LanDns,
     PiholeServer,
+    PrivateRegistry,
     Rfc2136Server,
     Taint,
     quantity_to_mib,
@@ -542,6 +544,9 @@ def _build(data: dict[str, Any], filename: str, source: SourceMap) -> Inventory:
         ingress_address=_ips(net.get("ingressAddress"))[0] if net.get("ingressAddress") else None,
         pod_cidrs=_nets(net.get("podCidr", "10.42.0.0/16")),
         service_cidrs=_nets(net.get("serviceCidr", "10.43.0.0/16")),
+        registries=tuple(
+            PrivateRegistry(i, r["name"], ipaddress.ip_address(r["address"]), r.get("tls", "none")) for i, r in enumerate(net.get("registries", []))
+        ),
     )
     profiles = {
         name: Profile(
@@ -581,6 +586,7 @@ def _build(data: dict[str, Any], filename: str, source: SourceMap) -> Inventory:
             external_dns_rfc2136=_rfc2136(edns.get("rfc2136")),
             external_dns_pihole=PiholeServer(edns["pihole"]["server"], str(edns["pihole"].get("apiVersion", "6"))) if "pihole" in edns else None,
             external_dns_ovh_endpoint=edns.get("ovh", {}).get("endpoint", "ovh-eu"),
+            lan_dns=_lan_dns(comps.get("lanDns", False)),
             load_balancer=comps.get("loadBalancer", "metallb"),
             storage=comps.get("storage", "auto"),
             monitoring=comps.get("monitoring", False),
@@ -615,6 +621,13 @@ def _sync_path(raw: str) -> str:
     while path.startswith("./"):
         path = path[2:]
     return path or "."
+
+
+def _lan_dns(data: bool | dict[str, Any]) -> LanDns | None:
+    if data is False:
+        return None
+    address = data.get("address") if isinstance(data, dict) else None
+    return LanDns(ipaddress.ip_address(address) if address else None)
 
 
 def _rfc2136(data: dict[str, Any] | None) -> Rfc2136Server | None:

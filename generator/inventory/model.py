@@ -96,6 +96,27 @@ class Node:
 
 
 @dataclass(frozen=True)
+class PrivateRegistry:
+    """A registry the nodes reach by a name no DNS serves (network.registries)."""
+
+    index: int
+    name: str  # host[:port], as image references spell it
+    address: IPAddress
+    tls: str = "none"  # none (plain HTTP) | verify | skip-verify
+
+    @property
+    def host(self) -> str:
+        return self.name.rsplit(":", 1)[0] if ":" in self.name else self.name
+
+
+@dataclass(frozen=True)
+class LanDns:
+    """components.lanDns: an in-cluster DNS server for the cluster domain on the LAN."""
+
+    address: IPAddress | None = None
+
+
+@dataclass(frozen=True)
 class Network:
     node_cidrs: tuple[IPNetwork, ...]
     gateways: tuple[IPAddress, ...]
@@ -105,6 +126,7 @@ class Network:
     ingress_address: IPAddress | None
     pod_cidrs: tuple[IPNetwork, ...]
     service_cidrs: tuple[IPNetwork, ...]
+    registries: tuple[PrivateRegistry, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -148,6 +170,7 @@ class Components:
     external_dns_rfc2136: Rfc2136Server | None = None
     external_dns_pihole: PiholeServer | None = None
     external_dns_ovh_endpoint: str = "ovh-eu"
+    lan_dns: LanDns | None = None
     load_balancer: str = "metallb"
     storage: str = "auto"
     monitoring: bool = False

@@ -11,6 +11,7 @@ from .apps import plan_apps
 from .backup import plan_backup
 from .components import STORAGE_CLASS, cluster_issuer_name, ingress_address, plan_components
 from .dns import dns_problems, plan_dns
+from .lan import lan_dns_problems, plan_node_registries
 from .hardware import apply_hardware_rules
 from .lessons import check_lessons
 from .load_balancer import k3s_disabled_components, load_balancer_warnings
@@ -57,7 +58,8 @@ def plan_cluster(inv: Inventory, warnings: list[Problem] | None = None) -> Clust
     collected.extend(_raise_errors(hardware_problems + storage_problems + distribution_problems))
     issuer = cluster_issuer_name(inv)
     acme_solver, tls_problems = choose_acme_solver(inv)
-    collected.extend(_raise_errors(dns_problems(inv) + tls_problems))
+    node_registries, registry_problems = plan_node_registries(inv)
+    collected.extend(_raise_errors(dns_problems(inv) + tls_problems + registry_problems + lan_dns_problems(inv, ingress_address(inv))))
     apps, app_warnings = plan_apps(inv, nodes, issuer)
     collected.extend(app_warnings)
     collected.extend(_raise_errors(check_lessons(inv, nodes, apps)))
@@ -78,6 +80,7 @@ def plan_cluster(inv: Inventory, warnings: list[Problem] | None = None) -> Clust
         warnings=tuple(collected),
         k3s_disable=k3s_disabled_components(inv),
         acme_solver=acme_solver,
+        node_registries=node_registries,
         dns=plan_dns(inv, dns01=acme_solver is not None and acme_solver.kind == "dns01"),
     )
     # The Schedules follow the namespaces' Pod Security levels, which the apps decide.

@@ -9,6 +9,7 @@ from .. import catalog
 from ..errors import Problem
 from ..inventory.model import Inventory
 from .dns import external_dns_values
+from .lan import k8s_gateway_values
 from .load_balancer import ingress_without_load_balancer
 from .monitoring import SERVICE_MONITOR_VALUES, monitoring_values
 from .merge import deep_merge
@@ -49,6 +50,8 @@ def wanted_components(inv: Inventory) -> list[str]:
         keys.append("kube-vip-cloud-provider")
     if comps.external_dns_provider != "none":
         keys.append("external-dns")
+    if comps.lan_dns is not None:
+        keys.append("k8s-gateway")
     if comps.monitoring:
         keys.append("kube-prometheus-stack")
     if comps.backup is not None:
@@ -152,6 +155,8 @@ def _cluster_values(inv: Inventory, key: str, nodes: list[NodePlan]) -> dict[str
         return {"cm": {"data": data}}
     if key == "external-dns":
         return external_dns_values(inv, {n.arch for n in nodes})
+    if key == "k8s-gateway":
+        return k8s_gateway_values(inv, nodes)
     return {}
 
 

@@ -131,6 +131,7 @@ class ClusterPlan:
     acme_solver: AcmeSolver | None = None  # issuer: letsencrypt only
     backup: Any = None  # BackupPlan (plan.backup) when components.backup is on
     network_policies: tuple[Any, ...] = ()
+    node_registries: Any = None  # NodeRegistries (plan.lan): mirrors, TLS and host entries for every node
     dns: Any = None  # DnsPlan (plan.dns) when components.externalDns names a provider  # NamespacePolicy (plan.network_policy), one per app namespace
 
     @property

@@ -115,8 +115,17 @@ def render_readme(plan: ClusterPlan, layers: dict[str, str]) -> RenderedFile:
         argocd_values_file=ARGOCD_VALUES_FILE,
         monitoring=_monitoring_readme(plan),
         **_dns_readme(plan),
+        lan=_lan_readme(plan),
     )
     return RenderedFile.text("README.md", text)
+
+
+def _lan_readme(plan: ClusterPlan) -> dict[str, Any]:
+    lan = plan.inventory.components.lan_dns
+    dns = None
+    if lan is not None:
+        dns = str(lan.address) if lan.address is not None and plan.inventory.components.load_balancer != "servicelb" else "nodes"
+    return {"dns": dns, "registries": plan.inventory.network.registries}
 
 
 def _dns_readme(plan: ClusterPlan) -> dict[str, Any]:
