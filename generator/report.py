@@ -90,6 +90,11 @@ def network_lines(plan: ClusterPlan) -> list[str]:
         owner = "committed by clustergen (SOPS)" if dns.secret_managed else "yours"
         acme = " and cert-manager DNS-01" if plan.acme_solver is not None and plan.acme_solver.kind == "dns01" else ""
         lines.append(f"DNS: external-dns{acme} through {dns.provider} ({how}); credentials Secret {dns.secret_name}, {owner}")
+    gateway = plan.gateway
+    if gateway is not None:
+        cert = f"wildcard certificate *.{gateway.domain} from {gateway.cluster_issuer}" if gateway.tls else "HTTP only (no TLS issuer)"
+        lines.append(f"ingress: Gateway API, Gateway {gateway.namespace}/{gateway.name} at {plan.ingress_address or 'the load balancer address'}, "
+                     f"{cert}; an HTTPRoute per app")
     lan = plan.inventory.components.lan_dns
     if lan is not None:
         where = "the nodes' addresses (servicelb)" if lan.address is None or plan.inventory.components.load_balancer == "servicelb" else str(lan.address)

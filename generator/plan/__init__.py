@@ -11,6 +11,7 @@ from .apps import plan_apps
 from .backup import plan_backup
 from .components import STORAGE_CLASS, cluster_issuer_name, ingress_address, plan_components
 from .dns import dns_problems, plan_dns
+from .gateway import gateway_problems, plan_gateway
 from .lan import lan_dns_problems, plan_node_registries
 from .hardware import apply_hardware_rules
 from .lessons import check_lessons
@@ -59,7 +60,8 @@ def plan_cluster(inv: Inventory, warnings: list[Problem] | None = None) -> Clust
     issuer = cluster_issuer_name(inv)
     acme_solver, tls_problems = choose_acme_solver(inv)
     node_registries, registry_problems = plan_node_registries(inv)
-    collected.extend(_raise_errors(dns_problems(inv) + tls_problems + registry_problems + lan_dns_problems(inv, ingress_address(inv))))
+    collected.extend(_raise_errors(dns_problems(inv) + tls_problems + registry_problems + lan_dns_problems(inv, ingress_address(inv))
+                                     + gateway_problems(inv)))
     apps, app_warnings = plan_apps(inv, nodes, issuer)
     collected.extend(app_warnings)
     collected.extend(_raise_errors(check_lessons(inv, nodes, apps)))
@@ -81,6 +83,7 @@ def plan_cluster(inv: Inventory, warnings: list[Problem] | None = None) -> Clust
         k3s_disable=k3s_disabled_components(inv),
         acme_solver=acme_solver,
         node_registries=node_registries,
+        gateway=plan_gateway(inv, issuer, ingress_address(inv)),
         dns=plan_dns(inv, dns01=acme_solver is not None and acme_solver.kind == "dns01"),
     )
     # The Schedules follow the namespaces' Pod Security levels, which the apps decide.

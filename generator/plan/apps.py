@@ -10,6 +10,13 @@ from ..inventory.model import App, Inventory
 from .merge import deep_merge
 from .model import DEVICE_LABEL_PREFIX, LABEL_PREFIX, AppPlan, NodePlan
 
+
+def gateway_parent_ref(inv: Inventory, cluster_issuer: str | None) -> dict[str, str] | None:
+    from .gateway import plan_gateway
+
+    gateway = plan_gateway(inv, cluster_issuer, None)
+    return gateway.parent_ref() if gateway is not None else None
+
 INGRESS_CLASS = {"ingress-nginx": "nginx", "traefik": "traefik"}
 DEFAULT_ARCHES = ("amd64", "arm64")
 # A hostPath character device opens only in a privileged container: the runtime's device
@@ -160,20 +167,26 @@ def _plan_app(inv: Inventory, app: App, nodes: list[NodePlan], cluster_issuer: s
 
     web = entry.get("web")
     ingress_class = INGRESS_CLASS.get(inv.components.ingress)
+    gateway_ref = gateway_parent_ref(inv, cluster_issuer)
     wants_ingress = app.ingress if app.ingress is not None else bool(web)
     host = None
-    if wants_ingress and ingress_class and web:
+    if wants_ingress and (ingress_class or gateway_ref) and web:
         host = app.host or f"{app.name}.{inv.domain}"
         if not (host == inv.domain or host.endswith("." + inv.domain)):
             raise PlanError([Problem(f"host {host} is not under the cluster domain {inv.domain}", hint=f"use {app.name}.{inv.domain}", **inv.where("apps", app.index, "host"))])
-        cluster["ingress"] = {
-            "enabled": True,
-            "className": ingress_class,
-            "host": host,
-            "servicePort": web["port"],
-            "tls": {"enabled": cluster_issuer is not None, "clusterIssuer": cluster_issuer or ""},
-        }
-    elif wants_ingress and not ingress_class:
+        if gateway_ref:
+            # Gateway API: an HTTPRoute on the cluster's Gateway (charts/app/templates/httproute.yaml)
+            # from the same host and port; the Gateway holds the TLS certificate.
+            cluster["ingress"] = {"enabled": False, "host": host, "servicePort": web["port"], "gateway": gateway_ref}
+        else:
+            cluster["ingress"] = {
+                "enabled": True,
+                "className": ingress_class,
+                "host": host,
+                "servicePort": web["port"],
+                "tls": {"enabled": cluster_issuer is not None, "clusterIssuer": cluster_issuer or ""},
+            }
+    elif wants_ingress and not (ingress_class or gateway_ref):
         warnings.append(Problem(f"app '{app.name}' wants an ingress but components.ingress is none", severity="warning", **inv.where("apps", app.index, "name")))
 
     cluster = deep_merge(cluster, _user_overrides(app))

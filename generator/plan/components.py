@@ -9,6 +9,7 @@ from .. import catalog
 from ..errors import Problem
 from ..inventory.model import Inventory
 from .dns import external_dns_values
+from .gateway import uses_gateway_api
 from .lan import k8s_gateway_values
 from .load_balancer import ingress_without_load_balancer
 from .monitoring import SERVICE_MONITOR_VALUES, monitoring_values
@@ -156,7 +157,7 @@ def _cluster_values(inv: Inventory, key: str, nodes: list[NodePlan]) -> dict[str
     if key == "external-dns":
         return external_dns_values(inv, {n.arch for n in nodes})
     if key == "k8s-gateway":
-        return k8s_gateway_values(inv, nodes)
+        return k8s_gateway_values(inv, nodes, gateway_api=uses_gateway_api(inv))
     return {}
 
 

@@ -112,6 +112,9 @@ def external_dns_values(inv: Inventory, node_arches: set[str]) -> dict[str, Any]
     env = [{"name": env, "valueFrom": {"secretKeyRef": {"name": name, "key": key}}} for env, key in provider_credentials(provider)]
     env += [{"name": var, "value": str(value)} for var, value in entry.get("env", {}).items()]
     values: dict[str, Any] = {"provider": {"name": entry["name"]}, "domainFilters": [inv.domain], "txtOwnerId": inv.cluster_name}
+    if inv.components.ingress == "envoy-gateway":
+        # The apps' hosts are on HTTPRoutes, not Ingresses.
+        values["sources"] = ["service", "gateway-httproute"]
     args: list[str] = []
     webhook = entry.get("webhook")
     if webhook:

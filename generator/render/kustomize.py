@@ -16,6 +16,7 @@ from .files import RenderedFile
 from .network_policies import network_policy_files
 from .secrets import backup_folder, secret_file_names
 from .templates import render_template
+from .yamltext import to_yaml
 
 APP_BASES = "bases/apps"
 KSOPS_GENERATOR = "secret-generator.yaml"
@@ -243,6 +244,10 @@ def _config_files(plan: ClusterPlan) -> list[tuple[str, str]]:
                 ),
             )
         )
+    if plan.gateway is not None:
+        from .gateway import gateway_objects
+
+        result.append(("gateway.yaml", "\n---\n".join(to_yaml(o).rstrip("\n") for o in gateway_objects(plan.gateway)) + "\n"))
     if comps.load_balancer == "metallb":
         result.append(("metallb-pool.yaml", render_template("overlays/cluster/configs/metallb-pool.yaml.j2", pools=list(inv.network.load_balancer_pools))))
     return result
@@ -260,7 +265,8 @@ def _external_services(plan: ClusterPlan) -> str:
             "port": s.port,
             "port_name": s.protocol.lower() if s.protocol != "TCP" else "tcp",
             "protocol": s.protocol,
-            "host": s.host if INGRESS_CLASS.get(plan.inventory.components.ingress) else None,
+            "host": s.host if INGRESS_CLASS.get(plan.inventory.components.ingress) or plan.gateway is not None else None,
+            "gateway": plan.gateway.parent_ref() if plan.gateway is not None else None,
             "ingress_class": INGRESS_CLASS.get(plan.inventory.components.ingress, ""),
             "issuer": plan.cluster_issuer,
         }
