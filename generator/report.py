@@ -90,6 +90,12 @@ def network_lines(plan: ClusterPlan) -> list[str]:
         owner = "committed by clustergen (SOPS)" if dns.secret_managed else "yours"
         acme = " and cert-manager DNS-01" if plan.acme_solver is not None and plan.acme_solver.kind == "dns01" else ""
         lines.append(f"DNS: external-dns{acme} through {dns.provider} ({how}); credentials Secret {dns.secret_name}, {owner}")
+    if plan.inventory.components.load_balancer == "metallb":
+        if plan.bgp is not None:
+            peers = ", ".join(f"{p.address} (AS {p.asn})" for p in plan.bgp.peers)
+            lines.append(f"load balancer: MetalLB BGP as AS {plan.bgp.local_asn}, announcing the pool to {peers}")
+        else:
+            lines.append("load balancer: MetalLB Layer 2 (a node answers ARP for each address)")
     gateway = plan.gateway
     if gateway is not None:
         cert = f"wildcard certificate *.{gateway.domain} from {gateway.cluster_issuer}" if gateway.tls else "HTTP only (no TLS issuer)"

@@ -35,6 +35,8 @@ from .model import (
     Network,
     Node,
     Profile,
+    Bgp,
+    BgpPeer,
     LanDns,
     PiholeServer,
     PrivateRegistry,
@@ -547,6 +549,8 @@ def _build(data: dict[str, Any], filename: str, source: SourceMap) -> Inventory:
         registries=tuple(
             PrivateRegistry(i, r["name"], ipaddress.ip_address(r["address"]), r.get("tls", "none")) for i, r in enumerate(net.get("registries", []))
         ),
+        bgp=Bgp(net["bgp"]["localAsn"], tuple(BgpPeer(ipaddress.ip_address(p["address"]), p["asn"], p.get("port", 179)) for p in net["bgp"]["peers"]))
+        if "bgp" in net else None,
     )
     profiles = {
         name: Profile(

@@ -110,6 +110,21 @@ class PrivateRegistry:
 
 
 @dataclass(frozen=True)
+class BgpPeer:
+    address: IPAddress
+    asn: int
+    port: int = 179
+
+
+@dataclass(frozen=True)
+class Bgp:
+    """network.bgp: MetalLB announces the pool to these routers instead of answering ARP."""
+
+    local_asn: int
+    peers: tuple[BgpPeer, ...]
+
+
+@dataclass(frozen=True)
 class LanDns:
     """components.lanDns: an in-cluster DNS server for the cluster domain on the LAN."""
 
@@ -127,6 +142,7 @@ class Network:
     pod_cidrs: tuple[IPNetwork, ...]
     service_cidrs: tuple[IPNetwork, ...]
     registries: tuple[PrivateRegistry, ...] = ()
+    bgp: Bgp | None = None
 
 
 @dataclass(frozen=True)

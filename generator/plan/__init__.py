@@ -15,7 +15,7 @@ from .gateway import gateway_problems, plan_gateway
 from .lan import lan_dns_problems, plan_node_registries
 from .hardware import apply_hardware_rules
 from .lessons import check_lessons
-from .load_balancer import k3s_disabled_components, load_balancer_warnings
+from .load_balancer import bgp_problems, k3s_disabled_components, load_balancer_warnings, metallb_bgp
 from .storage import choose_storage
 from .tls import choose_acme_solver
 from .talos import plan_talos_nodes
@@ -61,7 +61,7 @@ def plan_cluster(inv: Inventory, warnings: list[Problem] | None = None) -> Clust
     acme_solver, tls_problems = choose_acme_solver(inv)
     node_registries, registry_problems = plan_node_registries(inv)
     collected.extend(_raise_errors(dns_problems(inv) + tls_problems + registry_problems + lan_dns_problems(inv, ingress_address(inv))
-                                     + gateway_problems(inv)))
+                                     + gateway_problems(inv) + bgp_problems(inv)))
     apps, app_warnings = plan_apps(inv, nodes, issuer)
     collected.extend(app_warnings)
     collected.extend(_raise_errors(check_lessons(inv, nodes, apps)))
@@ -83,6 +83,7 @@ def plan_cluster(inv: Inventory, warnings: list[Problem] | None = None) -> Clust
         k3s_disable=k3s_disabled_components(inv),
         acme_solver=acme_solver,
         node_registries=node_registries,
+        bgp=metallb_bgp(inv),
         gateway=plan_gateway(inv, issuer, ingress_address(inv)),
         dns=plan_dns(inv, dns01=acme_solver is not None and acme_solver.kind == "dns01"),
     )

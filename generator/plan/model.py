@@ -131,6 +131,7 @@ class ClusterPlan:
     acme_solver: AcmeSolver | None = None  # issuer: letsencrypt only
     backup: Any = None  # BackupPlan (plan.backup) when components.backup is on
     network_policies: tuple[Any, ...] = ()
+    bgp: Any = None  # inventory Bgp when MetalLB announces by BGP; None: Layer 2
     node_registries: Any = None  # NodeRegistries (plan.lan): mirrors, TLS and host entries for every node
     gateway: Any = None  # GatewayPlan (plan.gateway) when the ingress is Gateway API (envoy-gateway)
     dns: Any = None  # DnsPlan (plan.dns) when components.externalDns names a provider  # NamespacePolicy (plan.network_policy), one per app namespace

@@ -249,7 +249,7 @@ def _config_files(plan: ClusterPlan) -> list[tuple[str, str]]:
 
         result.append(("gateway.yaml", "\n---\n".join(to_yaml(o).rstrip("\n") for o in gateway_objects(plan.gateway)) + "\n"))
     if comps.load_balancer == "metallb":
-        result.append(("metallb-pool.yaml", render_template("overlays/cluster/configs/metallb-pool.yaml.j2", pools=list(inv.network.load_balancer_pools))))
+        result.append(("metallb-pool.yaml", render_template("overlays/cluster/configs/metallb-pool.yaml.j2", pools=list(inv.network.load_balancer_pools), bgp=plan.bgp)))
     return result
 
 
