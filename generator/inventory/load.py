@@ -706,6 +706,8 @@ def _backup(raw: Any) -> Backup | None:
         s3_endpoint=raw["s3"]["endpoint"].rstrip("/"),
         s3_bucket=raw["s3"]["bucket"],
         schedule=raw.get("schedule", "@daily-random"),
+        engine=raw.get("engine", "k8up"),
+        s3_region=raw["s3"].get("region", "us-east-1"),
         keep=tuple((k, keep[k]) for k in ("last", "daily", "weekly", "monthly", "yearly") if k in keep),
     )
 

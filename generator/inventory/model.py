@@ -170,6 +170,8 @@ class Backup:
     s3_endpoint: str
     s3_bucket: str
     schedule: str = "@daily-random"
+    engine: str = "k8up"  # k8up | longhorn
+    s3_region: str = "us-east-1"
     # restic forget --keep-* counts for the prune schedule.
     keep: tuple[tuple[str, int], ...] = (("last", 5), ("daily", 7), ("weekly", 4), ("monthly", 6))
 

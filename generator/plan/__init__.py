@@ -8,7 +8,7 @@ from .. import catalog
 from ..errors import PlanError, Problem
 from ..inventory.model import Inventory
 from .apps import plan_apps
-from .backup import plan_backup
+from .backup import backup_problems, plan_backup
 from .components import STORAGE_CLASS, cluster_issuer_name, ingress_address, plan_components
 from .dns import dns_problems, plan_dns
 from .gateway import gateway_problems, plan_gateway
@@ -64,6 +64,7 @@ def plan_cluster(inv: Inventory, warnings: list[Problem] | None = None) -> Clust
                                      + gateway_problems(inv) + bgp_problems(inv)))
     apps, app_warnings = plan_apps(inv, nodes, issuer)
     collected.extend(app_warnings)
+    collected.extend(_raise_errors(backup_problems(inv, storage_backend, apps)))
     collected.extend(_raise_errors(check_lessons(inv, nodes, apps)))
     collected.extend(load_balancer_warnings(inv))
     collected.extend(network_policy_warnings(inv))

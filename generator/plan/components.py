@@ -8,6 +8,7 @@ from typing import Any
 from .. import catalog
 from ..errors import Problem
 from ..inventory.model import Inventory
+from .backup import longhorn_backup_values
 from .dns import external_dns_values
 from .gateway import uses_gateway_api
 from .lan import k8s_gateway_values
@@ -55,7 +56,7 @@ def wanted_components(inv: Inventory) -> list[str]:
         keys.append("k8s-gateway")
     if comps.monitoring:
         keys.append("kube-prometheus-stack")
-    if comps.backup is not None:
+    if comps.backup is not None and comps.backup.engine == "k8up":
         keys.append("k8up")
     return keys
 
@@ -96,7 +97,10 @@ def plan_components(inv: Inventory, nodes: list[NodePlan], storage_backend: str)
         if monitoring and key in SERVICE_MONITOR_VALUES:
             cluster_values = deep_merge(cluster_values, SERVICE_MONITOR_VALUES[key])
         if key == "kube-prometheus-stack":
-            cluster_values = deep_merge(cluster_values, monitoring_values(nodes, storage_backend, STORAGE_CLASS[storage_backend], inv.components.backup is not None))
+            cluster_values = deep_merge(cluster_values, monitoring_values(nodes, storage_backend, STORAGE_CLASS[storage_backend],
+                                                                            inv.components.backup is not None and inv.components.backup.engine == "k8up"))
+        if key == "longhorn":
+            cluster_values = deep_merge(cluster_values, longhorn_backup_values(inv))
         if key == "k8up":
             cluster_values = deep_merge(cluster_values, {"k8up": {"timezone": inv.timezone}})
         owns_namespace = entry["namespace"] not in declared

@@ -170,7 +170,7 @@ def render_overlays(plan: ClusterPlan) -> tuple[list[RenderedFile], dict[str, st
                 files.append(RenderedFile.text(f"{releases_dir}/{name}", _release_patch(style, app.name, app.namespace, app.cluster_values, labels)))
             files.append(RenderedFile.text(f"{releases_dir}/kustomization.yaml", render_template("overlays/cluster/kustomization.yaml.j2", resources=release_resources, patches=app_patches)))
             resources.append("releases")
-        if plan.backup is not None:
+        if plan.backup is not None and plan.backup.k8up:
             files.extend(_backup_files(plan, style))
             resources.append("backup")
         for name, text in network_policy_files(plan):
@@ -248,6 +248,9 @@ def _config_files(plan: ClusterPlan) -> list[tuple[str, str]]:
         from .gateway import gateway_objects
 
         result.append(("gateway.yaml", "\n---\n".join(to_yaml(o).rstrip("\n") for o in gateway_objects(plan.gateway)) + "\n"))
+    longhorn = plan.backup.longhorn if plan.backup is not None else None
+    if longhorn is not None:
+        result.append(("longhorn-backup.yaml", render_template("overlays/cluster/configs/longhorn-backup.yaml.j2", backup=longhorn)))
     if comps.load_balancer == "metallb":
         result.append(("metallb-pool.yaml", render_template("overlays/cluster/configs/metallb-pool.yaml.j2", pools=list(inv.network.load_balancer_pools), bgp=plan.bgp)))
     return result

@@ -13,7 +13,7 @@ from __future__ import annotations
 import posixpath
 from typing import TYPE_CHECKING, Any
 
-from ..plan.backup import BACKUP_SECRET
+from ..plan.backup import BACKUP_SECRET, LONGHORN_NAMESPACE
 from ..plan.dns import store_field
 from ..plan.monitoring import GRAFANA_SECRET, MONITORING_NAMESPACE
 from ..plan.model import ClusterPlan
@@ -30,6 +30,10 @@ def controllers_folder(plan: ClusterPlan) -> str:
     return f"overlays/{plan.inventory.cluster_name}/infrastructure/controllers"
 
 
+def storage_folder(plan: ClusterPlan) -> str:
+    return f"overlays/{plan.inventory.cluster_name}/infrastructure/storage"
+
+
 def backup_folder(plan: ClusterPlan) -> str:
     return f"overlays/{plan.inventory.cluster_name}/apps/backup"
 
@@ -39,7 +43,7 @@ def wanted_secret_fields(plan: ClusterPlan) -> tuple[str, ...]:
     fields = []
     if plan.inventory.components.monitoring:
         fields.append("grafana_admin_password")
-    if plan.backup is not None:
+    if plan.backup is not None and plan.backup.k8up:
         fields.append("restic_password")
     return tuple(fields)
 
@@ -71,6 +75,16 @@ def secret_manifests(plan: ClusterPlan, secrets: ClusterSecrets | None) -> list[
                 "secret-access-key": value("backup_s3_secret_access_key", S3_PLACEHOLDER),
             }
             result.append((posixpath.join(backup_folder(plan), f"{ns.name}.sops.yaml"), _secret(BACKUP_SECRET, ns.name, data)))
+    longhorn = plan.backup.longhorn if plan.backup is not None else None
+    if longhorn is not None:
+        # Longhorn's S3 backup target reads these keys (types/types.go at longhorn-manager v1.12.1).
+        data = {
+            "AWS_ACCESS_KEY_ID": value("backup_s3_access_key_id", S3_PLACEHOLDER),
+            "AWS_SECRET_ACCESS_KEY": value("backup_s3_secret_access_key", S3_PLACEHOLDER),
+            "AWS_ENDPOINTS": longhorn.endpoint,
+        }
+        result.append((posixpath.join(storage_folder(plan), f"{longhorn.credential_secret}.sops.yaml"),
+                       _secret(longhorn.credential_secret, LONGHORN_NAMESPACE, data)))
     dns = plan.dns
     if dns is not None and dns.secret_managed:
         data = {key: value(store_field(key), DNS_PLACEHOLDER) for key in dns.secret_keys}
