@@ -416,3 +416,30 @@ def test_the_ingress_controller_reaches_its_backend_through_network_policies(all
     layers = build_layers({"apps": _with_controller(WEB + allow)}, [], {}, key)
     result = run_model(layers, cluster_facts({"nodes": [node("n1")]}), True, lambda d, p: None)
     assert (not [f for f in result.faults if f.check == "network"]) is reaches
+
+
+LONGHORN_CLASS = ("apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata: {name: lh, annotations: {storageclass.kubernetes.io/is-default-class: 'true'}}\n"
+                  "provisioner: driver.longhorn.io\n")
+LOCAL_CLASS = "apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata: {name: local}\nprovisioner: rancher.io/local-path\n"
+
+
+def _job(groups: str, task: str = "backup") -> str:
+    return f"apiVersion: longhorn.io/v1beta2\nkind: RecurringJob\nmetadata: {{name: b, namespace: longhorn-system}}\nspec: {{task: {task}, cron: '0 3 * * *', groups: {groups}}}\n"
+
+
+def _pvc(storage_class: str | None) -> str:
+    spec = f"{{storageClassName: {storage_class}}}" if storage_class else "{}"
+    return f"apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {{name: data, namespace: ha}}\nspec: {spec}\n"
+
+
+@pytest.mark.parametrize(("claim_class", "job", "backed_up"), [
+    ("lh", _job("[default]"), True),
+    (None, _job("[default]"), True),  # the default class is Longhorn's
+    ("lh", _job("[default]", task="snapshot"), False),  # a snapshot is not a backup
+    ("lh", _job("[nightly]"), False),  # only labelled volumes are in that group
+    ("local", _job("[default]"), False),  # not a Longhorn volume
+    ("lh", "", False),
+], ids=["longhorn-class", "default-class", "snapshot-job", "other-group", "local-path-claim", "no-job"])
+def test_longhorn_backup_job_covers_longhorn_claims(model, claim_class, job, backed_up):
+    docs = "---\n".join(x for x in (LONGHORN_CLASS, LOCAL_CLASS, job, _pvc(claim_class)) if x)
+    assert (messages(model({"a": docs}, backups=True), "backup") == []) == backed_up
