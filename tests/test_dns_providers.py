@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import io
+import json
 import subprocess
 import tarfile
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 import helm_python as helm
 import pytest
 import yaml
+from jsonschema import validators
 
 from generator import catalog
 from generator.cli import main
@@ -54,6 +56,13 @@ def files_of(data: dict[str, Any]) -> dict[str, str]:
     return {f.path: f.content.decode() for f in render_repository(plan, ClusterSecrets(TEST_TOKEN), text)}
 
 
+_CHART_DIR: list[Path] = []
+
+
+def chart_dir() -> Path:
+    return _CHART_DIR[-1]
+
+
 @pytest.fixture(scope="module")
 def chart(tmp_path_factory: pytest.TempPathFactory):
     if not MIRROR.is_dir():
@@ -62,6 +71,7 @@ def chart(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("external-dns")
     with tarfile.open(fileobj=io.BytesIO(archive)) as t:
         t.extractall(root, filter="data")
+    _CHART_DIR.append(root / "charts" / "external-dns")
     with helm.Chart.load(root / "charts" / "external-dns") as loaded:
         yield loaded
 
@@ -70,7 +80,11 @@ def deployment(chart: Any, data: dict[str, Any]) -> dict[str, Any]:
     """The external-dns Deployment as Flux would install it: the catalog's values, then the overlay's."""
     plan, _ = plan_of(data)
     component = next(c for c in plan.components if c.key == "external-dns")
-    rendered = chart.render(merge(copy.deepcopy(component.values), component.cluster_values), name="external-dns", namespace="external-dns")
+    values = merge(copy.deepcopy(component.values), component.cluster_values)
+    # The chart's own values schema (helm checks it at install).
+    schema = json.loads((chart_dir() / "values.schema.json").read_text())
+    assert not [f"{list(e.absolute_path)}: {e.message}" for e in validators.validator_for(schema)(schema).iter_errors(values)]
+    rendered = chart.render(values, name="external-dns", namespace="external-dns")
     docs = [d for path, text in rendered.items() if path.endswith(".yaml") for d in yaml.safe_load_all(text) if d]
     return next(d for d in docs if d["kind"] == "Deployment")
 
