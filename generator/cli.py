@@ -116,6 +116,10 @@ def _parser() -> argparse.ArgumentParser:
     # Listed for --help; main() hands `probe` and everything after it to the probe script.
     sub.add_parser("probe", help="print this machine's inventory entry (disks, GPUs, USB devices, NICs)")
 
+    apps = sub.add_parser("catalog", help="list the catalog apps, or show one app's options")
+    apps.add_argument("name", nargs="?", help="a catalog app (default: list them all)")
+    apps.set_defaults(func=_cmd_catalog)
+
     schema = sub.add_parser("schema", help="print the inventory JSON Schema")
     schema.set_defaults(func=_cmd_schema)
     return parser
@@ -222,7 +226,9 @@ def _pinned_kubernetes_version(repo: Path) -> str | None:
     """The version the repository was generated for, from .clustergen/facts.yaml."""
     import yaml
 
-    facts = repo / ".clustergen" / "facts.yaml"
+    from .shared.layout import FACTS_PATH
+
+    facts = repo / FACTS_PATH
     if facts.is_symlink():
         return None  # validate reports a link leaving the repository; never read here
     try:
@@ -231,6 +237,13 @@ def _pinned_kubernetes_version(repo: Path) -> str | None:
         return None
     version = data.get("kubernetesVersion") if isinstance(data, dict) else None
     return str(version) if version else None
+
+
+def _cmd_catalog(args: argparse.Namespace) -> int:
+    from .catalog_view import describe_text, list_text
+
+    sys.stdout.write(describe_text(args.name) if args.name else list_text())
+    return 0
 
 
 def _cmd_schema(args: argparse.Namespace) -> int:

@@ -25,7 +25,7 @@ from .write.secrets import check_identity, recipient_of
 # decrypting the secrets (a sops subprocess).
 if TYPE_CHECKING:
     from .plan import ClusterPlan
-    from .render import ClusterSecrets, RenderedFile
+    from .shared import ClusterSecrets, RenderedFile
 
 
 @dataclass

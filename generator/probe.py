@@ -595,6 +595,13 @@ class Probe:
 
     def interfaces(self) -> dict:
         """name -> {mac, physical, wireless, v4: [(addr, prefix)], v6: [...]}."""
+        nics = self._sysfs_interfaces()
+        if self.ip_json is not None and self._add_ip_json_addresses(nics):
+            return nics
+        self._add_kernel_addresses(nics)
+        return nics
+
+    def _sysfs_interfaces(self) -> dict:
         nics: dict = {}
         for name in self.tree.listdir("/sys/class/net"):
             if name == "lo":
@@ -607,28 +614,34 @@ class Probe:
                 "v4": [],
                 "v6": [],
             }
-        if self.ip_json is not None:
-            try:
-                links = json.loads(self.ip_json)
-            except ValueError:
-                self.warn("could not parse `ip -j addr` output; addresses come from /proc")
-                links = None
-            if isinstance(links, list):
-                for link in links:
-                    name = link.get("ifname")
-                    if not name or name == "lo":
-                        continue
-                    nic = nics.setdefault(
-                        name, {"mac": (link.get("address") or "").lower(), "physical": False, "wireless": False, "v4": [], "v6": []}
-                    )
-                    for info in link.get("addr_info", []):
-                        if info.get("scope") != "global" or not info.get("local"):
-                            continue
-                        family = "v4" if info.get("family") == "inet" else "v6"
-                        if family == "v6" and info.get("temporary"):
-                            continue
-                        nic[family].append((info["local"], int(info.get("prefixlen", 0))))
-                return nics
+        return nics
+
+    def _add_ip_json_addresses(self, nics: dict) -> bool:
+        """Addresses from `ip -j addr`; False when its output is unusable (then /proc serves)."""
+        try:
+            links = json.loads(self.ip_json or "")
+        except ValueError:
+            self.warn("could not parse `ip -j addr` output; addresses come from /proc")
+            return False
+        if not isinstance(links, list):
+            return False
+        for link in links:
+            name = link.get("ifname")
+            if not name or name == "lo":
+                continue
+            nic = nics.setdefault(
+                name, {"mac": (link.get("address") or "").lower(), "physical": False, "wireless": False, "v4": [], "v6": []}
+            )
+            for info in link.get("addr_info", []):
+                if info.get("scope") != "global" or not info.get("local"):
+                    continue
+                family = "v4" if info.get("family") == "inet" else "v6"
+                if family == "v6" and info.get("temporary"):
+                    continue
+                nic[family].append((info["local"], int(info.get("prefixlen", 0))))
+        return True
+
+    def _add_kernel_addresses(self, nics: dict) -> None:
         v4 = self._ioctl_v4(sorted(nics)) if self.tree.live else None
         for addr, prefix, name in v4 if v4 is not None else self._fib_trie_v4():
             if name in nics:
@@ -644,7 +657,6 @@ class Probe:
             except ValueError:
                 continue
             nics[fields[5]]["v6"].append((addr, int(fields[2], 16)))
-        return nics
 
     def _ioctl_v4(self, names: list) -> list | None:
         """Each interface's primary IPv4 address, asked of the running kernel."""
@@ -803,6 +815,12 @@ def render(facts: dict, indent: int = 2) -> str:
         item("bootMedium", facts["bootMedium"], facts.get("boot_note"))
     else:
         comment("bootMedium: unknown (%s)" % facts.get("boot_note", "?"))
+    _render_hardware(facts, pad, lines, item, comment)
+    return "\n".join(lines) + "\n"
+
+
+def _render_hardware(facts: dict, pad: str, lines: list, item, comment) -> None:
+    """The disks, GPUs and serial devices of ``render``'s node entry."""
     if facts["disks"]:
         lines.append("%s  disks:" % pad)
         comment("use: system = OS and k3s data; storage = raw disk that Ceph/Longhorn WIPE; data = mounted local volumes; none = leave alone", 2)
@@ -825,7 +843,6 @@ def render(facts: dict, indent: int = 2) -> str:
             lines.append("%s    - name: %s" % (pad, yaml_scalar(device["name"])))
             item("type", device["type"], None, 3)
             item("path", device["path"], None, 3)
-    return "\n".join(lines) + "\n"
 
 
 # --------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 import sys
 from typing import Any, Iterator
 
+from .catalog_view import markdown as catalog_markdown
 from .inventory.load import inventory_schema
 
 INTRO = """# The inventory file
@@ -86,6 +87,8 @@ def render() -> str:
         lines.append(f"| `{path}` | {kind} | {escaped} |")
     lines.append("")
     lines.append("`profiles.<name>` entries take `description`, `arch`, `bootMedium`, `memory`, `cpu`, `os` and `notes`, like the built-in profiles rpi3, rpi4, rpi5, laptop, mini-pc, server, vm and generic.")
+    lines.append("")
+    lines.append(catalog_markdown().rstrip("\n"))
     return "\n".join(lines) + "\n"
 
 

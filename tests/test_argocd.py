@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from generator.cli import main
-from generator.render.flux import LAYER_ORDER
+from generator.render.gitops import LAYER_ORDER
 
 from .conftest import EXAMPLES, SHARED_SCHEMAS, assert_strict_clean, kubectl, requires_shared, seed_secrets
 
@@ -84,7 +84,8 @@ def test_no_flux_objects_are_left(repos: dict[str, tuple[Path, Path]], example: 
     assert not (repo / "bootstrap" / "flux").exists()
     assert not list(repo.glob("bases/**/helmrelease.yaml")) and not list(repo.glob("bases/**/source.yaml"))
     # Same layout as under Flux: every base and overlay folder exists in both.
-    folders = lambda r: {p.parent.relative_to(r).as_posix() for p in r.rglob("kustomization.yaml") if "flux" not in p.parts and "argocd" not in p.parts}
+    def folders(r):
+        return {p.parent.relative_to(r).as_posix() for p in r.rglob("kustomization.yaml") if "flux" not in p.parts and "argocd" not in p.parts}
     assert folders(repo) == folders(repos[example][1])
 
 
@@ -105,7 +106,7 @@ def test_every_argo_object_validates_against_its_schema(repos: dict[str, tuple[P
     for folder in sorted({p.parent.relative_to(repo).as_posix() for p in (repo / "overlays" / name).rglob("kustomization.yaml")}):
         objects += [(folder, d) for d in kustomize_build(repo, folder)]
     checked = 0
-    for rel, doc in objects:
+    for _rel, doc in objects:
         if doc.get("apiVersion") == "argoproj.io/v1alpha1":
             schemas[doc["kind"]].validate(doc)
             checked += 1

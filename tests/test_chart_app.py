@@ -14,7 +14,8 @@ from typing import Any
 
 import helm_python as helm
 
-from generator.plan.merge import deep_merge
+from generator import podsecurity
+from generator.shared.merge import deep_merge
 import kubernetes_validate
 import pytest
 import yaml
@@ -33,6 +34,9 @@ MINIMAL: dict[str, Any] = {
 
 CATALOG_DATA: dict[str, Any] = yaml.safe_load(CATALOG.read_text(encoding="utf-8"))
 APP_NAMES = sorted(CATALOG_DATA["apps"])
+# Images that start as root (s6-overlay or an entrypoint that drops to a user; smbd; port 53).
+ROOT_APPS = {"openhab", "homebridge", "calibre", "calibre-web", "frigate", "pihole", "adguard-home", "samba"}
+BASELINE_CAPABILITIES = podsecurity.BASELINE_CAPABILITIES
 FAKE_DEVICE_PATH = "/dev/serial/by-id/usb-ITead_Sonoff_Zigbee_3.0_USB_Dongle_Plus_0001-if00-port0"
 
 
@@ -251,27 +255,38 @@ def test_catalog_entry_shape(name):
     entry = CATALOG_DATA["apps"][name]
     assert entry["description"] and "\n" not in entry["description"]
     # A device app gets a namespace of its own so its "privileged" Pod Security level
-    # does not loosen the namespace the other apps share.
-    assert entry["namespace"] == (name if entry.get("devices") else "home-automation")
+    # does not loosen the namespace the other apps share (tests/test_catalog.py checks the
+    # levels of every namespace).
+    if entry.get("devices"):
+        assert entry["namespace"] == name
     repo, tag = entry["image"]["repository"], entry["image"]["tag"]
     assert re.match(r"^(docker\.io|ghcr\.io)/[a-z0-9._/-]+$", repo), "fully qualified repository"
     assert isinstance(tag, str) and tag and tag != "latest" and re.search(r"\d", tag), "pinned tag"
-    assert set(entry["arches"]) <= {"amd64", "arm64", "arm"} and {"amd64", "arm64"} <= set(entry["arches"])
+    assert entry["arches"] and set(entry["arches"]) <= {"amd64", "arm64", "arm"}
+    assert len(set(entry["arches"])) == len(entry["arches"])
     assert entry["weight"] in {"light", "medium", "heavy"}
+    assert entry.get("gpu") in (None, "optional", "recommended")
     assert entry["notes"].strip()
     if entry.get("devices"):
         assert entry["device_path"].startswith("/dev/")
     if "web" in entry:
         ports = [p["name"] for p in entry["values"]["service"]["ports"]]
         assert entry["web"]["port"] in ports
-    assert set(entry) <= {"description", "namespace", "image", "arches", "weight", "web",
+    assert set(entry) <= {"description", "namespace", "image", "arches", "weight", "web", "gpu",
                           "devices", "device_path", "notes", "values", "talks_to", "internet"}
     # What its NetworkPolicies allow: catalog apps it reaches, and whether it leaves the cluster.
     assert set(entry["talks_to"]) <= set(CATALOG_DATA["apps"]) and isinstance(entry["internet"], bool)
 
 
-def test_catalog_has_the_four_home_automation_apps():
-    assert set(APP_NAMES) == {"mosquitto", "home-assistant", "zigbee2mqtt", "node-red"}
+SEED_SERVICES = {
+    "home-assistant", "mosquitto", "zigbee2mqtt", "node-red", "zwave-js-ui", "openhab", "homebridge",
+    "esphome", "calibre", "calibre-web", "jellyfin", "frigate", "pihole", "adguard-home", "samba",
+    "registry", "filebrowser", "victoria-metrics", "grafana", "uptime-kuma", "vaultwarden",
+}
+
+
+def test_catalog_has_the_seed_services():
+    assert SEED_SERVICES <= set(APP_NAMES)
 
 
 @pytest.mark.parametrize("placed", [False, True], ids=["catalog-only", "placed"])
@@ -296,10 +311,13 @@ def test_catalog_app_probes_resources_persistence(catalog_docs, name):
     assert c["resources"]["limits"]["memory"]
     pvcs = by_kind(docs, "PersistentVolumeClaim")
     assert pvcs, "every catalog app persists its data"
+    declared = CATALOG_DATA["apps"][name]["values"]["persistence"]
+    assert any(v.get("retain", True) for v in declared.values()), "some of its data survives a delete"
     for pvc in pvcs:
-        annotations = pvc["metadata"]["annotations"]
-        assert annotations["helm.sh/resource-policy"] == "keep"
-        assert annotations["kustomize.toolkit.fluxcd.io/prune"] == "disabled"
+        retained = declared[pvc["metadata"]["name"].removeprefix(f"{name}-")].get("retain", True)
+        annotations = pvc["metadata"].get("annotations") or {}
+        assert (annotations.get("helm.sh/resource-policy") == "keep") is retained
+        assert (annotations.get("kustomize.toolkit.fluxcd.io/prune") == "disabled") is retained
         assert pvc["spec"]["storageClassName"] == "local-path"
     mounted = {m["name"] for m in c["volumeMounts"]}
     assert {p["metadata"]["name"].removeprefix(f"{name}-") for p in pvcs} <= mounted
@@ -307,20 +325,27 @@ def test_catalog_app_probes_resources_persistence(catalog_docs, name):
 
 @pytest.mark.parametrize("name", APP_NAMES)
 def test_catalog_app_security(catalog_docs, name):
+    """Least privilege: the image's own uid and a read-only root where the image allows it;
+    root only with baseline capabilities; privileged only for device access and host networking."""
     docs = catalog_docs[name]
     c, spec = container(docs), pod_spec(docs)
-    assert spec["securityContext"]["runAsNonRoot"] is True
-    assert spec["securityContext"]["runAsUser"] != 0
+    context = c["securityContext"]
     assert spec["automountServiceAccountToken"] is False
-    assert c["securityContext"]["readOnlyRootFilesystem"] is True
-    assert c["securityContext"]["capabilities"]["drop"] == ["ALL"]
+    assert context["capabilities"]["drop"] == ["ALL"]
     assert not by_kind(docs, "Secret"), "the chart never renders Secret objects"
-    if name == "zigbee2mqtt":
-        assert c["securityContext"]["privileged"] is True
-        assert c["securityContext"]["allowPrivilegeEscalation"] is True
+    assert set(context["capabilities"].get("add", [])) <= BASELINE_CAPABILITIES
+    if name in ROOT_APPS:
+        assert spec["securityContext"]["runAsUser"] == 0 and spec["securityContext"]["runAsNonRoot"] is False
     else:
-        assert c["securityContext"]["privileged"] is False
-        assert c["securityContext"]["allowPrivilegeEscalation"] is False
+        assert spec["securityContext"]["runAsNonRoot"] is True and spec["securityContext"]["runAsUser"] != 0
+        assert context["readOnlyRootFilesystem"] is True
+        assert context.get("capabilities", {}).get("add", []) == []
+    if name in ("zigbee2mqtt", "zwave-js-ui"):
+        assert context["privileged"] is True and context["allowPrivilegeEscalation"] is True
+    else:
+        assert context["privileged"] is False
+        assert context["allowPrivilegeEscalation"] is (name == "pihole")
+    assert spec.get("hostNetwork", False) is (name == "homebridge")
 
 
 def test_zigbee2mqtt_device_and_mqtt(catalog_docs):
@@ -338,10 +363,10 @@ def test_zigbee2mqtt_device_and_mqtt(catalog_docs):
     assert spec["nodeSelector"]["kubernetes.io/hostname"] == "node-with-radio"
 
 
-def test_only_zigbee2mqtt_has_host_devices(catalog_docs):
+def test_only_device_apps_have_host_devices(catalog_docs):
     for name, docs in catalog_docs.items():
         has_host_path = any("hostPath" in v for v in pod_spec(docs).get("volumes", []))
-        assert has_host_path == (name == "zigbee2mqtt"), name
+        assert has_host_path == bool(CATALOG_DATA["apps"][name].get("devices")), name
 
 
 def test_mosquitto_config_file(catalog_docs):

@@ -40,7 +40,7 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str],
 
 def app_values(repo: Path, app: str) -> dict[str, Any]:
     """An app's values, base and cluster patch merged, whichever engine carries them."""
-    from generator.plan.merge import deep_merge
+    from generator.shared.merge import deep_merge
 
     merged: dict[str, Any] = {}
     for path in (repo / "bases" / "apps" / app).glob("*.yaml"):

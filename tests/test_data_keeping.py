@@ -61,7 +61,7 @@ def documents(repo: Path) -> list[dict[str, Any]]:
 
 def release_values(repo: Path, name: str) -> dict[str, Any]:
     """A release's values, base and cluster patch merged, whichever engine carries them."""
-    from generator.plan.merge import deep_merge
+    from generator.shared.merge import deep_merge
 
     merged: dict[str, Any] = {}
     for d in documents(repo):
@@ -248,14 +248,16 @@ def test_components_ship_service_monitors_after_the_crds(tmp_path: Path) -> None
     assert metallb["serviceMonitor"]["enabled"] and metallb["namespace"] == "monitoring" and metallb["serviceAccount"] == "kube-prometheus-stack-prometheus"
     for name in ("cert-manager", "ingress-nginx", "metallb", "k8up"):
         release = next(d for d in documents(repo) if d.get("kind") == "HelmRelease" and d["metadata"]["name"] == name)
-        assert {"name": "kube-prometheus-stack", "namespace": "monitoring"} in release["spec"]["dependsOn"], name
+        assert {"name": "kube-prometheus-stack-crds", "namespace": "monitoring"} in release["spec"]["dependsOn"], name
     argocd = generate(tmp_path, "argocd", engine="argocd")
     def wave(key: str) -> str:
         application = yaml.safe_load((argocd / "bases" / key / "application.yaml").read_text())
         return application["metadata"].get("annotations", {}).get("argocd.argoproj.io/sync-wave", "0")
 
-    apps = {key: wave(key) for key in ("kube-prometheus-stack", "metallb", "cert-manager", "k8up")}
-    assert apps["kube-prometheus-stack"] == "0" and apps["metallb"] == apps["cert-manager"] == apps["k8up"] == "1", apps
+    apps = {key: wave(key) for key in ("kube-prometheus-stack-crds", "metallb", "cert-manager", "k8up")}
+    assert apps["kube-prometheus-stack-crds"] == "0" and apps["metallb"] == apps["cert-manager"] == apps["k8up"] == "1", apps
+    # The stack itself installs with the storage, after the provisioner its volumes need.
+    assert (wave("local-path-provisioner"), wave("kube-prometheus-stack")) == ("0", "1")
 
 
 def test_traefik_service_monitor_values(tmp_path: Path) -> None:
@@ -268,7 +270,7 @@ def test_traefik_service_monitor_values(tmp_path: Path) -> None:
     # (found rendering the pinned chart); dependsOn makes the API exist in the cluster.
     assert release_values(repo, "traefik")["metrics"] == {"prometheus": {
         "service": {"enabled": True}, "serviceMonitor": {"enabled": True}, "disableAPICheck": True}}
-    assert {"namespace": "monitoring", "name": "kube-prometheus-stack"} in \
+    assert {"namespace": "monitoring", "name": "kube-prometheus-stack-crds"} in \
         yaml.safe_load((repo / "bases" / "traefik" / "helmrelease.yaml").read_text())["spec"]["dependsOn"]
 
 

@@ -14,7 +14,8 @@ from generator.cli import main
 from generator.errors import ClustergenError, PlanError
 from generator.inventory import load_inventory_text
 from generator.plan import plan_cluster
-from generator.render import ClusterSecrets, render_repository
+from generator.render import render_repository
+from generator.shared import ClusterSecrets
 
 from .conftest import EXAMPLES, TEST_TOKEN, kubectl
 

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from generator.cli import main
-from generator.render.files import RenderedFile
+from generator.shared import RenderedFile
 from generator.write import open_repository
 from generator.write.state import digest
 
-from .conftest import EXAMPLES, seed_secrets
+from .conftest import EXAMPLES
 from .regen_helpers import commit_all, generated_repo, git, tree
 
 SHELF = EXAMPLES / "mixed-shelf.yaml"

@@ -16,7 +16,8 @@ import yaml
 from generator.cli import main
 from generator.inventory import load_inventory_text
 from generator.plan import plan_cluster
-from generator.render import ClusterSecrets, render_repository
+from generator.render import render_repository
+from generator.shared import ClusterSecrets
 
 from .conftest import TEST_TOKEN
 

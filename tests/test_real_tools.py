@@ -44,7 +44,7 @@ def test_flux_layers_are_ordered_and_point_at_real_paths(repos: dict[str, Path],
     order = [name for name in ("infra-controllers", "infra-storage", "infra-configs", "apps") if name in layers]
     assert order[:2] == ["infra-controllers", "infra-storage"]
     assert "dependsOn" not in layers["infra-controllers"]["spec"]
-    for before, after in zip(order, order[1:]):
+    for before, after in zip(order, order[1:], strict=False):
         assert layers[after]["spec"]["dependsOn"] == [{"name": before}]
     for name, layer in layers.items():
         assert (repo / layer["spec"]["path"]).is_dir(), name

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from generator.inventory import load_inventory_text
 from generator.pipeline import render_base, render_files
 from generator.plan import plan_cluster
-from generator.render import ClusterSecrets
+from generator.shared import ClusterSecrets
 from generator.write.layout import WRITE_ONCE_PATHS
 from generator.write.merge import CONFLICT_START
 from generator.write.reconcile import Reconciler

@@ -16,14 +16,16 @@ from .lan import lan_dns_problems, plan_node_registries
 from .hardware import apply_hardware_rules
 from .lessons import check_lessons
 from .load_balancer import bgp_problems, k3s_disabled_components, load_balancer_warnings, metallb_bgp
+from .monitoring import plan_monitoring
 from .storage import choose_storage
 from .tls import choose_acme_solver
-from .talos import plan_talos_nodes
-from .model import AppPlan, ClusterPlan, ComponentPlan, NodePlan
+from .talos import plan_talos_nodes, storage_host_path
+from .model import AppPlan, ClusterPlan, ClusterSettings, ComponentPlan, NodePlan
 from .network_policy import network_policy_warnings, plan_network_policies
 from .nodes import resolve_nodes
+from .settings import cluster_settings, profiles_in_use, with_allocatable
 
-__all__ = ["AppPlan", "ClusterPlan", "ComponentPlan", "NodePlan", "plan_cluster"]
+__all__ = ["AppPlan", "ClusterPlan", "ClusterSettings", "ComponentPlan", "NodePlan", "plan_cluster"]
 
 
 def _raise_errors(problems: list[Problem]) -> list[Problem]:
@@ -68,12 +70,14 @@ def plan_cluster(inv: Inventory, warnings: list[Problem] | None = None) -> Clust
     collected.extend(_raise_errors(check_lessons(inv, nodes, apps)))
     collected.extend(load_balancer_warnings(inv))
     collected.extend(network_policy_warnings(inv))
+    components = plan_components(inv, nodes, storage_backend)
     plan = ClusterPlan(
         inventory=inv,
+        settings=cluster_settings(inv),
         distribution_version=inv.distribution_version or default_version(inv.distribution),
         kubernetes_version=kubernetes_version(inv),
-        nodes=tuple(nodes),
-        components=tuple(plan_components(inv, nodes, storage_backend)),
+        nodes=tuple(with_allocatable(nodes, inv.distribution)),
+        components=tuple(components),
         apps=tuple(apps),
         external_services=inv.external_services,
         storage_class=STORAGE_CLASS[storage_backend],
@@ -83,10 +87,14 @@ def plan_cluster(inv: Inventory, warnings: list[Problem] | None = None) -> Clust
         warnings=tuple(collected),
         k3s_disable=k3s_disabled_components(inv),
         acme_solver=acme_solver,
+        monitoring=plan_monitoring(inv.components.monitoring, components),
+        profiles=profiles_in_use(inv, nodes),
+        storage_host_path=storage_host_path(inv, storage_backend),
         node_registries=node_registries,
         bgp=metallb_bgp(inv),
         gateway=plan_gateway(inv, issuer, ingress_address(inv)),
         dns=plan_dns(inv, dns01=acme_solver is not None and acme_solver.kind == "dns01"),
+        lan_dns=inv.components.lan_dns,
     )
     # The Schedules follow the namespaces' Pod Security levels, which the apps decide.
     backup = plan_backup(inv, apps, plan.namespaces)

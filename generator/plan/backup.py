@@ -12,7 +12,7 @@ import hashlib
 from .. import podsecurity
 from ..errors import Problem
 from ..inventory.model import Backup, Inventory
-from .model import AppPlan
+from .model import AppPlan, LonghornBackup
 from .monitoring import MONITORING_NAMESPACE
 
 # One Secret per backed-up namespace: the restic repository password and the S3 keys.
@@ -41,22 +41,15 @@ LONGHORN_DEFAULT_GROUP = "default"
 
 
 @dataclass(frozen=True)
-class LonghornBackup:
-    target: str  # s3://<bucket>@<region>/<cluster>/, Longhorn's default backup target
-    endpoint: str  # AWS_ENDPOINTS in the credentials Secret (MinIO, Garage, ...)
-    credential_secret: str
-    cron: str
-    retain: int
-    groups: tuple[str, ...] = (LONGHORN_DEFAULT_GROUP,)
-
-
-@dataclass(frozen=True)
 class BackupPlan:
     s3_endpoint: str
     s3_bucket: str  # <bucket>/<cluster>: each namespace's repository sits below it
     schedule: str
     keep: dict[str, int]
     namespaces: tuple[BackupNamespace, ...]  # k8up Schedules; none with engine longhorn
+    secret: str = BACKUP_SECRET  # each namespace's Secret: restic password and S3 keys
+    podconfig: str = BACKUP_PODCONFIG  # the PodConfig restricted namespaces' Schedules refer to
+    k8up_uid: int = K8UP_UID
     engine: str = "k8up"
     longhorn: LonghornBackup | None = None
 
@@ -161,6 +154,7 @@ def _longhorn_backup(inv: Inventory, backup: Backup) -> LonghornBackup:
         target=f"s3://{backup.s3_bucket}@{backup.s3_region}/{inv.cluster_name}/",
         endpoint=backup.s3_endpoint,
         credential_secret=LONGHORN_BACKUP_SECRET,
+        namespace=LONGHORN_NAMESPACE,
         cron=longhorn_cron(backup.schedule, inv.cluster_name),
         retain=retain,
     )

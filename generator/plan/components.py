@@ -55,7 +55,7 @@ def wanted_components(inv: Inventory) -> list[str]:
     if comps.lan_dns is not None:
         keys.append("k8s-gateway")
     if comps.monitoring:
-        keys.append("kube-prometheus-stack")
+        keys.append(MONITORING_CRDS)
     if comps.backup is not None and comps.backup.engine == "k8up":
         keys.append("k8up")
     return keys
@@ -70,8 +70,15 @@ STORAGE_COMPONENTS = {
 TALOS_LOCAL_PATH = "/var/local-path-provisioner"
 STORAGE_CLASS = {"local-path": "local-path", "longhorn": "longhorn-2-replicas", "rook-ceph": "ceph-block"}
 # Components that hold data: their namespaces are never pruned.
+# The monitoring CRDs' release declares the namespace that holds monitoring's volumes, and
+# pruning its CRDs would delete every ServiceMonitor and rule with them.
 DATA_COMPONENTS = frozenset({"longhorn", "rook-ceph", "ceph-csi-drivers", "rook-ceph-cluster", "local-path-provisioner",
-                             "kube-prometheus-stack"})
+                             "kube-prometheus-stack", "kube-prometheus-stack-crds"})
+MONITORING = "kube-prometheus-stack"
+MONITORING_CRDS = "kube-prometheus-stack-crds"
+# The HelmRelease after which the default StorageClass provisions: monitoring's volumes wait for it.
+STORAGE_PROVIDER = {"local-path": "local-path-storage/local-path-provisioner", "longhorn": "longhorn-system/longhorn",
+                    "rook-ceph": "rook-ceph/rook-ceph-cluster"}
 # HelmReleases (same namespace) each must wait for, in install order.
 DEPENDS_ON = {"ceph-csi-drivers": ("rook-ceph",), "rook-ceph-cluster": ("rook-ceph", "ceph-csi-drivers")}
 
@@ -81,6 +88,10 @@ def plan_components(inv: Inventory, nodes: list[NodePlan], storage_backend: str)
     if any(n.has_nvidia_gpu for n in nodes):
         keyed.append(("nvidia-device-plugin", "controllers"))
     keyed += [(key, "storage") for key in STORAGE_COMPONENTS[storage_backend]]
+    if inv.components.monitoring:
+        # Its Prometheus, Alertmanager and Grafana claims bind only once storage runs; a Helm
+        # wait on an unbindable claim in an earlier layer would hold every later layer back.
+        keyed.append((MONITORING, "storage"))
     plans = []
     # kube-system belongs to Kubernetes itself and is never declared.
     declared = {"kube-system"}
@@ -90,15 +101,17 @@ def plan_components(inv: Inventory, nodes: list[NodePlan], storage_backend: str)
         host_ports = ingress_without_load_balancer(inv, key) or {}
         depends_on: tuple[str, ...] = DEPENDS_ON.get(key, ())
         if monitoring and key in SERVICE_MONITOR_VALUES and layer == "controllers":
-            # Their ServiceMonitors need kube-prometheus-stack's CRDs, which come up in the
-            # same layer: install after it (later layers wait for this one anyway).
-            depends_on += ("monitoring/kube-prometheus-stack",)
+            # Their ServiceMonitors need the operator's CRDs, which come up in the same layer:
+            # install after them (later layers wait for this one anyway).
+            depends_on += (f"monitoring/{MONITORING_CRDS}",)
+        if key == MONITORING:
+            depends_on += (STORAGE_PROVIDER[storage_backend],)
         cluster_values = _cluster_values(inv, key, nodes)
         if monitoring and key in SERVICE_MONITOR_VALUES:
             cluster_values = deep_merge(cluster_values, SERVICE_MONITOR_VALUES[key])
-        if key == "kube-prometheus-stack":
+        if key == MONITORING:
             cluster_values = deep_merge(cluster_values, monitoring_values(nodes, storage_backend, STORAGE_CLASS[storage_backend],
-                                                                            inv.components.backup is not None and inv.components.backup.engine == "k8up"))
+                                                                          inv.components.backup is not None and inv.components.backup.engine == "k8up"))
         if key == "longhorn":
             cluster_values = deep_merge(cluster_values, longhorn_backup_values(inv))
         if key == "k8up":

@@ -1,16 +1,5 @@
-"""Deep merge for chart values: mappings merge, everything else is replaced."""
+"""deep_merge lives in the shared module (generator.shared.merge); this name stays for plan's own modules."""
 
-from __future__ import annotations
+from ..shared.merge import deep_merge
 
-import copy
-from typing import Any
-
-
-def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    result = copy.deepcopy(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(result.get(key), dict):
-            result[key] = deep_merge(result[key], value)
-        else:
-            result[key] = copy.deepcopy(value)
-    return result
+__all__ = ["deep_merge"]

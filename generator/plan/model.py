@@ -6,7 +6,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import Problem
-from ..inventory.model import Device, Disk, ExternalService, Gpu, Inventory, IPAddress, Taint
+# Value types the plan hands on unchanged: render takes them from here, never from inventory/.
+from ..inventory.model import Device, Disk, ExternalService, Gpu, Inventory, IPAddress, Network, Taint
+
+__all__ = [
+    "AcmeSolver", "AppPlan", "ClusterPlan", "ClusterSettings", "ComponentPlan", "Device", "Disk", "ExternalService", "Gpu",
+    "IPAddress", "MonitoringPlan", "NamespacePolicy", "Network", "NodePlan", "Peer", "Taint", "TalosNode",
+    "DnsPlan", "NodeRegistries", "GatewayPlan", "LonghornBackup", "HTTP_LISTENER", "HTTPS_LISTENER",
+]
 
 LABEL_PREFIX = "clustergen.dev"
 DEVICE_LABEL_PREFIX = "device.clustergen.dev"
@@ -52,6 +59,7 @@ class NodePlan:
     storage_disks: tuple[Disk, ...] = ()
     kernel_modules: tuple[str, ...] = ()  # loaded at boot: the inventory's, plus (Talos) the ones the hardware needs
     talos: TalosNode | None = None  # Talos only: install disk, EPHEMERAL disk, extensions
+    allocatable: tuple[int | None, int] = (None, 0)  # (millicores or None when unknown, MiB) the node offers its pods
 
     @property
     def address(self) -> IPAddress:
@@ -114,8 +122,137 @@ class AcmeSolver:
 
 
 @dataclass(frozen=True)
+class ClusterSettings:
+    """The inventory's cluster-wide settings, as render uses them: render reads these, never the inventory."""
+
+    cluster_name: str
+    domain: str
+    timezone: str
+    distribution: str  # k3s | talos
+    engine: str  # gitops.engine: flux | argocd
+    repository: str
+    branch: str
+    sync_path: str  # gitops.path: the folder the engine syncs
+    network: Network
+    registry_mirrors: dict[str, tuple[str, ...]]
+    load_balancer: str  # components.loadBalancer: metallb | kube-vip | servicelb | none
+    ingress_class: str  # the IngressClass of components.ingress; "" without an ingress controller
+    monitoring: bool
+    acme_server: str  # Let's Encrypt's ACME directory: staging or production
+    tls_email: str  # the ACME account's address; "" when not set
+    # Where the inventory sets gitops.path and the apps: Problem locations for render's errors.
+    sync_path_where: dict[str, Any] = field(default_factory=dict)
+    apps_where: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MonitoringPlan:
+    """kube-prometheus-stack's side of the cluster that render writes besides its chart values."""
+
+    namespace: str
+    grafana_secret: str  # the Secret holding Grafana's admin login (render writes it SOPS-encrypted)
+    scraped: tuple[str, ...]  # components whose ServiceMonitors are switched on, in component order
+
+
+@dataclass(frozen=True)
+class Peer:
+    namespace: str  # the other side's namespace
+    ports: tuple[tuple[int, str], ...] = ()  # (port, protocol); () means every port
+
+
+@dataclass(frozen=True)
+class NamespacePolicy:
+    namespace: str
+    ingress_from: tuple[Peer, ...]
+    egress_to: tuple[Peer, ...]
+    open_ports: tuple[tuple[int, str], ...]  # LoadBalancer ports anyone may reach
+    leaves_cluster: bool
+    cluster_cidrs: tuple[str, ...]  # pod and Service ranges: "outside the cluster" excludes them
+
+
+@dataclass(frozen=True)
+class DnsPlan:
+    """external-dns's provider and credentials (plan.dns decides)."""
+
+    provider: str  # the inventory's name: route53, digitalocean, ...
+    external_dns_name: str  # external-dns's --provider: aws, webhook, ...
+    secret_name: str
+    secret_managed: bool  # clustergen commits the Secret (SOPS); False: the user's own
+    credentials: tuple[tuple[str, str], ...]  # (environment variable, Secret key)
+    secret_namespaces: tuple[str, ...]  # where the Secret must exist: external-dns, and cert-manager for DNS-01
+    webhook_image: str | None = None  # the pinned webhook sidecar serving a provider external-dns has not in-tree
+
+    @property
+    def secret_keys(self) -> tuple[str, ...]:
+        return tuple(key for _, key in self.credentials)
+
+    @staticmethod
+    def store_field(key: str) -> str:
+        """The ClusterSecrets field a managed Secret's key is read from: token → dns_token."""
+        return "dns_" + key.replace("-", "_")
+
+
+@dataclass(frozen=True)
+class NodeRegistries:
+    """What every node's container runtime and resolver get (k3s registries.yaml, Talos documents)."""
+
+    mirrors: tuple[tuple[str, tuple[str, ...]], ...] = ()  # registry → endpoint URLs, in order
+    skip_verify: tuple[str, ...] = ()  # endpoint hosts (host:port) whose certificate is not checked
+    host_entries: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (address, host names)
+
+    def __bool__(self) -> bool:
+        return bool(self.mirrors or self.host_entries)
+
+
+HTTPS_LISTENER = "https"
+HTTP_LISTENER = "http"
+
+
+@dataclass(frozen=True)
+class GatewayPlan:
+    """The cluster's one Gateway (components.ingress: envoy-gateway; plan.gateway decides)."""
+
+    name: str
+    namespace: str
+    class_name: str
+    controller_name: str
+    envoy_proxy_api: str
+    domain: str
+    certificate_secret: str
+    cluster_issuer: str | None  # None: no TLS (tls.issuer none): HTTP listener only, no redirect
+    service_annotations: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def tls(self) -> bool:
+        return self.cluster_issuer is not None
+
+    @property
+    def app_listener(self) -> str:
+        """The listener apps attach to."""
+        return HTTPS_LISTENER if self.tls else HTTP_LISTENER
+
+    def parent_ref(self) -> dict[str, str]:
+        """The app chart's ingress.gateway values (charts/app/templates/httproute.yaml)."""
+        return {"name": self.name, "namespace": self.namespace, "sectionName": self.app_listener}
+
+
+@dataclass(frozen=True)
+class LonghornBackup:
+    """Longhorn's own backups (components.backup.engine: longhorn; plan.backup decides)."""
+
+    target: str  # s3://<bucket>@<region>/<cluster>/, Longhorn's default backup target
+    endpoint: str  # AWS_ENDPOINTS in the credentials Secret (MinIO, Garage, ...)
+    credential_secret: str
+    namespace: str  # Longhorn's, where the credentials Secret lives
+    cron: str
+    retain: int
+    groups: tuple[str, ...] = ("default",)
+
+
+@dataclass(frozen=True)
 class ClusterPlan:
-    inventory: Inventory
+    inventory: Inventory  # for the report and the pipeline; render reads settings instead
+    settings: ClusterSettings
     distribution_version: str
     kubernetes_version: str
     nodes: tuple[NodePlan, ...]
@@ -130,11 +267,16 @@ class ClusterPlan:
     k3s_disable: tuple[str, ...] = ()  # k3s's packaged components switched off (its `disable:` list)
     acme_solver: AcmeSolver | None = None  # issuer: letsencrypt only
     backup: Any = None  # BackupPlan (plan.backup) when components.backup is on
-    network_policies: tuple[Any, ...] = ()
+    network_policies: tuple[NamespacePolicy, ...] = ()  # one per app namespace (plan.network_policy)
+    monitoring: MonitoringPlan | None = None  # components.monitoring on
+    # Hardware profiles in use → {description, overlay}: the catalog's, with the inventory's own on top.
+    profiles: dict[str, dict[str, Any]] = field(default_factory=dict)
+    storage_host_path: str | None = None  # Talos: the host folder the storage driver's volumes live under
     bgp: Any = None  # inventory Bgp when MetalLB announces by BGP; None: Layer 2
     node_registries: Any = None  # NodeRegistries (plan.lan): mirrors, TLS and host entries for every node
     gateway: Any = None  # GatewayPlan (plan.gateway) when the ingress is Gateway API (envoy-gateway)
-    dns: Any = None  # DnsPlan (plan.dns) when components.externalDns names a provider  # NamespacePolicy (plan.network_policy), one per app namespace
+    dns: Any = None  # DnsPlan (plan.dns) when components.externalDns names a provider
+    lan_dns: Any = None  # inventory LanDns when k8s_gateway answers the domain on the LAN
 
     @property
     def servers(self) -> tuple[NodePlan, ...]:
@@ -150,7 +292,7 @@ class ClusterPlan:
 
     @property
     def api_endpoint(self) -> IPAddress:
-        return self.inventory.network.control_plane_endpoint or self.first_server.address
+        return self.settings.network.control_plane_endpoint or self.first_server.address
 
     @property
     def namespaces(self) -> dict[str, str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .model import NodePlan
+from .model import ComponentPlan, MonitoringPlan, NodePlan
 
 BACKUP_ANNOTATION = "k8up.io/backup"
 GRAFANA_SECRET = "grafana-admin"
@@ -64,7 +64,7 @@ def monitoring_values(nodes: list[NodePlan], storage_backend: str, storage_class
 # research notes; metallb needs Prometheus's namespace and ServiceAccount for its RBAC).
 SERVICE_MONITOR_VALUES: dict[str, dict[str, Any]] = {
     # traefik's chart refuses to render a ServiceMonitor unless the API already exists, which
-    # a render outside the cluster cannot see; dependsOn on kube-prometheus-stack (below)
+    # a render outside the cluster cannot see; dependsOn on kube-prometheus-stack-crds (below)
     # is what makes it exist, so the check is off (templates/servicemonitor.yaml at 41.x).
     "traefik": {"metrics": {"prometheus": {"service": {"enabled": True}, "serviceMonitor": {"enabled": True},
                                            "disableAPICheck": True}}},
@@ -76,3 +76,12 @@ SERVICE_MONITOR_VALUES: dict[str, dict[str, Any]] = {
     "rook-ceph-cluster": {"monitoring": {"enabled": True}},
     "k8up": {"metrics": {"serviceMonitor": {"enabled": True}, "prometheusRule": {"enabled": True}}},
 }
+
+
+def plan_monitoring(monitoring: bool, components: list[ComponentPlan]) -> MonitoringPlan | None:
+    """What render writes for monitoring besides chart values: Grafana's login Secret, and which
+    components Prometheus scrapes (for the README)."""
+    if not monitoring:
+        return None
+    scraped = tuple(c.key for c in components if c.key in SERVICE_MONITOR_VALUES)
+    return MonitoringPlan(namespace=MONITORING_NAMESPACE, grafana_secret=GRAFANA_SECRET, scraped=scraped)

@@ -10,34 +10,17 @@ internet or the LAN, or where k8up sends backups. Decisions here; templates rend
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 from .. import catalog
 from ..errors import Problem
 from ..inventory.model import Inventory
 from .merge import deep_merge
-from .model import AppPlan
+from .model import AppPlan, NamespacePolicy, Peer
 
 DNS_NAMESPACE = "kube-system"
 # cert-manager's HTTP-01 solver pod listens here, in the namespace of the app's Certificate.
 ACME_SOLVER_PORT = (8089, "TCP")
 MONITORING_NAMESPACE = "monitoring"
-
-
-@dataclass(frozen=True)
-class Peer:
-    namespace: str  # the other side's namespace
-    ports: tuple[tuple[int, str], ...] = ()  # (port, protocol); () means every port
-
-
-@dataclass(frozen=True)
-class NamespacePolicy:
-    namespace: str
-    ingress_from: tuple[Peer, ...]
-    egress_to: tuple[Peer, ...]
-    open_ports: tuple[tuple[int, str], ...]  # LoadBalancer ports anyone may reach
-    leaves_cluster: bool
-    cluster_cidrs: tuple[str, ...]  # pod and Service ranges: "outside the cluster" excludes them
 
 
 def _ports(app: AppPlan) -> tuple[tuple[int, str], ...]:

@@ -7,9 +7,12 @@ from dataclasses import replace
 from .. import catalog
 from ..errors import Problem
 from ..inventory.model import Disk, Inventory
+from .components import TALOS_LOCAL_PATH
 from .hardware import durable_data_disk
 from .model import NodePlan, TalosNode
 
+# Where the kubelet must see host paths that storage drivers mount into pods.
+STORAGE_MOUNTS = {"longhorn": "/var/lib/longhorn", "local-path": TALOS_LOCAL_PATH}
 # Talos publishes amd64 and arm64 images only.
 TALOS_ARCHES = frozenset({"amd64", "arm64"})
 # Talos's documented minimums: a control plane runs etcd and the API server.
@@ -116,3 +119,8 @@ def _kernel_modules(node: NodePlan) -> tuple[str, ...]:
 def _overlay(node: NodePlan) -> dict[str, str] | None:
     overlay = catalog.talos()["raspberry_pi_overlays"].get(node.profile) if node.raspberry_pi else None
     return dict(overlay) if overlay else None  # an unsupported Pi is reported by _hardware_problems
+
+
+def storage_host_path(inv: Inventory, storage_backend: str) -> str | None:
+    """The host folder a Talos kubelet binds (rshared) so the storage driver's volumes reach pods."""
+    return STORAGE_MOUNTS.get(storage_backend) if inv.distribution == "talos" else None

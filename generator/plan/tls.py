@@ -28,6 +28,13 @@ DNS01_PROVIDERS = frozenset({"cloudflare", "digitalocean", "rfc2136", "route53"}
 CERT_MANAGER_TSIG_ALGORITHM = {"hmac-md5": "HMACMD5", "hmac-sha1": "HMACSHA1", "hmac-sha256": "HMACSHA256", "hmac-sha512": "HMACSHA512"}
 # Route53 is global; the region only scopes the request signature.
 ROUTE53_SIGNING_REGION = "us-east-1"
+ACME_STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory"
+ACME_PRODUCTION = "https://acme-v02.api.letsencrypt.org/directory"
+
+
+def acme_server(inv: Inventory) -> str:
+    """Let's Encrypt's staging directory (untrusted certificates, generous rate limits) or production."""
+    return ACME_STAGING if inv.components.tls_staging else ACME_PRODUCTION
 
 
 def choose_acme_solver(inv: Inventory) -> tuple[AcmeSolver | None, list[Problem]]:

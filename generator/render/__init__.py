@@ -2,43 +2,24 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from ..plan.model import ClusterPlan
-from .files import RenderedFile
+from ..shared import ClusterSecrets, RenderedFile
 from .k3s import render_cloud_init
-from .argocd import render_argocd
-from .flux import render_flux
-from .kustomize import release_style, render_app_bases, render_component_base, render_overlays, render_profile_components
+from .argocd import ARGOCD_STYLE, render_argocd
+from .flux import FLUX_STYLE, render_flux
+from .gitops import ReleaseStyle
+from .kustomize import render_app_bases, render_component_base, render_overlays, render_profile_components
 from .secrets import secret_manifests, wanted_secret_fields
 from .repo import render_app_chart, render_ci_files, render_probe, render_topology, render_facts, render_gitignore, render_inventory_copy, render_readme
 
-__all__ = ["ClusterSecrets", "RenderedFile", "render_repository", "secret_manifests", "wanted_secret_fields"]
+__all__ = ["render_repository", "secret_manifests", "wanted_secret_fields"]
 
 
-@dataclass(frozen=True)
-class ClusterSecrets:
-    """Generated once per cluster, stored SOPS-encrypted; a distribution uses its own fields."""
+RELEASE_STYLES = {"flux": FLUX_STYLE, "argocd": ARGOCD_STYLE}
 
-    k3s_token: str | None = None
-    talos_secrets: str | None = None  # talosctl's secrets bundle (secrets.yaml), as YAML text
-    talos_admin_client: str | None = None  # the talosconfig's os:admin client certificate and key
-    grafana_admin_password: str | None = None  # monitoring: Grafana's admin login
-    restic_password: str | None = None  # backups: every namespace's restic repository (losing it loses the backups)
-    # Backups: the S3 keys. The user puts them into the store (README); clustergen never makes them up.
-    backup_s3_access_key_id: str | None = None
-    backup_s3_secret_access_key: str | None = None
-    # DNS: the provider's credentials (plan.dns store_field: Secret key token → dns_token), put
-    # into the store by the user when clustergen commits the external-dns Secret.
-    dns_api_token: str | None = None
-    dns_token: str | None = None
-    dns_access_key_id: str | None = None
-    dns_secret_access_key: str | None = None
-    dns_tsig_secret: str | None = None
-    dns_password: str | None = None
-    dns_application_key: str | None = None
-    dns_application_secret: str | None = None
-    dns_consumer_key: str | None = None
+
+def release_style(plan: ClusterPlan) -> ReleaseStyle:
+    return RELEASE_STYLES[plan.settings.engine]
 
 
 def render_repository(plan: ClusterPlan, secrets: ClusterSecrets, inventory_text: str) -> list[RenderedFile]:
@@ -46,12 +27,12 @@ def render_repository(plan: ClusterPlan, secrets: ClusterSecrets, inventory_text
     style = release_style(plan)
     for component in plan.components:
         files.extend(render_component_base(component, style))
-    files.extend(render_app_bases(plan))
-    overlay_files, layers = render_overlays(plan)
+    files.extend(render_app_bases(plan, style))
+    overlay_files, layers = render_overlays(plan, style)
     files.extend(overlay_files)
-    files.extend(render_profile_components(plan))
-    files.extend(render_argocd(plan, layers) if plan.inventory.engine == "argocd" else render_flux(plan, layers))
-    if plan.inventory.distribution == "talos":
+    files.extend(render_profile_components(plan, style))
+    files.extend(render_argocd(plan, layers) if plan.settings.engine == "argocd" else render_flux(plan, layers))
+    if plan.settings.distribution == "talos":
         assert secrets.talos_secrets and secrets.talos_admin_client, "the write stage makes Talos secrets for a Talos cluster"
         # Imported here: the Talos renderer pulls in cryptography, which k3s clusters never need.
         from .talos import render_talos
@@ -76,10 +57,10 @@ def render_repository(plan: ClusterPlan, secrets: ClusterSecrets, inventory_text
             from ..errors import InventoryError
 
             raise InventoryError.single(
-                f"clustergen would write {f.path} twice: gitops.path {plan.inventory.sync_path!r} is a folder clustergen "
+                f"clustergen would write {f.path} twice: gitops.path {plan.settings.sync_path!r} is a folder clustergen "
                 "generates for something else",
                 hint="pick a folder of its own, such as clusters/<cluster name> (the default)",
-                **plan.inventory.where("gitops", "path"),
+                **plan.settings.sync_path_where,
             )
         seen.add(f.path)
     return files

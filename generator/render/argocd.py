@@ -2,7 +2,7 @@
 and clusters/<name> (one Application per layer, ordered by sync waves), and the Argo CD
 style of the bases: one Application per component and per app.
 
-The bases and overlays are the Flux ones (kustomize.py); only the release object
+The bases and overlays are the Flux ones (kustomize.py, gitops.py); only the release object
 changes, so values patches and profile Components target Applications instead.
 """
 
@@ -12,11 +12,10 @@ from typing import Any
 
 from .. import catalog
 from ..errors import Problem, RenderError
-from ..plan.merge import deep_merge
 from ..plan.model import AppPlan, ClusterPlan, ComponentPlan
+from ..shared.merge import deep_merge
 from .files import RenderedFile
-from .flux import layer_files, ordered_layers
-from .kustomize import ReleaseStyle
+from .gitops import ReleaseStyle, layer_files, ordered_layers
 from .templates import render_template
 
 ARGOCD_NAMESPACE = "argocd"
@@ -91,7 +90,7 @@ def component_application(component: ComponentPlan) -> list[tuple[str, str]]:
 
 
 def app_application(app: AppPlan, plan: ClusterPlan) -> list[tuple[str, str]]:
-    inv = plan.inventory
+    settings = plan.settings
     text = render_template(
         "bases/app/application.yaml.j2",
         argocd_namespace=ARGOCD_NAMESPACE,
@@ -99,8 +98,8 @@ def app_application(app: AppPlan, plan: ClusterPlan) -> list[tuple[str, str]]:
         project=APPS_PROJECT,
         name=app.name,
         namespace=app.namespace,
-        repository=inv.repository,
-        branch=inv.branch,
+        repository=settings.repository,
+        branch=settings.branch,
         values=app.base_values,
         keeps_data=app.has_data,
         keep_annotation=ARGOCD_STYLE.keep_annotation,
@@ -128,7 +127,7 @@ def chart_source(chart: dict[str, Any]) -> str:
 
 
 def _projects(plan: ClusterPlan) -> list[dict[str, Any]]:
-    repository = plan.inventory.repository
+    repository = plan.settings.repository
     charts = sorted({chart_source(argocd_chart())} | {chart_source(c.chart) for c in plan.components})
     app_namespaces = sorted({a.namespace for a in plan.apps})
     infra_namespaces = sorted({ARGOCD_NAMESPACE, *SYSTEM_NAMESPACES, *(c.namespace for c in plan.components), *plan.namespaces})
@@ -164,7 +163,7 @@ def _check_names(plan: ClusterPlan, layers: dict[str, str]) -> None:
     named += [(a.name, f"app {a.name}") for a in plan.apps]
     for name, owner in named:
         if name in owners:
-            where = plan.inventory.where("apps") if owner.startswith("app ") else {}
+            where = plan.settings.apps_where if owner.startswith("app ") else {}
             raise RenderError(
                 [Problem(f"{owner} and {owners[name]} would both be the Argo CD Application '{name}' in namespace {ARGOCD_NAMESPACE}", hint="rename the app", **where)]
             )
@@ -173,9 +172,9 @@ def _check_names(plan: ClusterPlan, layers: dict[str, str]) -> None:
 
 def render_argocd(plan: ClusterPlan, layers: dict[str, str]) -> list[RenderedFile]:
     _check_names(plan, layers)
-    inv = plan.inventory
+    settings = plan.settings
     chart = argocd_chart()
-    common: dict[str, Any] = {"argocd_namespace": ARGOCD_NAMESPACE, "server": IN_CLUSTER, "repository": inv.repository, "branch": inv.branch}
+    common: dict[str, Any] = {"argocd_namespace": ARGOCD_NAMESPACE, "server": IN_CLUSTER, "repository": settings.repository, "branch": settings.branch}
     files = [
         RenderedFile.text(
             VALUES_FILE,
@@ -203,12 +202,12 @@ def render_argocd(plan: ClusterPlan, layers: dict[str, str]) -> list[RenderedFil
         ),
         RenderedFile.text(
             f"{BOOTSTRAP}/root.yaml",
-            render_template("bootstrap/argocd/root.yaml.j2", **common, name=ROOT_APP, project=INFRA_PROJECT, sync_path=inv.sync_path, sync_policy=sync_policy(True)),
+            render_template("bootstrap/argocd/root.yaml.j2", **common, name=ROOT_APP, project=INFRA_PROJECT, sync_path=settings.sync_path, sync_policy=sync_policy(True)),
         ),
         RenderedFile.text(f"{BOOTSTRAP}/kustomization.yaml", render_template("bases/component/kustomization.yaml.j2", resources=["projects.yaml", "argocd.yaml", "root.yaml"])),
     ]
     ordered = ordered_layers(layers)
     for layer in ordered:
         layer["sync_policy"] = sync_policy(layer["prune"])
-    files += layer_files(inv.sync_path, ordered, "bootstrap/argocd/layer.yaml.j2", **common, project=INFRA_PROJECT, keep_options=KEEP_OPTIONS)
+    files += layer_files(settings.sync_path, ordered, "bootstrap/argocd/layer.yaml.j2", **common, project=INFRA_PROJECT, keep_options=KEEP_OPTIONS)
     return files

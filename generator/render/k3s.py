@@ -33,7 +33,7 @@ def _join(values: Any) -> str:
 
 def shared_server_config(plan: ClusterPlan) -> dict[str, Any]:
     """Flags that must be identical on every server, or k3s refuses to join it."""
-    net = plan.inventory.network
+    net = plan.settings.network
     service_net = net.service_cidrs[0]
     return {
         "cluster-cidr": _join(net.pod_cidrs),
@@ -47,7 +47,7 @@ def shared_server_config(plan: ClusterPlan) -> dict[str, Any]:
 
 
 def k3s_config(plan: ClusterPlan, node: NodePlan, token: str) -> dict[str, Any]:
-    inv = plan.inventory
+    settings = plan.settings
     config: dict[str, Any] = {"token": token, "node-name": node.name, "node-ip": _join(node.addresses)}
     several_servers = len(plan.servers) > 1
     if node.is_server:
@@ -55,7 +55,7 @@ def k3s_config(plan: ClusterPlan, node: NodePlan, token: str) -> dict[str, Any]:
             config["cluster-init"] = True
         elif not node.first_server:
             config["server"] = f"https://{_host(plan.api_endpoint)}:6443"
-        sans = [str(plan.api_endpoint), f"api.{inv.domain}"]
+        sans = [str(plan.api_endpoint), f"api.{settings.domain}"]
         config["tls-san"] = sorted(set(sans), key=sans.index)
         config["write-kubeconfig-mode"] = "0600"
         config.update(shared_server_config(plan))
@@ -94,7 +94,7 @@ def _extra_files(plan: ClusterPlan, node: NodePlan) -> list[dict[str, str]]:
                 "content": "# Logs stay in RAM: the boot medium wears out under constant journal writes.\n[Journal]\nStorage=volatile\nRuntimeMaxUse=64M",
             }
         )
-    inv = plan.inventory
+    settings = plan.settings
     if node.kernel_modules:
         extra.append(
             {
@@ -129,8 +129,8 @@ def _extra_files(plan: ClusterPlan, node: NodePlan) -> list[dict[str, str]]:
                 + "\n".join(f"{address} {' '.join(names)}" for address, names in registries.host_entries),
             }
         )
-    vip = inv.network.control_plane_endpoint
-    services_by_kube_vip = inv.components.load_balancer == "kube-vip"
+    vip = settings.network.control_plane_endpoint
+    services_by_kube_vip = settings.load_balancer == "kube-vip"
     if node.is_server and (vip is not None or services_by_kube_vip):
         extra.append(
             {
@@ -148,13 +148,13 @@ def _extra_files(plan: ClusterPlan, node: NodePlan) -> list[dict[str, str]]:
 
 
 def render_cloud_init(plan: ClusterPlan, token: str) -> list[RenderedFile]:
-    inv = plan.inventory
+    settings = plan.settings
     version = plan.distribution_version
     script = f"https://raw.githubusercontent.com/k3s-io/k3s/{version.replace('+', '%2B')}/install.sh"
     files = []
     for node in plan.nodes:
         folder = f"bootstrap/cloud-init/{node.name}"
-        prefix_len = {n.version: n.prefixlen for n in inv.network.node_cidrs}
+        prefix_len = {n.version: n.prefixlen for n in settings.network.node_cidrs}
         user_data = render_template(
             "bootstrap/cloud-init/user-data.j2",
             node={"name": node.name, "role_text": "server" if node.is_server else "agent"},
@@ -164,9 +164,9 @@ def render_cloud_init(plan: ClusterPlan, token: str) -> list[RenderedFile]:
             mounts=_mounts(plan, node),
             prepare=_prepare_commands(plan, node),
             reboot=node.raspberry_pi,
-            cluster_name=inv.cluster_name,
-            domain=inv.domain,
-            timezone=inv.timezone,
+            cluster_name=settings.cluster_name,
+            domain=settings.domain,
+            timezone=settings.timezone,
             packages=_packages(plan, node),
             k3s_config=k3s_config(plan, node, token),
             extra_files=_extra_files(plan, node),
@@ -178,7 +178,7 @@ def render_cloud_init(plan: ClusterPlan, token: str) -> list[RenderedFile]:
         files.append(
             RenderedFile.text(
                 f"{folder}/meta-data",
-                render_template("bootstrap/cloud-init/meta-data.j2", instance_id=f"{inv.cluster_name}-{node.name}", node_name=node.name),
+                render_template("bootstrap/cloud-init/meta-data.j2", instance_id=f"{settings.cluster_name}-{node.name}", node_name=node.name),
             )
         )
         files.append(
@@ -188,9 +188,9 @@ def render_cloud_init(plan: ClusterPlan, token: str) -> list[RenderedFile]:
                     "bootstrap/cloud-init/network-config.j2",
                     mac=node.mac,
                     addresses=[f"{a}/{prefix_len[a.version]}" for a in node.addresses],
-                    routes=default_routes(inv.network.gateways),
-                    dns_servers=[str(s) for s in inv.network.dns_servers],
-                    domain=inv.domain,
+                    routes=default_routes(settings.network.gateways),
+                    dns_servers=[str(s) for s in settings.network.dns_servers],
+                    domain=settings.domain,
                 ),
             )
         )

@@ -1,18 +1,19 @@
 """bases/ (one generic base per component and app) and overlays/<cluster>/ (what this cluster adds).
 
-The layout is shared by every GitOps engine; a ReleaseStyle names the few things
-that differ: which object carries a Helm release (Flux HelmRelease, Argo CD
-Application), where its values live, and how a namespace is kept from pruning.
+The layout is shared by every GitOps engine; a ReleaseStyle (gitops.py) names the
+few things that differ: which object carries a Helm release (Flux HelmRelease,
+Argo CD Application), where its values live, and how a namespace is kept from pruning.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable
-from dataclasses import dataclass
+from typing import Any
 
-from ..plan.model import AppPlan, ClusterPlan, ComponentPlan
+from ..plan.model import ClusterPlan, ComponentPlan
+from ..shared import layout
 from .files import RenderedFile
+from .gitops import ReleaseStyle
 from .network_policies import network_policy_files
 from .secrets import backup_folder, secret_file_names
 from .templates import render_template
@@ -20,34 +21,6 @@ from .yamltext import to_yaml
 
 APP_BASES = "bases/apps"
 KSOPS_GENERATOR = "secret-generator.yaml"
-
-
-@dataclass(frozen=True)
-class ReleaseStyle:
-    """What one GitOps engine writes into bases/ and overlays/."""
-
-    engine: str  # the inventory's gitops.engine
-    title: str  # for comments: "Flux", "Argo CD"
-    release_kind: str  # the object a values patch or profile Component targets
-    release_api_version: str
-    values_path: str  # JSON pointer to the Helm values inside that object
-    keep_annotation: tuple[str, str]  # stops the engine from pruning a namespace that holds data
-    # Namespace of the release objects; None: the workload's own namespace.
-    release_namespace: str | None
-    # (file name, text) pairs of a base after namespace.yaml, in kustomization order.
-    component_release: Callable[[ComponentPlan], list[tuple[str, str]]]
-    app_release: Callable[[AppPlan, ClusterPlan], list[tuple[str, str]]]
-
-    def namespace_of(self, workload_namespace: str) -> str:
-        return self.release_namespace or workload_namespace
-
-
-def release_style(plan: ClusterPlan) -> ReleaseStyle:
-    # Imported here: the engine modules build their styles from this module.
-    from .argocd import ARGOCD_STYLE
-    from .flux import FLUX_STYLE
-
-    return {"flux": FLUX_STYLE, "argocd": ARGOCD_STYLE}[plan.inventory.engine]
 
 
 def render_component_base(component: ComponentPlan, style: ReleaseStyle) -> list[RenderedFile]:
@@ -72,8 +45,7 @@ def render_component_base(component: ComponentPlan, style: ReleaseStyle) -> list
     return files
 
 
-def render_app_bases(plan: ClusterPlan) -> list[RenderedFile]:
-    style = release_style(plan)
+def render_app_bases(plan: ClusterPlan, style: ReleaseStyle) -> list[RenderedFile]:
     files = []
     for app in plan.apps:
         folder = f"{APP_BASES}/{app.name}"
@@ -100,94 +72,119 @@ def _release_patch(style: ReleaseStyle, name: str, namespace: str, values: dict,
 
 
 def overlay_root(plan: ClusterPlan) -> str:
-    return f"overlays/{plan.inventory.cluster_name}"
+    return layout.overlay_root(plan.settings.cluster_name)
 
 
-def render_overlays(plan: ClusterPlan) -> tuple[list[RenderedFile], dict[str, str]]:
+def render_overlays(plan: ClusterPlan, style: ReleaseStyle) -> tuple[list[RenderedFile], dict[str, str]]:
     """The cluster overlay; returns the files and the layer name → path map for the GitOps engine."""
-    style = release_style(plan)
     root = overlay_root(plan)
     files: list[RenderedFile] = []
     layers: dict[str, str] = {}
-
     for layer in ("controllers", "storage"):
         folder = f"{root}/infrastructure/{layer}"
-        members = [c for c in plan.components if c.layer == layer]
-        extra = storage_classes(plan) if layer == "storage" else controller_objects(plan)
-        if not members and not extra:
-            continue
-        patches = []
-        for component in members:
-            if component.cluster_values:
-                name = f"{component.key}-values.yaml"
-                patches.append(name)
-                files.append(RenderedFile.text(f"{folder}/{name}", _release_patch(style, component.release_name, component.namespace, component.cluster_values)))
-        for name, text in extra:
-            files.append(RenderedFile.text(f"{folder}/{name}", text))
-        resources = [f"../../../../bases/{c.key}" for c in members] + [name for name, _ in extra]
-        secret_resources, generators, generator_files = encrypted_secrets(style, folder, secret_file_names(plan, folder))
-        files.extend(generator_files)
-        files.append(
-            RenderedFile.text(
-                f"{folder}/kustomization.yaml",
-                render_template("overlays/cluster/kustomization.yaml.j2", resources=resources + secret_resources, patches=patches, generators=generators),
-            )
-        )
-        layers[f"infra-{layer}"] = folder
-
-    config_files = _config_files(plan)
+        layer_output = _infrastructure_layer(plan, style, layer, folder)
+        if layer_output:
+            files.extend(layer_output)
+            layers[f"infra-{layer}"] = folder
+    configs = f"{root}/infrastructure/configs"
+    config_files = _configs_layer(plan, configs)
     if config_files:
-        configs = f"{root}/infrastructure/configs"
-        for name, text in config_files:
-            files.append(RenderedFile.text(f"{configs}/{name}", text))
-        files.append(RenderedFile.text(f"{configs}/kustomization.yaml", render_template("overlays/cluster/kustomization.yaml.j2", resources=[n for n, _ in config_files], patches=[])))
+        files.extend(config_files)
         layers["infra-configs"] = configs
-
     if plan.apps or plan.external_services:
         apps_dir = f"{root}/apps"
-        # Two levels: releases/ patches each app's values; the level above adds the
-        # hardware-profile Components, which must see the patched releases (labels included).
-        releases_dir = f"{apps_dir}/releases"
-        resources = ["namespaces.yaml"]
-        keeps_data = {a.namespace for a in plan.apps if a.has_data}
-        namespaces = [{"name": ns, "level": level, "keeps_data": ns in keeps_data} for ns, level in plan.namespaces.items()]
-        files.append(
-            RenderedFile.text(
-                f"{apps_dir}/namespaces.yaml",
-                render_template("overlays/cluster/namespaces.yaml.j2", namespaces=namespaces, engine_title=style.title, keep_annotation=style.keep_annotation),
-            )
-        )
-        if plan.apps:
-            profile_of = {n.name: n.profile for n in plan.nodes}
-            release_resources, app_patches = [], []
-            for app in plan.apps:
-                release_resources.append(f"../../../../{APP_BASES}/{app.name}")
-                name = f"{app.name}-values.yaml"
-                app_patches.append(name)
-                profiles = {profile_of[n] for n in app.eligible_nodes}
-                # An app confined to one hardware profile takes that profile's adjustments.
-                labels = {"clustergen.dev/profile": profiles.pop()} if len(profiles) == 1 else {}
-                files.append(RenderedFile.text(f"{releases_dir}/{name}", _release_patch(style, app.name, app.namespace, app.cluster_values, labels)))
-            files.append(RenderedFile.text(f"{releases_dir}/kustomization.yaml", render_template("overlays/cluster/kustomization.yaml.j2", resources=release_resources, patches=app_patches)))
-            resources.append("releases")
-        if plan.backup is not None and plan.backup.k8up:
-            files.extend(_backup_files(plan, style))
-            resources.append("backup")
-        for name, text in network_policy_files(plan):
-            files.append(RenderedFile.text(f"{apps_dir}/{name}", text))
-            resources.append(name)
-        if plan.external_services:
-            resources.append("external-services.yaml")
-            files.append(RenderedFile.text(f"{apps_dir}/external-services.yaml", _external_services(plan)))
-        components = [f"../../profiles/{p}" for p in sorted({n.profile for n in plan.nodes})]
-        files.append(
-            RenderedFile.text(
-                f"{apps_dir}/kustomization.yaml",
-                render_template("overlays/cluster/kustomization.yaml.j2", resources=resources, patches=[], components=components),
-            )
-        )
+        files.extend(_apps_layer(plan, style, apps_dir))
         layers["apps"] = apps_dir
     return files, layers
+
+
+def _kustomization(folder: str, resources: list[str], patches: list[str], **context: Any) -> RenderedFile:
+    return RenderedFile.text(
+        f"{folder}/kustomization.yaml",
+        render_template("overlays/cluster/kustomization.yaml.j2", resources=resources, patches=patches, **context),
+    )
+
+
+def _infrastructure_layer(plan: ClusterPlan, style: ReleaseStyle, layer: str, folder: str) -> list[RenderedFile]:
+    """infrastructure/controllers or storage: the components' bases, their values patches, the
+    objects clustergen adds to the layer and its encrypted Secrets; nothing when the layer is empty."""
+    members = [c for c in plan.components if c.layer == layer]
+    extra = storage_classes(plan) if layer == "storage" else controller_objects(plan)
+    if not members and not extra:
+        return []
+    files = []
+    patches = []
+    for component in members:
+        if component.cluster_values:
+            name = f"{component.key}-values.yaml"
+            patches.append(name)
+            files.append(RenderedFile.text(f"{folder}/{name}", _release_patch(style, component.release_name, component.namespace, component.cluster_values)))
+    for name, text in extra:
+        files.append(RenderedFile.text(f"{folder}/{name}", text))
+    resources = [f"../../../../bases/{c.key}" for c in members] + [name for name, _ in extra]
+    secret_resources, generators, generator_files = encrypted_secrets(style, folder, secret_file_names(plan, folder))
+    files.extend(generator_files)
+    files.append(_kustomization(folder, resources + secret_resources, patches, generators=generators))
+    return files
+
+
+def _configs_layer(plan: ClusterPlan, folder: str) -> list[RenderedFile]:
+    """infrastructure/configs: objects that need the controllers' CRDs; nothing when there are none."""
+    config_files = _config_files(plan)
+    if not config_files:
+        return []
+    files = [RenderedFile.text(f"{folder}/{name}", text) for name, text in config_files]
+    files.append(_kustomization(folder, [n for n, _ in config_files], []))
+    return files
+
+
+def _apps_layer(plan: ClusterPlan, style: ReleaseStyle, apps_dir: str) -> list[RenderedFile]:
+    """apps/: the app namespaces, the releases, backups, network policies and external services,
+    with the hardware-profile Components on top."""
+    files = [_namespaces_file(plan, style, apps_dir)]
+    resources = ["namespaces.yaml"]
+    if plan.apps:
+        files.extend(_app_releases(plan, style, f"{apps_dir}/releases"))
+        resources.append("releases")
+    if plan.backup is not None and plan.backup.k8up:
+        files.extend(_backup_files(plan, style))
+        resources.append("backup")
+    for name, text in network_policy_files(plan):
+        files.append(RenderedFile.text(f"{apps_dir}/{name}", text))
+        resources.append(name)
+    if plan.external_services:
+        resources.append("external-services.yaml")
+        files.append(RenderedFile.text(f"{apps_dir}/external-services.yaml", _external_services(plan)))
+    components = [f"../../profiles/{p}" for p in sorted({n.profile for n in plan.nodes})]
+    files.append(_kustomization(apps_dir, resources, [], components=components))
+    return files
+
+
+def _namespaces_file(plan: ClusterPlan, style: ReleaseStyle, apps_dir: str) -> RenderedFile:
+    keeps_data = {a.namespace for a in plan.apps if a.has_data}
+    namespaces = [{"name": ns, "level": level, "keeps_data": ns in keeps_data} for ns, level in plan.namespaces.items()]
+    return RenderedFile.text(
+        f"{apps_dir}/namespaces.yaml",
+        render_template("overlays/cluster/namespaces.yaml.j2", namespaces=namespaces, engine_title=style.title, keep_annotation=style.keep_annotation),
+    )
+
+
+def _app_releases(plan: ClusterPlan, style: ReleaseStyle, releases_dir: str) -> list[RenderedFile]:
+    """apps/releases/: each app's base and its values patch. A level of its own: the level above
+    adds the hardware-profile Components, which must see the patched releases (labels included)."""
+    profile_of = {n.name: n.profile for n in plan.nodes}
+    files = []
+    resources, patches = [], []
+    for app in plan.apps:
+        resources.append(f"../../../../{APP_BASES}/{app.name}")
+        name = f"{app.name}-values.yaml"
+        patches.append(name)
+        profiles = {profile_of[n] for n in app.eligible_nodes}
+        # An app confined to one hardware profile takes that profile's adjustments.
+        labels = {"clustergen.dev/profile": profiles.pop()} if len(profiles) == 1 else {}
+        files.append(RenderedFile.text(f"{releases_dir}/{name}", _release_patch(style, app.name, app.namespace, app.cluster_values, labels)))
+    files.append(_kustomization(releases_dir, resources, patches))
+    return files
 
 
 def encrypted_secrets(style: ReleaseStyle, folder: str, names: list[str]) -> tuple[list[str], list[str], list[RenderedFile]]:
@@ -204,8 +201,6 @@ def encrypted_secrets(style: ReleaseStyle, folder: str, names: list[str]) -> tup
 def _backup_files(plan: ClusterPlan, style: ReleaseStyle) -> list[RenderedFile]:
     """apps/backup/: a k8up Schedule (and PodConfig where needed) per namespace with data, and
     its SOPS-encrypted credentials. In the apps layer: k8up's CRDs come with the controllers."""
-    from ..plan.backup import BACKUP_PODCONFIG, BACKUP_SECRET, K8UP_UID
-
     backup = plan.backup
     folder = backup_folder(plan)
     schedules = render_template(
@@ -216,9 +211,9 @@ def _backup_files(plan: ClusterPlan, style: ReleaseStyle) -> list[RenderedFile]:
         bucket_for=backup.bucket_for,
         schedule=backup.schedule,
         keep=backup.keep,
-        secret=BACKUP_SECRET,
-        podconfig=BACKUP_PODCONFIG,
-        k8up_uid=K8UP_UID,
+        secret=backup.secret,
+        podconfig=backup.podconfig,
+        k8up_uid=backup.k8up_uid,
     )
     secret_resources, generators, generator_files = encrypted_secrets(style, folder, secret_file_names(plan, folder))
     kustomization = render_template("overlays/cluster/kustomization.yaml.j2", resources=["schedules.yaml", *secret_resources], patches=[], generators=generators)
@@ -226,20 +221,18 @@ def _backup_files(plan: ClusterPlan, style: ReleaseStyle) -> list[RenderedFile]:
 
 
 def _config_files(plan: ClusterPlan) -> list[tuple[str, str]]:
-    inv = plan.inventory
-    comps = inv.components
+    settings = plan.settings
     result = []
     if plan.cluster_issuer:
-        acme = "https://acme-staging-v02.api.letsencrypt.org/directory" if comps.tls_staging else "https://acme-v02.api.letsencrypt.org/directory"
         result.append(
             (
                 "cluster-issuers.yaml",
                 render_template(
                     "overlays/cluster/configs/cluster-issuers.yaml.j2",
                     issuer=plan.cluster_issuer,
-                    cluster_name=inv.cluster_name,
-                    email=comps.tls_email or "",
-                    acme_server=acme,
+                    cluster_name=settings.cluster_name,
+                    email=settings.tls_email,
+                    acme_server=settings.acme_server,
                     solver=plan.acme_solver,
                 ),
             )
@@ -251,14 +244,12 @@ def _config_files(plan: ClusterPlan) -> list[tuple[str, str]]:
     longhorn = plan.backup.longhorn if plan.backup is not None else None
     if longhorn is not None:
         result.append(("longhorn-backup.yaml", render_template("overlays/cluster/configs/longhorn-backup.yaml.j2", backup=longhorn)))
-    if comps.load_balancer == "metallb":
-        result.append(("metallb-pool.yaml", render_template("overlays/cluster/configs/metallb-pool.yaml.j2", pools=list(inv.network.load_balancer_pools), bgp=plan.bgp)))
+    if settings.load_balancer == "metallb":
+        result.append(("metallb-pool.yaml", render_template("overlays/cluster/configs/metallb-pool.yaml.j2", pools=list(settings.network.load_balancer_pools), bgp=plan.bgp)))
     return result
 
 
 def _external_services(plan: ClusterPlan) -> str:
-    from ..plan.apps import INGRESS_CLASS
-
     services = [
         {
             "name": s.name,
@@ -268,9 +259,9 @@ def _external_services(plan: ClusterPlan) -> str:
             "port": s.port,
             "port_name": s.protocol.lower() if s.protocol != "TCP" else "tcp",
             "protocol": s.protocol,
-            "host": s.host if INGRESS_CLASS.get(plan.inventory.components.ingress) or plan.gateway is not None else None,
+            "host": s.host if plan.settings.ingress_class or plan.gateway is not None else None,
             "gateway": plan.gateway.parent_ref() if plan.gateway is not None else None,
-            "ingress_class": INGRESS_CLASS.get(plan.inventory.components.ingress, ""),
+            "ingress_class": plan.settings.ingress_class,
             "issuer": plan.cluster_issuer,
         }
         for s in plan.external_services
@@ -298,15 +289,10 @@ def storage_classes(plan: ClusterPlan) -> list[tuple[str, str]]:
     return [("storageclasses.yaml", render_template("overlays/cluster/storage/longhorn-storageclasses.yaml.j2", classes=classes))]
 
 
-def render_profile_components(plan: ClusterPlan) -> list[RenderedFile]:
+def render_profile_components(plan: ClusterPlan, style: ReleaseStyle) -> list[RenderedFile]:
     """overlays/profiles/<profile>/: one Kustomize Component per hardware profile in use."""
-    from .. import catalog
-
-    style = release_style(plan)
-    custom = plan.inventory.raw.get("profiles", {})
     files = []
-    for profile in sorted({n.profile for n in plan.nodes}):
-        data = {**catalog.profiles().get(profile, {}), **custom.get(profile, {})}
+    for profile, data in plan.profiles.items():
         overlay = data.get("overlay", {})
         files.append(
             RenderedFile.text(

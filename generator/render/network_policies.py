@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..plan.model import ClusterPlan
-from ..plan.network_policy import NamespacePolicy
+from ..plan.model import ClusterPlan, NamespacePolicy
 from .templates import render_template
 
 FILE = "network-policies.yaml"

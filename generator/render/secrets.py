@@ -13,13 +13,11 @@ from __future__ import annotations
 import posixpath
 from typing import TYPE_CHECKING, Any
 
-from ..plan.backup import BACKUP_SECRET, LONGHORN_NAMESPACE
-from ..plan.dns import store_field
-from ..plan.monitoring import GRAFANA_SECRET, MONITORING_NAMESPACE
 from ..plan.model import ClusterPlan
+from ..shared import layout
 
 if TYPE_CHECKING:
-    from . import ClusterSecrets
+    from ..shared import ClusterSecrets
 
 # Until the user stores the S3 keys, the Secret holds this and backups fail to authenticate.
 S3_PLACEHOLDER = "unset: store it in .clustergen/secrets.sops.yaml (README, Backups)"
@@ -27,21 +25,21 @@ DNS_PLACEHOLDER = "unset: store it in .clustergen/secrets.sops.yaml (README, DNS
 
 
 def controllers_folder(plan: ClusterPlan) -> str:
-    return f"overlays/{plan.inventory.cluster_name}/infrastructure/controllers"
+    return layout.controllers_folder(plan.settings.cluster_name)
 
 
 def storage_folder(plan: ClusterPlan) -> str:
-    return f"overlays/{plan.inventory.cluster_name}/infrastructure/storage"
+    return f"overlays/{plan.settings.cluster_name}/infrastructure/storage"
 
 
 def backup_folder(plan: ClusterPlan) -> str:
-    return f"overlays/{plan.inventory.cluster_name}/apps/backup"
+    return layout.backup_folder(plan.settings.cluster_name)
 
 
 def wanted_secret_fields(plan: ClusterPlan) -> tuple[str, ...]:
     """ClusterSecrets fields this cluster needs generated (once) beyond its distribution's."""
     fields = []
-    if plan.inventory.components.monitoring:
+    if plan.monitoring is not None:
         fields.append("grafana_admin_password")
     if plan.backup is not None and plan.backup.k8up:
         fields.append("restic_password")
@@ -60,11 +58,11 @@ def secret_manifests(plan: ClusterPlan, secrets: ClusterSecrets | None) -> list[
         return found if found is not None else placeholder
 
     result = []
-    if plan.inventory.components.monitoring:
+    if plan.monitoring is not None:
         result.append(
             (
-                posixpath.join(controllers_folder(plan), f"{GRAFANA_SECRET}.sops.yaml"),
-                _secret(GRAFANA_SECRET, MONITORING_NAMESPACE, {"admin-user": "admin", "admin-password": value("grafana_admin_password")}),
+                posixpath.join(controllers_folder(plan), f"{plan.monitoring.grafana_secret}.sops.yaml"),
+                _secret(plan.monitoring.grafana_secret, plan.monitoring.namespace, {"admin-user": "admin", "admin-password": value("grafana_admin_password")}),
             )
         )
     if plan.backup is not None:
@@ -74,7 +72,7 @@ def secret_manifests(plan: ClusterPlan, secrets: ClusterSecrets | None) -> list[
                 "access-key-id": value("backup_s3_access_key_id", S3_PLACEHOLDER),
                 "secret-access-key": value("backup_s3_secret_access_key", S3_PLACEHOLDER),
             }
-            result.append((posixpath.join(backup_folder(plan), f"{ns.name}.sops.yaml"), _secret(BACKUP_SECRET, ns.name, data)))
+            result.append((posixpath.join(backup_folder(plan), f"{ns.name}.sops.yaml"), _secret(plan.backup.secret, ns.name, data)))
     longhorn = plan.backup.longhorn if plan.backup is not None else None
     if longhorn is not None:
         # Longhorn's S3 backup target reads these keys (types/types.go at longhorn-manager v1.12.1).
@@ -84,10 +82,10 @@ def secret_manifests(plan: ClusterPlan, secrets: ClusterSecrets | None) -> list[
             "AWS_ENDPOINTS": longhorn.endpoint,
         }
         result.append((posixpath.join(storage_folder(plan), f"{longhorn.credential_secret}.sops.yaml"),
-                       _secret(longhorn.credential_secret, LONGHORN_NAMESPACE, data)))
+                       _secret(longhorn.credential_secret, longhorn.namespace, data)))
     dns = plan.dns
     if dns is not None and dns.secret_managed:
-        data = {key: value(store_field(key), DNS_PLACEHOLDER) for key in dns.secret_keys}
+        data = {key: value(dns.store_field(key), DNS_PLACEHOLDER) for key in dns.secret_keys}
         for ns in dns.secret_namespaces:
             result.append((posixpath.join(controllers_folder(plan), f"{dns.secret_name}.{ns}.sops.yaml"), _secret(dns.secret_name, ns, data)))
     return result
@@ -102,7 +100,7 @@ def missing_store_keys(plan: ClusterPlan, secrets: ClusterSecrets) -> list[str]:
     dns = plan.dns
     if dns is None or not dns.secret_managed:
         return []
-    return [key_name(store_field(key)) for key in dns.secret_keys if getattr(secrets, store_field(key)) is None]
+    return [key_name(dns.store_field(key)) for key in dns.secret_keys if getattr(secrets, dns.store_field(key)) is None]
 
 
 def secret_file_names(plan: ClusterPlan, folder: str) -> list[str]:

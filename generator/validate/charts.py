@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import ipaddress
 import json
 import os
 import posixpath
@@ -77,6 +78,20 @@ class NotAChart(Unavailable):
 
     def __init__(self, message: str):
         super().__init__(message, fault=True)
+
+
+def _loopback(url: str) -> bool:
+    host = urllib.parse.urlsplit(url).hostname or ""
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def plain_http(source: ChartSource) -> bool:
+    """Flux's `insecure`, or a registry on this machine's loopback, which container runtimes also
+    speak plain HTTP to by default (an Argo CD source has no insecure flag of its own)."""
+    return source.plain_http or _loopback(source.url)
 
 
 @dataclass(frozen=True)
@@ -220,7 +235,7 @@ def unpack(archive: bytes, dest: Path) -> None:
     """Unpack a chart archive's single top folder into ``dest``, refusing
     anything that would land outside it or is not a plain file or folder."""
     try:
-        tar = tarfile.open(fileobj=io.BytesIO(archive), mode="r:*")
+        tar = tarfile.open(fileobj=io.BytesIO(archive), mode="r:*")  # noqa: SIM115 - closed by the `with tar:` below, after the open error is worded
     except (tarfile.TarError, OSError, EOFError) as exc:
         raise Unavailable(f"not a chart archive: {exc}", fault=True) from None
     with tar:
@@ -439,7 +454,7 @@ class ChartStore:
         version = None if source.digest else source.version
         with tempfile.TemporaryDirectory(prefix=".pull-", dir=work) as dest:
             try:
-                _bounded(lambda: helm.pull(ref, destination=dest, version=version, plain_http=source.plain_http),
+                _bounded(lambda: helm.pull(ref, destination=dest, version=version, plain_http=plain_http(source)),
                          seconds, f"cannot reach {source.url}")
             except helm.HelmError as exc:
                 text = " ".join(str(exc).split())
@@ -459,7 +474,7 @@ class ChartStore:
             seconds = self.net.allowance()
             self.net.requests += 1
             try:
-                with helm.RegistryClient(plain_http=plain_http) as client:
+                with helm.RegistryClient(plain_http=plain_http or _loopback(url)) as client:
                     self._tags[url] = _bounded(lambda: client.tags(url), seconds, f"cannot reach {url}")
             except helm.HelmError as exc:
                 raise Unavailable(f"cannot list the tags of {url}: {' '.join(str(exc).split())}") from None

@@ -105,8 +105,9 @@ class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
             self.recursive_objects.clear()
 
 
-_IMPLICIT = {first: tuple(resolvers) for first, resolvers in _Loader.yaml_implicit_resolvers.items()
-             if first is not None}
+# YAML 1.1's `=` "value" tag has no meaning in Kubernetes' YAML (CRD enums list "=" as text).
+_IMPLICIT = {first: tuple((tag, regexp) for tag, regexp in resolvers if tag != _TAG + "value")
+             for first, resolvers in _Loader.yaml_implicit_resolvers.items() if first is not None}
 if None in _Loader.yaml_implicit_resolvers:  # pragma: no cover - SafeLoader registers none
     raise ImportError("wildcard implicit resolvers are not supported by the fast resolver")
 

@@ -420,6 +420,23 @@ class Renderer:
             self._render(doc, chart, values, release, namespace, [], not h.get("skipCrds"))
         return rendered
 
+    def _argo_oci_source(self, doc: Document, base: tuple[PathPart, ...], url: str, path: object,
+                         revision: str) -> _Chart | None:
+        """Argo CD's native OCI source (repoURL oci://…, no chart): the artifact is the chart."""
+        if self.store is None:
+            return None
+        what = f"chart {url}"
+        if not exact_version(revision):
+            self._unavailable(doc, (*base, "targetRevision"), what,
+                              f"targetRevision {revision or '(none)'!r} is not an exact version; "
+                              "only pinned charts are fetched", False)
+            return None
+        if posixpath.normpath(str(path or ".")) != ".":
+            self._unavailable(doc, (*base, "path"), what,
+                              f"path {path!r} inside the artifact: only a chart at its root (path: .) is rendered", False)
+            return None
+        return self._fetch(doc, (*base, "targetRevision"), ChartSource("oci", url, version=revision))
+
     def _argo_chart(self, doc: Document, base: tuple[PathPart, ...], src: dict) -> _Chart | None:
         url, path, revision = src.get("repoURL"), src.get("path"), str(src.get("targetRevision") or "").strip()
         if src.get("chart"):
@@ -437,6 +454,8 @@ class Renderer:
                 oci = url if url.startswith("oci://") else "oci://" + url
                 source = ChartSource("oci", f"{oci.rstrip('/')}/{name}", version=revision)
             return self._fetch(doc, (*base, "targetRevision"), source)
+        if isinstance(url, str) and url.strip().startswith("oci://"):
+            return self._argo_oci_source(doc, base, url.strip(), path, revision)
         if self.sources.is_local_url(url):
             if not isinstance(path, str) or not (self.root / posixpath.normpath(path)).is_dir():
                 return None  # the references check reports a missing folder
@@ -555,7 +574,7 @@ class Renderer:
                 continue
             file = posixpath.join(label, template.split("/", 1)[1] if "/" in template else template)
             try:
-                rendered = parse_documents(text, file, RENDERED, origin)
+                rendered = [d for piece in split_manifest(text) for d in parse_documents(piece, file, RENDERED, origin)]
             except yaml.YAMLError as exc:
                 self.faults.append(Fault(CHECK, file, None, doc.ident, None,
                                          f"rendered with {doc.ident}'s values, not valid YAML: {exc}"))
@@ -563,6 +582,16 @@ class Renderer:
             for d in rendered:
                 d.index, d.line, d.namespace_default = -1, None, namespace
             self.docs.extend(rendered)
+
+
+# Helm cuts a template's output into documents with this pattern, not with a YAML parser: a
+# separator glued to the next line by whitespace trimming (`---# comment`) still separates.
+_HELM_SEPARATOR = re.compile(r"(?:^|\s*\n)---\s*")
+
+
+def split_manifest(text: str) -> list[str]:
+    """A template's rendered text as the documents Helm sends to the API server."""
+    return [piece for piece in _HELM_SEPARATOR.split(text) if piece.strip()]
 
 
 def _git_pin(ref: dict) -> str:

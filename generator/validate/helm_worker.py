@@ -16,6 +16,7 @@ Only this package's own parent process ever writes to the worker.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import select
@@ -49,7 +50,7 @@ class HelmWorker:
         """Start the worker now (it loads while the caller does other work)."""
         if self._proc is not None and self._proc.poll() is None:
             return
-        self._stderr = tempfile.TemporaryFile()
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the worker; close() ends both
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in [_package_root(), os.environ.get("PYTHONPATH", "")] if p)}
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "generator.validate.helm_worker", str(self.memory_mib << 20)],
@@ -148,10 +149,9 @@ class HelmWorker:
             self._stderr = None
 
     def __del__(self) -> None:
-        try:
+        # At interpreter shutdown close() may fail; the worker ends with its stdin anyway.
+        with contextlib.suppress(Exception):
             self.close()
-        except Exception:  # interpreter shutdown: the worker ends with its stdin anyway
-            pass
 
     def __enter__(self) -> HelmWorker:
         return self
@@ -203,7 +203,7 @@ def _serve(memory_bytes: int) -> None:
         limit = _address_space() + memory_bytes
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
-    operations = {"render": _render, "lint": _lint}
+    operations: dict[str, Any] = {"render": _render, "lint": _lint}
     while True:
         header = inp.read(_HEADER.size)
         if len(header) < _HEADER.size:

@@ -21,9 +21,9 @@ from .options import ValidateOptions
 from .schemas import expand_location
 
 try:
-    _Dumper = yaml.CSafeDumper
+    _Dumper: type = yaml.CSafeDumper
 except AttributeError:  # pragma: no cover
-    _Dumper = yaml.SafeDumper  # type: ignore[misc]
+    _Dumper = yaml.SafeDumper
 
 
 def require() -> str:

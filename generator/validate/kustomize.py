@@ -114,7 +114,7 @@ def _entries(root: Path, kfile: str) -> list[tuple[str, int, str]]:
         return []  # kustomize reports it
     if not isinstance(data, dict):
         return []
-    found = []
+    found: list = []
     for name in REFERENCE_FIELDS:
         items = data.get(name)
         if isinstance(items, list):
@@ -260,7 +260,8 @@ KSOPS_API = "viaduct.ai/"
 
 def _ksops_files(directory: Path, generators: list) -> tuple[list[str], list]:
     """The files KSOPS generators would decrypt, and the generators that are not KSOPS."""
-    files, others = [], []
+    files: list[str] = []
+    others: list = []
     for entry in generators:
         path = directory / str(entry)
         try:

@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from ..shared.layout import FACTS_PATH
 from .documents import (
     Document,
     PathPart,
@@ -33,7 +34,7 @@ from .model.workloads import POD_SPEC_PATHS
 from .sources import LocalSources, application_sources
 
 CHECK = "references"
-FACTS_FILE = ".clustergen/facts.yaml"
+FACTS_FILE = FACTS_PATH
 SOURCE_KINDS = {"GitRepository", "HelmRepository", "OCIRepository", "Bucket", "HelmChart", "ExternalArtifact"}
 _DEFAULT_CLASS_ANNOTATIONS = ("storageclass.kubernetes.io/is-default-class",
                               "storageclass.beta.kubernetes.io/is-default-class")

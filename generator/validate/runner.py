@@ -277,7 +277,7 @@ def _renderable(d: Document) -> bool:
 
 
 def _kustomize(root, layout, yaml_docs, unmanaged, bootstrap, jobs, report, advance,
-               locator) -> tuple[list[Document], LocalSources]:
+               locator) -> tuple[list[Document], LocalSources, dict[str, list[Document]]]:
     # A Component only builds inside the kustomization that includes it.
     components = {posixpath.dirname(d.file) for d in yaml_docs
                   if d.kind == "Component" and d.api_version.startswith("kustomize.config.k8s.io/")}

@@ -21,6 +21,7 @@ from . import kubernetes, secrets
 from .documents import Document, PathPart, error_line, error_message, locate, parse_documents
 from .report import Fault, KindCounts
 from .schemas import SchemaStore
+import contextlib
 
 # Measured on this 2-core VM (bench/validate.py, best of 5): 10k documents
 # (3.5 MB) take 0.82 s serially and 0.89-0.96 s with two workers; 50k (17 MB)
@@ -137,10 +138,8 @@ def scan_files(config: ScanConfig, tasks: list[FileTask], jobs: int,
     size = 0
     for t in tasks:
         if t.parse:
-            try:
+            with contextlib.suppress(OSError):
                 size += (root / t.rel).stat().st_size
-            except OSError:
-                pass
     threshold = PARALLEL_MIN_BYTES if min_bytes is None else min_bytes
     if jobs <= 1 or size < threshold or len(tasks) < 2 * jobs:
         results = []

@@ -121,10 +121,7 @@ def _py_issues(e: Any) -> list[Issue]:
 
 def expand_location(location: str) -> str:
     """A template for ``location`` (see ValidateOptions for the rules)."""
-    if location == "default" or location.endswith(".json"):
-        template = location
-    else:
-        template = location.rstrip("/") + "/" + CATALOG_LAYOUT
+    template = location if location == "default" or location.endswith(".json") else location.rstrip("/") + "/" + CATALOG_LAYOUT
     for name in _TEMPLATE_VAR.findall(template):
         if name not in _TEMPLATE_VARS:
             raise ValidateUsageError.because(f"schema location {location!r} uses unknown template variable {{{{.{name}}}}}")

@@ -8,9 +8,10 @@ reconcile.py    per-file three-way decisions (merge.py runs git merge-file;
 transaction.py  lock, staging, journal and apply, crash recovery
 writer.py       the session tying them together; diff.py prints a dry run
 
-None of these import the render package at load time: `generate` locks the
-repository and starts decrypting the secrets first, while render and the
-inventory schema machinery (the slowest imports) load.
+None of these import the render package (the types they share with it live in
+generator.shared): `generate` locks the repository and starts decrypting the
+secrets first, while render and the inventory schema machinery (the slowest
+imports) load.
 """
 
 from .diff import unified_diff

@@ -29,7 +29,7 @@ from .paths import check_inside
 from .state import GenerationState, digest
 
 if TYPE_CHECKING:
-    from ..render.files import RenderedFile
+    from ..shared import RenderedFile
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,8 @@ the bytes on disk are handed back unchanged, and regenerating is a no-op.
 Earlier versions kept the token in plaintext at .clustergen/secrets/k3s-token
 (git-ignored); such a repository is migrated on its next generation.
 
-The render package is imported inside the functions that need it: `generate`
-starts decrypting before the slow imports (render pulls in the inventory
-schema machinery) so the two overlap.
+The types it shares with render (ClusterSecrets, RenderedFile, the YAML
+emitter) come from generator.shared: write imports nothing of render.
 """
 
 from __future__ import annotations
@@ -36,8 +35,7 @@ from .sops import Decryption, encrypt
 from .state import digest
 
 if TYPE_CHECKING:
-    from ..render import ClusterSecrets
-    from ..render.files import RenderedFile
+    from ..shared import ClusterSecrets, RenderedFile
 
 def _new_talos_bundle(found: dict[str, str]) -> str:
     from ..talos_pki import new_secrets_bundle
@@ -92,7 +90,7 @@ def key_name(field_name: str) -> str:
 
 
 def secret_values(cluster_secrets: ClusterSecrets) -> dict[str, str]:
-    from ..render import ClusterSecrets
+    from ..shared import ClusterSecrets
 
     values = {key_name(f.name): getattr(cluster_secrets, f.name) for f in dataclasses.fields(ClusterSecrets)}
     return {k: v for k, v in values.items() if v is not None}
@@ -155,7 +153,7 @@ def _complete(distribution: str, values: dict[str, Any], source: Path | None = N
     store lacks (a newer clustergen's additions: generated once, then stored). A field every
     store of the distribution has had from the start is never made up: its absence means a
     damaged or hand-edited file, and a new value would rotate that secret."""
-    from ..render import ClusterSecrets
+    from ..shared import ClusterSecrets
 
     found: dict[str, str] = {}
     needed = NEEDED_FIELDS[distribution] + tuple(wanted)
@@ -215,7 +213,7 @@ def _new_age_key() -> tuple[bytes, Any]:
 
 
 def sops_config(recipient: str) -> str:
-    from ..render.yamltext import to_yaml
+    from ..shared.yamltext import to_yaml
 
     rules = [
         # The cluster secrets: every value encrypted.
@@ -274,7 +272,7 @@ def secret_files(repo: Path, cluster_secrets: ClusterSecrets, manifests: list[tu
     Secrets (``manifests``: path and plaintext Secret, from render.secret_manifests). Call
     once per run: a repository without a key gets a new one each call. A new store records
     ``cluster_name`` inside it (encrypted like the rest), binding it to its cluster."""
-    from ..render.files import RenderedFile
+    from ..shared import RenderedFile
 
     key_file = repo / AGE_KEY_PATH
     encrypted_file = repo / ENCRYPTED_SECRETS_PATH
@@ -307,7 +305,7 @@ def _encrypted_manifests(repo: Path, key_file: Path | None, config: str, manifes
     """Each Secret encrypted by the `*.sops.yaml` rule (only data/stringData). A file on disk
     that decrypts to the same Secret keeps its bytes (SOPS output differs on every run);
     the decryptions run side by side."""
-    from ..render.files import RenderedFile
+    from ..shared import RenderedFile
 
     running = {}
     if key_file is not None:

@@ -91,7 +91,7 @@ class GenerationState:
         )
 
     def text(self) -> str:
-        from ..render.yamltext import to_yaml  # see write/__init__: render loads late
+        from ..shared.yamltext import to_yaml
 
         data: dict[str, object] = {
             "toolVersion": self.tool_version,

@@ -26,7 +26,7 @@ from .state import GenerationState, digest
 from .transaction import apply_updates, pending_recovery, recover, repository_lock
 
 if TYPE_CHECKING:
-    from ..render.files import RenderedFile
+    from ..shared import RenderedFile
 
 BaseLoader = Callable[[], "dict[str, bytes] | None"]
 

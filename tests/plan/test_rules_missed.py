@@ -77,7 +77,7 @@ def test_control_plane_needs_2_gib(third_memory: str, servers: int) -> None:
     ],
 )
 def test_sturdiest_nodes_are_chosen(memories: list[str], servers: list[str], first: str) -> None:
-    plan = plan_of(inventory([node(name, 11 + i, memory=m) for i, (name, m) in enumerate(zip("abcd", memories))]))
+    plan = plan_of(inventory([node(name, 11 + i, memory=m) for i, (name, m) in enumerate(zip("abcd", memories, strict=True))]))
     assert [n.name for n in plan.servers] == servers
     assert plan.first_server.name == first
 
@@ -229,7 +229,7 @@ OTHER = "/dev/serial/by-id/usb-Zooz_ZST10-if01"
     ],
 )
 def test_app_is_pinned_only_when_device_paths_differ(paths: list[str | None], eligible: tuple[str, ...], pinned: str | None) -> None:
-    nodes = [node(name, 11 + i, **({"devices": [stick(p)]} if p else {})) for i, (name, p) in enumerate(zip("abc", paths))]
+    nodes = [node(name, 11 + i, **({"devices": [stick(p)]} if p else {})) for i, (name, p) in enumerate(zip("abc", paths, strict=True))]
     plan = plan_of(inventory(nodes, apps=[device_app()]))
     app = plan.apps[0]
     assert app.eligible_nodes == eligible

@@ -87,7 +87,7 @@ def test_heavy_app_with_only_small_nodes_fits_nowhere() -> None:
     ],
 )
 def test_arch_affinity_only_when_some_node_cannot_run_the_image(node_arches: list[str], app_arches: list[str] | None, eligible: tuple[str, ...], affinity: list[str] | None) -> None:
-    nodes = [node(name, 11 + i, arch=arch) for i, (name, arch) in enumerate(zip("ab", node_arches))]
+    nodes = [node(name, 11 + i, arch=arch) for i, (name, arch) in enumerate(zip("ab", node_arches, strict=True))]
     app = plan_of(inventory(nodes, apps=[custom_app(**({"arches": app_arches} if app_arches else {}))])).apps[0]
     assert app.eligible_nodes == eligible
     arch_terms = [e["values"] for e in match_expressions(app) if e["key"] == "kubernetes.io/arch"]
@@ -252,7 +252,7 @@ def test_load_balancer_choice(lb: str, component: str | None, disabled: tuple[st
 
 @pytest.mark.parametrize("flags, serving", [([None, None], [True, True]), ([False, None], [False, True]), ([True, False], [True, False])])
 def test_servicelb_nodes_opt_out(flags: list[bool | None], serving: list[bool]) -> None:
-    nodes = [node(name, 11 + i, **({"serviceLB": f} if f is not None else {})) for i, (name, f) in enumerate(zip("ab", flags))]
+    nodes = [node(name, 11 + i, **({"serviceLB": f} if f is not None else {})) for i, (name, f) in enumerate(zip("ab", flags, strict=True))]
     plan = plan_of(inventory(nodes, components={"loadBalancer": "servicelb"}))
     assert [("svccontroller.k3s.cattle.io/enablelb" in n.node_labels) for n in plan.nodes] == serving
 

@@ -45,7 +45,7 @@ def check_devices(templates: list[PodTemplate], docs: list[Document]) -> list[Fi
         for field in ("initContainers", "containers"):
             for i, c in enumerate(t.spec.get(field) or []):
                 c = mapping(c)
-                used = [devices[m.get("name")] for m in c.get("volumeMounts") or []
+                used = [devices[m["name"]] for m in c.get("volumeMounts") or []
                         if isinstance(m, dict) and m.get("name") in devices]
                 privileged = mapping(c.get("securityContext")).get("privileged") is True
                 if used and not privileged and not _extended_resources(c):

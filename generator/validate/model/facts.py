@@ -42,6 +42,8 @@ class ClusterFacts:
     load_balancers: set[str] = field(default_factory=set)  # servicelb when k3s serves LoadBalancers
     backups: bool = False
     ingress_public: bool = False
+    # (namespace, labels) of pods the distribution runs itself, which Services may select.
+    shipped_pods: list[tuple[str, dict[str, str]]] = field(default_factory=list)
 
 
 # What each distribution creates on its own (k3s: its packaged components and the
@@ -54,6 +56,10 @@ _ENGINE_GROUPS = {
 }
 _ENGINE_NAMESPACES = {"flux": "flux-system", "argocd": "argocd"}
 _K3S_GROUPS = {"helm.cattle.io", "k3s.cattle.io"}
+# Pod labels of what k3s packages (its manifests/coredns.yaml and metrics-server/) and of
+# the CoreDNS Talos deploys (it keeps the kube-dns label, as kube-prometheus-stack expects).
+_K3S_PODS = {"coredns": {"k8s-app": "kube-dns"}, "metrics-server": {"k8s-app": "metrics-server"}}
+_TALOS_PODS = ({"k8s-app": "kube-dns"},)
 
 
 def cluster_facts(data: Any) -> ClusterFacts:
@@ -78,6 +84,9 @@ def cluster_facts(data: Any) -> ClusterFacts:
             facts.shipped |= {("IngressClass", "traefik")}
         if "servicelb" in packaged:
             facts.load_balancers.add("servicelb")
+        facts.shipped_pods += [("kube-system", labels) for name, labels in _K3S_PODS.items() if name in packaged]
+    elif facts.distribution == "talos":
+        facts.shipped_pods += [("kube-system", labels) for labels in _TALOS_PODS]
     facts.load_balancers |= {str(lb) for lb in data.get("loadBalancers") or [] if lb != "metallb"}
     facts.backups = bool(data.get("backups"))
     facts.ingress_public = bool(data.get("ingressPublic"))

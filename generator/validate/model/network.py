@@ -25,10 +25,7 @@ def _peer_matches(peer: object, from_ns: str, own_ns: str, from_labels: dict) ->
     if "ipBlock" in peer:
         return False  # pod-to-pod traffic is not from an ipBlock
     ns_selector, pod_selector = peer.get("namespaceSelector"), peer.get("podSelector")
-    if ns_selector is None:
-        in_namespace = from_ns == own_ns
-    else:
-        in_namespace = selector_matches(ns_selector, {_NAME_LABEL: from_ns})
+    in_namespace = from_ns == own_ns if ns_selector is None else selector_matches(ns_selector, {_NAME_LABEL: from_ns})
     return in_namespace and (pod_selector is None or selector_matches(pod_selector, from_labels))
 
 
@@ -77,7 +74,7 @@ def _target_port(service: Document, port: object, templates: list[PodTemplate]) 
         p = mapping(p)
         if port is None or p.get("name") == port or p.get("port") == port:
             target = p.get("targetPort", p.get("port"))
-            return target, str(p.get("protocol") or "TCP"), pods
+            return target if isinstance(target, (int, str)) else 0, str(p.get("protocol") or "TCP"), pods
     return port if isinstance(port, (int, str)) else 0, "TCP", pods
 
 

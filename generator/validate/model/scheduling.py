@@ -175,7 +175,8 @@ def _spread_capacity(t: PodTemplate, eligible: int) -> tuple[int | None, tuple, 
         if (c.get("topologyKey") == _HOSTNAME and c.get("whenUnsatisfiable") == "DoNotSchedule"
                 and isinstance(min_domains, int) and min_domains > eligible
                 and _selects_some(mapping(c.get("labelSelector")), t.labels)):
-            skew = c.get("maxSkew") if isinstance(c.get("maxSkew"), int) else 1
+            max_skew = c.get("maxSkew")
+            skew = max_skew if isinstance(max_skew, int) else 1
             return eligible * skew, ("topologySpreadConstraints", i), \
                 f"topology spread wants {min_domains} nodes with at most {skew} replica(s) each"
     return None, (), ""

@@ -20,6 +20,19 @@ RULE = "services"
 # longhorn-manager labels itself to serve its webhook and recovery backend Services
 # (app/daemon.go and controller/node_controller.go in longhorn-manager v1.12.1).
 RUNTIME_POD_LABELS = frozenset({"longhorn.io/admission-webhook", "longhorn.io/recovery-backend"})
+# Pods an operator makes from a custom resource, by (API group, kind): the labels it gives
+# them (prometheus-operator v0.93 pkg/prometheus and pkg/alertmanager; CloudNativePG's
+# cnpg.io/cluster), so the chart's Service in front of them is not an orphan.
+OPERATOR_POD_LABELS = {
+    ("monitoring.coreos.com", "Prometheus"): lambda name: {
+        "app.kubernetes.io/name": "prometheus", "app.kubernetes.io/instance": name,
+        "app.kubernetes.io/managed-by": "prometheus-operator", "operator.prometheus.io/name": name,
+        "operator.prometheus.io/shard": "0", "prometheus": name},
+    ("monitoring.coreos.com", "Alertmanager"): lambda name: {
+        "app.kubernetes.io/name": "alertmanager", "app.kubernetes.io/instance": name,
+        "app.kubernetes.io/managed-by": "prometheus-operator", "alertmanager": name},
+    ("postgresql.cnpg.io", "Cluster"): lambda name: {"cnpg.io/cluster": name},
+}
 
 
 
@@ -69,21 +82,33 @@ def check_services(templates: list[PodTemplate], docs: list[Document], facts: Cl
             elif not _port_matches(svc, port):
                 findings.append(Finding(d, path, f"backend Service {ns}/{name} has no port {port}"))
     # Pod templates by namespace and label: a selector's first pair narrows the search.
-    by_label: dict[tuple[str, str, str], list[PodTemplate]] = {}
-    for t in templates:
-        for k, v in t.labels.items():
-            by_label.setdefault((t.namespace, str(k), str(v)), []).append(t)
-    for (ns, name), svc in services.items():
+    by_label: dict[tuple[str, str, str], list[dict]] = {}
+    for ns, labels in [(t.namespace, t.labels) for t in templates] + _pods_made_elsewhere(docs, facts):
+        for k, v in labels.items():
+            by_label.setdefault((ns, str(k), str(v)), []).append(labels)
+    for (ns, _name), svc in services.items():
         full = mapping(get_path(svc.data, ("spec", "selector")))
         selector = {k: v for k, v in full.items() if k not in RUNTIME_POD_LABELS}
         first = next(iter(selector.items()), None)
         candidates = by_label.get((ns, str(first[0]), str(first[1])), []) if first else []
-        if selector and not any(_selects(selector, t.labels) for t in candidates):
+        if selector and not any(_selects(selector, labels) for labels in candidates):
             pairs = ", ".join(f"{k}={v}" for k, v in selector.items())
             findings.append(Finding(svc, ("spec", "selector"), f"selector {pairs} matches no pod in namespace {ns}"))
     findings.extend(_load_balancers(services.values(), docs, facts))
     findings.extend(_acme_reachability(docs, facts))
     return findings
+
+
+def _pods_made_elsewhere(docs: list[Document], facts: ClusterFacts) -> list[tuple[str, dict]]:
+    """(namespace, labels) of pods no template in the repository describes: an operator's, from its
+    custom resources (with their podMetadata labels), and the distribution's own."""
+    made = list(facts.shipped_pods)
+    for d in docs:
+        labels_of = OPERATOR_POD_LABELS.get((d.api_version.split("/", 1)[0], d.kind))
+        if labels_of is not None and d.name:
+            extra = mapping(get_path(d.data, ("spec", "podMetadata", "labels")))
+            made.append((d.namespace or "default", {**{str(k): str(v) for k, v in extra.items()}, **labels_of(d.name)}))
+    return made
 
 
 def _load_balancers(services, docs: list[Document], facts: ClusterFacts) -> Iterator[Finding]:

@@ -67,13 +67,13 @@ def check_storage(docs: list[Document], facts: ClusterFacts, complete: bool) -> 
         provisioner = sc.get("provisioner")
         if isinstance(provisioner, str) and provisioner not in served:
             if complete:
-                findings.append(Finding(d, (*path, "provisioner") if not path else path,
+                findings.append(Finding(d, path or ("provisioner",),
                                         f"StorageClass {name} uses provisioner {provisioner}, which no CSI driver or "
                                         "provisioner in the repository or the distribution serves: its volumes never provision"))
             else:
                 undecided.append(f"provisioner {provisioner} of StorageClass {name}")
         if sc.get("reclaimPolicy", "Delete") != "Retain":
-            findings.append(Finding(d, (*path, "reclaimPolicy") if not path else path,
+            findings.append(Finding(d, path or ("reclaimPolicy",),
                                     f"StorageClass {name} has reclaimPolicy {sc.get('reclaimPolicy', 'Delete (the default)')}: "
                                     "deleting a claim, or its namespace, deletes the data; use Retain"))
     findings.extend(_unmade_claims(docs))

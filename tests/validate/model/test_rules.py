@@ -418,6 +418,62 @@ def test_the_ingress_controller_reaches_its_backend_through_network_policies(all
     assert (not [f for f in result.faults if f.check == "network"]) is reaches
 
 
+# Services in front of pods no template describes: kube-prometheus-stack's Prometheus and
+# Alertmanager Services select the pods prometheus-operator makes from their resources, and its
+# CoreDNS exporter Service selects the distribution's own CoreDNS.
+PROMETHEUS_SERVICE = """
+apiVersion: v1
+kind: Service
+metadata: {name: kps-prometheus, namespace: monitoring}
+spec:
+  selector: {app.kubernetes.io/name: prometheus, operator.prometheus.io/name: kps-prometheus}
+  ports: [{name: http-web, port: 9090}]
+"""
+PROMETHEUS = """---
+apiVersion: monitoring.coreos.com/v1
+kind: Prometheus
+metadata: {name: kps-prometheus, namespace: monitoring}
+spec: {replicas: 1}
+"""
+ALERTMANAGER_SERVICE = """
+apiVersion: v1
+kind: Service
+metadata: {name: kps-alertmanager, namespace: monitoring}
+spec:
+  selector: {app.kubernetes.io/name: alertmanager, alertmanager: kps-alertmanager, team: ops}
+  ports: [{name: http-web, port: 9093}]
+"""
+ALERTMANAGER = """---
+apiVersion: monitoring.coreos.com/v1
+kind: Alertmanager
+metadata: {name: kps-alertmanager, namespace: monitoring}
+spec: {podMetadata: {labels: {team: ops}}}
+"""
+COREDNS_SERVICE = """
+apiVersion: v1
+kind: Service
+metadata: {name: kps-coredns, namespace: kube-system}
+spec: {selector: {k8s-app: kube-dns}, ports: [{name: http-metrics, port: 9153}]}
+"""
+
+
+@pytest.mark.parametrize("text, facts, served", [
+    (PROMETHEUS_SERVICE, {}, False),  # no Prometheus resource: nothing makes the pods
+    (PROMETHEUS_SERVICE + PROMETHEUS, {}, True),
+    (PROMETHEUS_SERVICE + PROMETHEUS.replace("name: kps-prometheus", "name: other"), {}, False),
+    (PROMETHEUS_SERVICE + PROMETHEUS.replace("namespace: monitoring", "namespace: elsewhere"), {}, False),
+    (ALERTMANAGER_SERVICE + ALERTMANAGER, {}, True),  # podMetadata labels join the operator's
+    (ALERTMANAGER_SERVICE + ALERTMANAGER.replace("team: ops", "team: dev"), {}, False),
+    (COREDNS_SERVICE, {"packaged": ["coredns"]}, True),
+    (COREDNS_SERVICE, {"packaged": []}, False),  # k3s with CoreDNS disabled
+    (COREDNS_SERVICE, {"distribution": "talos"}, True),
+    (COREDNS_SERVICE.replace("kube-dns", "coredns"), {"distribution": "talos"}, False),
+])
+def test_services_may_select_pods_an_operator_or_the_distribution_makes(model, text, facts, served):
+    no_pod = [m for m in messages(model({"a": text}, **facts), "services") if "matches no pod" in m]
+    assert (not no_pod) is served, no_pod
+
+
 LONGHORN_CLASS = ("apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata: {name: lh, annotations: {storageclass.kubernetes.io/is-default-class: 'true'}}\n"
                   "provisioner: driver.longhorn.io\n")
 LOCAL_CLASS = "apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata: {name: local}\nprovisioner: rancher.io/local-path\n"

@@ -1,0 +1,19 @@
+"""The secrets a cluster is generated with: made once by write/, read by render/."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ClusterSecrets:
+    """Generated once per cluster, stored SOPS-encrypted; a distribution uses its own fields."""
+
+    k3s_token: str | None = None
+    talos_secrets: str | None = None  # talosctl's secrets bundle (secrets.yaml), as YAML text
+    talos_admin_client: str | None = None  # the talosconfig's os:admin client certificate and key
+    grafana_admin_password: str | None = None  # monitoring: Grafana's admin login
+    restic_password: str | None = None  # backups: every namespace's restic repository (losing it loses the backups)
+    # Backups: the S3 keys. The user puts them into the store (README); clustergen never makes them up.
+    backup_s3_access_key_id: str | None = None
+    backup_s3_secret_access_key: str | None = None
