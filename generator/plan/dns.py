@@ -9,31 +9,17 @@ commits SOPS-encrypted, filled from the secrets store (render.secrets).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from .. import catalog
 from ..errors import Problem
 from ..inventory.model import Inventory
+from .model import DnsPlan
 
 # The Secret clustergen commits when the inventory names none of its own.
 MANAGED_SECRET = "external-dns-credentials"
 EXTERNAL_DNS_NAMESPACE = "external-dns"
 CERT_MANAGER_NAMESPACE = "cert-manager"
-
-
-@dataclass(frozen=True)
-class DnsPlan:
-    provider: str  # the inventory's name: route53, digitalocean, ...
-    external_dns_name: str  # external-dns's --provider: aws, webhook, ...
-    secret_name: str
-    secret_managed: bool  # clustergen commits the Secret (SOPS); False: the user's own
-    credentials: tuple[tuple[str, str], ...]  # (environment variable, Secret key)
-    secret_namespaces: tuple[str, ...]  # where the Secret must exist: external-dns, and cert-manager for DNS-01
-
-    @property
-    def secret_keys(self) -> tuple[str, ...]:
-        return tuple(key for _, key in self.credentials)
 
 
 def providers() -> dict[str, dict[str, Any]]:
@@ -44,9 +30,7 @@ def provider_credentials(provider: str) -> tuple[tuple[str, str], ...]:
     return tuple(providers()[provider]["credentials"].items())
 
 
-def store_field(key: str) -> str:
-    """The ClusterSecrets field a managed Secret's key is read from: token → dns_token."""
-    return "dns_" + key.replace("-", "_")
+store_field = DnsPlan.store_field
 
 
 def secret_name(inv: Inventory) -> str:
@@ -59,7 +43,9 @@ def plan_dns(inv: Inventory, dns01: bool) -> DnsPlan | None:
         return None
     entry = providers()[provider]
     namespaces = (EXTERNAL_DNS_NAMESPACE, CERT_MANAGER_NAMESPACE) if dns01 else (EXTERNAL_DNS_NAMESPACE,)
+    webhook = entry.get("webhook")
     return DnsPlan(
+        webhook_image=f"{webhook['image']}:{webhook['tag']}" if webhook else None,
         provider=provider,
         external_dns_name=entry["name"],
         secret_name=secret_name(inv),

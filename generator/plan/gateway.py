@@ -12,43 +12,13 @@ cert-manager exist.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 
 from .. import catalog
 from ..errors import Problem
 from ..inventory.model import Inventory
+from .model import GatewayPlan
 
 GATEWAY_COMPONENT = "envoy-gateway"
-HTTPS_LISTENER = "https"
-HTTP_LISTENER = "http"
-
-
-@dataclass(frozen=True)
-class GatewayPlan:
-    name: str
-    namespace: str
-    class_name: str
-    controller_name: str
-    envoy_proxy_api: str
-    domain: str
-    certificate_secret: str
-    cluster_issuer: str | None  # None: no TLS (tls.issuer none): HTTP listener only, no redirect
-    service_annotations: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def tls(self) -> bool:
-        return self.cluster_issuer is not None
-
-    @property
-    def app_listener(self) -> str:
-        """The listener apps attach to."""
-        return HTTPS_LISTENER if self.tls else HTTP_LISTENER
-
-    def parent_ref(self) -> dict[str, str]:
-        """The app chart's ingress.gateway values (charts/app/templates/httproute.yaml)."""
-        return {"name": self.name, "namespace": self.namespace, "sectionName": self.app_listener}
-
-
 def uses_gateway_api(inv: Inventory) -> bool:
     return inv.components.ingress == GATEWAY_COMPONENT
 

@@ -13,24 +13,12 @@ without verification) without a DNS record anywhere.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from .. import catalog
 from ..errors import Problem
 from ..inventory.model import Inventory
-
-
-@dataclass(frozen=True)
-class NodeRegistries:
-    """What every node's container runtime and resolver get (k3s registries.yaml, Talos documents)."""
-
-    mirrors: tuple[tuple[str, tuple[str, ...]], ...] = ()  # registry → endpoint URLs, in order
-    skip_verify: tuple[str, ...] = ()  # endpoint hosts (host:port) whose certificate is not checked
-    host_entries: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (address, host names)
-
-    def __bool__(self) -> bool:
-        return bool(self.mirrors or self.host_entries)
+from .model import NodeRegistries
 
 
 def plan_node_registries(inv: Inventory) -> tuple[NodeRegistries, list[Problem]]:

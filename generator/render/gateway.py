@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..plan.gateway import HTTP_LISTENER, HTTPS_LISTENER, GatewayPlan
+from ..plan.model import HTTP_LISTENER, HTTPS_LISTENER, GatewayPlan
 
 
 def gateway_objects(gateway: GatewayPlan) -> list[dict[str, Any]]:

@@ -119,27 +119,24 @@ def render_readme(plan: ClusterPlan, layers: dict[str, str]) -> RenderedFile:
 
 
 def _lan_readme(plan: ClusterPlan) -> dict[str, Any]:
-    lan = plan.inventory.components.lan_dns
+    lan = plan.lan_dns
     dns = None
     if lan is not None:
-        dns = str(lan.address) if lan.address is not None and plan.inventory.components.load_balancer != "servicelb" else "nodes"
-    return {"dns": dns, "registries": plan.inventory.network.registries}
+        dns = str(lan.address) if lan.address is not None and plan.settings.load_balancer != "servicelb" else "nodes"
+    return {"dns": dns, "registries": plan.settings.network.registries}
 
 
 def _dns_readme(plan: ClusterPlan) -> dict[str, Any]:
-    from ..plan.dns import providers, store_field
-
     if plan.dns is None:
         return {"dns_webhook": None, "dns_store_keys": {}}
-    webhook = providers()[plan.dns.provider].get("webhook")
 
     def camel(field: str) -> str:
         first, *rest = field.split("_")
         return first + "".join(part.title() for part in rest)
 
     return {
-        "dns_webhook": f"{webhook['image']}:{webhook['tag']}" if webhook else None,
-        "dns_store_keys": {key: camel(store_field(key)) for key in plan.dns.secret_keys},
+        "dns_webhook": plan.dns.webhook_image,
+        "dns_store_keys": {key: camel(plan.dns.store_field(key)) for key in plan.dns.secret_keys},
     }
 
 

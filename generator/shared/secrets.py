@@ -17,3 +17,14 @@ class ClusterSecrets:
     # Backups: the S3 keys. The user puts them into the store (README); clustergen never makes them up.
     backup_s3_access_key_id: str | None = None
     backup_s3_secret_access_key: str | None = None
+    # DNS: the provider's credentials (plan.dns store_field: Secret key token → dns_token), put
+    # into the store by the user when clustergen commits the external-dns Secret.
+    dns_api_token: str | None = None
+    dns_token: str | None = None
+    dns_access_key_id: str | None = None
+    dns_secret_access_key: str | None = None
+    dns_tsig_secret: str | None = None
+    dns_password: str | None = None
+    dns_application_key: str | None = None
+    dns_application_secret: str | None = None
+    dns_consumer_key: str | None = None
