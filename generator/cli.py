@@ -206,7 +206,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
     if not args.path.is_dir():
         raise ClustergenError([Problem(f"{args.path} is not a folder", hint="pass the generated repository's folder")])
-    version = args.kubernetes_version or _pinned_kubernetes_version(args.path)
+    version = args.kubernetes_version or _pinned_kubernetes_version(args.path) or ValidateOptions.kubernetes_version
     options = ValidateOptions(
         strict=args.strict,
         schema_locations=tuple(args.schema_location),
@@ -215,7 +215,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         offline=args.offline,
         chart_cache_dir=args.chart_cache,
         progress=args.output == "text",
-        **({"kubernetes_version": version} if version else {}),
+        kubernetes_version=version,
     )
     report = validate_repository(args.path, options)
     render_report(report, args.output, sys.stdout)

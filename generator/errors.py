@@ -1,7 +1,9 @@
 """The one user-facing error type, and the problems it carries.
 
 Every stage raises a subclass of ``ClustergenError``; only the CLI catches it,
-prints each problem, and exits with status 2.  A ``Problem`` is also how
+prints each problem, and exits with status 2.  Anything else (a ``ValueError``, a
+``tools.ToolError`` no stage turned into a user error) is a bug in clustergen and
+reaches the user as a traceback.  A ``Problem`` is also how
 stages report warnings, so ``plan`` can show them and ``--strict`` can
 promote them.
 """
@@ -9,6 +11,7 @@ promote them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, Self
 
 
 @dataclass(frozen=True)
@@ -52,8 +55,8 @@ class ClustergenError(Exception):
         super().__init__(self.summary())
 
     @classmethod
-    def single(cls, message: str, **where: object) -> "ClustergenError":
-        return cls([Problem(message, **where)])  # type: ignore[arg-type]
+    def single(cls, message: str, **where: Any) -> Self:
+        return cls([Problem(message, **where)])
 
     def summary(self) -> str:
         return "\n".join(p.format() for p in self.problems)
@@ -75,10 +78,15 @@ class WriteError(ClustergenError):
     """The output directory cannot be written safely."""
 
 
-class ValidateUsageError(ClustergenError):
+class ValidateError(ClustergenError):
+    """The repository cannot be validated at all (git cannot list its files). A problem
+    found in the repository is a validation fault in the report, not this."""
+
+
+class ValidateUsageError(ValidateError):
     """`clustergen validate` was asked for something it cannot do (an unknown engine, a bad
-    schema-location template, a path that is no folder)."""
+    schema-location template, a path that is no folder, an unknown report format)."""
 
     @classmethod
-    def because(cls, message: str, hint: str | None = None) -> "ValidateUsageError":
+    def because(cls, message: str, hint: str | None = None) -> Self:
         return cls([Problem(message, hint=hint)])

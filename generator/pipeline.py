@@ -134,6 +134,11 @@ def generate(inventory_path: Path, output: Path, *, strict: bool = False, dry_ru
                 "backups are on, but the S3 keys are not in .clustergen/secrets.sops.yaml yet: "
                 "set backupS3AccessKeyId and backupS3SecretAccessKey (README, Backups) and regenerate"
             )
+        if any(a.pull_secret for a in plan.apps) and cluster_secrets.registry_auths is None:
+            report.notes.append(
+                "apps pull with registry credentials, but .clustergen/secrets.sops.yaml has no registryAuths yet: "
+                "put your Docker config JSON there (sops .clustergen/secrets.sops.yaml) and regenerate"
+            )
         from .render.secrets import missing_store_keys
 
         missing = missing_store_keys(plan, cluster_secrets)

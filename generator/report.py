@@ -19,6 +19,8 @@ def plan_as_data(plan: ClusterPlan) -> dict[str, Any]:
         "apiEndpoint": str(plan.api_endpoint),
         "storageClass": plan.storage_class,
         "storageBackend": plan.storage_backend,
+        "rwxStorageClass": plan.rwx_storage_class,
+        "cephFailureDomain": plan.ceph_failure_domain,
         "nodes": [
             {
                 "name": n.name,
@@ -31,9 +33,15 @@ def plan_as_data(plan: ClusterPlan) -> dict[str, Any]:
                 "firstServer": n.first_server,
                 "etcdMember": _etcd_member(plan, n),
                 "gpus": [g.vendor + (f" {g.model}" if g.model else "") for g in n.gpus],
+                "nvidiaDriver": {"branch": n.nvidia_driver.branch, "packages": list(n.nvidia_driver.packages), "reason": n.nvidia_driver.reason}
+                if n.nvidia_driver else None,
+                "location": {"zone": n.zone, "host": n.host},
                 "devices": [d.name for d in n.devices],
                 "labels": n.node_labels,
-                "storage": {"role": n.storage_role, "disks": [d.path for d in n.storage_disks]},
+                "storage": {"role": n.storage_role, "disks": [d.path for d in n.storage_disks],
+                            "osdMemoryTargetMiB": n.osd_memory_target_mib if n.storage_role == "ceph-osd" else None,
+                            "metadataDisk": n.metadata_disk.path if n.metadata_disk and n.storage_role == "ceph-osd" else None,
+                            "cephDaemons": n.ceph_daemon_ok},
                 "swapMiB": n.swap_mib,
                 "k3sDataDisk": n.data_disk.path if n.data_disk else None,
                 "kernelModules": list(n.kernel_modules),
@@ -62,6 +70,31 @@ def _storage_text(node: Any) -> str:
     if node.storage_role == "longhorn":
         return "Longhorn disk"
     return "none"
+
+
+def _gpu_text(node: Any) -> str:
+    """Each GPU with the NVIDIA driver branch the node installs, and why that branch."""
+    if not node.gpus:
+        return "-"
+    names = ", ".join(g.model or g.vendor for g in node.gpus)
+    driver = node.nvidia_driver
+    if driver is None:
+        return names
+    why = {"override": "set in gpus[].driver", "default": "model unknown"}.get(driver.reason, "/".join(driver.generations))
+    return f"{names}: driver {driver.branch} ({why})"
+
+
+def _location_text(node: Any) -> str:
+    return " / ".join(p for p in (node.zone, node.host) if p) or "-"
+
+
+def _storage_cell(node: Any) -> str:
+    text = _storage_text(node)
+    if node.storage_role == "ceph-osd":
+        text += f", target {_gib(node.osd_memory_target_mib)}" + (", DB on " + node.metadata_disk.path.rsplit("/", 1)[-1] if node.metadata_disk else "")
+    if not node.ceph_daemon_ok:
+        text += ", no mon/mgr"
+    return text
 
 
 def _talos_json(node: Any) -> dict[str, Any]:
@@ -122,8 +155,10 @@ def print_plan(plan: ClusterPlan) -> None:
     console = Console(width=None if sys.stdout.isatty() else 200)
     talos = plan.inventory.distribution == "talos"
     release = f"Talos {plan.distribution_version}, Kubernetes v{plan.kubernetes_version}" if talos else f"k3s {plan.distribution_version}"
-    nodes = Table(title=f"{plan.inventory.cluster_name}: nodes ({release}, {plan.inventory.engine}, API {plan.api_endpoint}, storage {plan.storage_backend}: default class {plan.storage_class})")
-    columns = ["node", "profile", "arch", "memory", "boot", "role", "etcd", "storage", "GPU", "devices", "labels"]
+    nodes = Table(title=f"{plan.inventory.cluster_name}: nodes ({release}, {plan.inventory.engine}, API {plan.api_endpoint}, storage {plan.storage_backend}: default class {plan.storage_class}"
+                  + (f", ReadWriteMany {plan.rwx_storage_class}" if plan.rwx_storage_class else "")
+                  + (f", Ceph failure domain {plan.ceph_failure_domain}" if plan.ceph_failure_domain else "") + ")")
+    columns = ["node", "profile", "arch", "memory", "boot", "location", "role", "etcd", "storage", "GPU", "devices", "labels"]
     if talos:
         columns.insert(columns.index("labels"), "image")
     for column in columns:
@@ -139,10 +174,11 @@ def print_plan(plan: ClusterPlan) -> None:
             n.arch,
             _gib(n.memory_mib),
             n.boot_medium,
+            _location_text(n),
             role,
             etcd,
-            _storage_text(n),
-            ", ".join(g.vendor for g in n.gpus) or "-",
+            _storage_cell(n),
+            _gpu_text(n),
             ", ".join(d.name for d in n.devices) or "-",
             *([_talos_image(n)] if talos else []),
             ", ".join(f"{k}={v}" for k, v in n.node_labels.items()),

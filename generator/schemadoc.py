@@ -45,7 +45,8 @@ def _type(schema: dict[str, Any], root: dict[str, Any]) -> str:
         return " \\| ".join(f"`{v}`" for v in schema["enum"])
     if "const" in schema:
         return f"`{schema['const']}`"
-    if "oneOf" in schema:
+    if "oneOf" in schema and not all(set(s) <= {"required"} for s in schema["oneOf"]):
+        # (A oneOf of required lists only says which keys exclude each other: the type stays.)
         return " or ".join(_type(s, root) for s in schema["oneOf"])
     kind = schema.get("type", "any")
     if kind == "array":

@@ -238,7 +238,8 @@ def test_gpu_nodes_plugin_runtime_class_and_time_slicing() -> None:
     app = yaml.safe_load(files["overlays/lab/apps/releases/transcode-values.yaml"])["spec"]["values"]
     assert app["runtimeClassName"] == "nvidia" and app["gpu"] == {"enabled": True, "count": 1}
     assert app["nodeSelector"] == {"clustergen.dev/gpu": "nvidia"}
-    assert "ubuntu-drivers install --gpgpu" in " ".join(c[2] for c in user_data(files, "g")["runcmd"])
+    # GTX 1060 is Pascal: the 580 branch, installed before k3s (tests/test_infrastructure_hardware.py has the table).
+    assert "nvidia-headless-580-server" in " ".join(c[2] for c in user_data(files, "g")["runcmd"])
 
 
 @pytest.mark.parametrize("sharing, block", [(1, False), (2, True), (3, True)])

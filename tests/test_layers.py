@@ -28,7 +28,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = "generator"
 STAGES = ("inventory", "plan", "render", "write", "validate")
-SHARED = frozenset({"shared", "errors", "catalog", "resources", "podsecurity", "binaries", "talos_pki"})
+SHARED = frozenset({"shared", "errors", "catalog", "resources", "podsecurity", "binaries", "tools", "talos_pki"})
 TOP = frozenset({"cli", "pipeline", "report", "catalog_view", "starter", "schemadoc", "probe", "__main__"})
 # The templates render fills in (a template could read plan.inventory as well as Python can).
 TEMPLATE_FOLDERS = ("bases", "overlays", "bootstrap")

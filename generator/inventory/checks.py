@@ -315,13 +315,19 @@ def _apps_known_and_unique(inv: Inventory) -> Iterator[Problem]:
             yield Problem(f"app '{app.name}' is listed twice", hint="give the second one another name", **inv.where("apps", app.index, "name"))
         names.add(app.name)
         if app.is_custom:
-            tag = app.image.rsplit("/", 1)[-1]  # type: ignore[union-attr]
-            if "@" not in tag and (":" not in tag or tag.endswith(":latest")):
-                yield Problem(
-                    f"image {app.image} is not pinned",
-                    hint="add an explicit version tag (repository:1.2.3) or a digest; 'latest' changes under you",
-                    **inv.where("apps", app.index, "image"),
-                )
+            images = [(app.image, ("image",))] + [
+                (c.image, (field, c.index, "image"))
+                for field, containers in (("containers", app.containers), ("initContainers", app.init_containers))
+                for c in containers
+            ]
+            for image, path in images:
+                tag = image.rsplit("/", 1)[-1]  # type: ignore[union-attr]
+                if "@" not in tag and (":" not in tag or tag.endswith(":latest")):
+                    yield Problem(
+                        f"image {image} is not pinned",
+                        hint="add an explicit version tag (repository:1.2.3) or a digest; 'latest' changes under you",
+                        **inv.where("apps", app.index, *path),
+                    )
             if app.ingress and not app.ports:
                 yield Problem("ingress is on but the app has no ports", hint="add ports: [{name: http, port: 8080}]", **inv.where("apps", app.index, "ingress"))
         elif app.catalog not in known:

@@ -24,7 +24,10 @@ from .locations import SourceMap, format_path
 from .model import (
     App,
     Backup,
+    AppContainer,
+    AppMount,
     AppPort,
+    AppRoute,
     AppVolume,
     Components,
     Device,
@@ -41,6 +44,7 @@ from .model import (
     PiholeServer,
     PrivateRegistry,
     Rfc2136Server,
+    SharedVolume,
     Taint,
     quantity_to_mib,
 )
@@ -351,6 +355,8 @@ _QUANTITY_FIELDS = (
     ("nodes", "*", "disks", "*", "size"),
     ("nodes", "*", "gpus", "*", "memory"),
     ("profiles", "*", "memory"),
+    ("nodes", "*", "osdMemoryTarget"),
+    ("components", "ceph", "osdMemoryTarget"),
 )
 
 
@@ -596,6 +602,7 @@ def _build(data: dict[str, Any], filename: str, source: SourceMap) -> Inventory:
             monitoring=comps.get("monitoring", False),
             network_policies=comps.get("networkPolicies", True),
             backup=_backup(comps.get("backup")),
+            osd_memory_target_mib=quantity_to_mib(comps["ceph"]["osdMemoryTarget"]) if "osdMemoryTarget" in comps.get("ceph", {}) else None,
         ),
         apps=tuple(_app(i, a) for i, a in enumerate(data.get("apps", []))),
         external_services=tuple(
@@ -613,6 +620,10 @@ def _build(data: dict[str, Any], filename: str, source: SourceMap) -> Inventory:
         kubernetes_version=distribution.get("kubernetesVersion"),
         registry_mirrors={k: tuple(v) for k, v in sorted(distribution.get("registryMirrors", {}).items())},
         extensions=tuple(distribution.get("extensions", [])),
+        volumes=tuple(
+            SharedVolume(i, v["name"], v["size"], v.get("accessMode", "ReadWriteMany"), v.get("storageClass"))
+            for i, v in enumerate(data.get("volumes", []))
+        ),
         raw=data,
         source_map=source,
     )
@@ -658,7 +669,7 @@ def _node(index: int, n: dict[str, Any]) -> Node:
             for d in n.get("disks", [])
         ),
         gpus=tuple(
-            Gpu(g["vendor"], g.get("model"), quantity_to_mib(g["memory"]) if "memory" in g else None, g.get("sharing", 1))
+            Gpu(g["vendor"], g.get("model"), quantity_to_mib(g["memory"]) if "memory" in g else None, g.get("sharing", 1), g.get("driver"))
             for g in n.get("gpus", [])
         ),
         devices=tuple(Device(d["name"], d["type"], d["path"]) for d in n.get("devices", [])),
@@ -667,11 +678,16 @@ def _node(index: int, n: dict[str, Any]) -> Node:
         swap=n.get("swap", "auto"),
         kernel_modules=tuple(n.get("kernelModules", [])),
         service_lb=n.get("serviceLB"),
+        zone=n.get("location", {}).get("zone"),
+        host=n.get("location", {}).get("host"),
+        os_release=n.get("osRelease"),
+        osd_memory_target_mib=quantity_to_mib(n["osdMemoryTarget"]) if "osdMemoryTarget" in n else None,
     )
 
 
 def _app(index: int, a: dict[str, Any]) -> App:
     image = a.get("image")
+    replica_config = a.get("replicaConfig") or {}
     return App(
         index=index,
         name=a["name"],
@@ -679,10 +695,10 @@ def _app(index: int, a: dict[str, Any]) -> App:
         image=image,
         namespace=a.get("namespace"),
         replicas=a.get("replicas"),
-        ports=tuple(AppPort(p["name"], p["port"], p.get("protocol", "TCP")) for p in a.get("ports", [])),
+        ports=_ports(a.get("ports", [])),
         env={k: _env_text(v) for k, v in a.get("env", {}).items()},
         persistence=tuple(
-            AppVolume(v["name"], v["mountPath"], v.get("size", "1Gi"), v.get("existingClaim"))
+            AppVolume(v["name"], v["mountPath"], v.get("size", "1Gi"), v.get("existingClaim"), v.get("accessMode", "ReadWriteOnce"), v.get("storageClass"))
             for v in a.get("persistence", [])
         ),
         host=a.get("host"),
@@ -693,6 +709,50 @@ def _app(index: int, a: dict[str, Any]) -> App:
         weight=a.get("weight"),
         values=a.get("values", {}),
         backup=a.get("backup", True),
+        kind=a.get("kind", "Deployment"),
+        command=tuple(a.get("command", [])),
+        args=tuple(a.get("args", [])),
+        cron_job=a.get("cronJob"),
+        containers=tuple(_container(i, c) for i, c in enumerate(a.get("containers", []))),
+        init_containers=tuple(_container(i, c) for i, c in enumerate(a.get("initContainers", []))),
+        replica_mount_path=replica_config.get("mountPath"),
+        replica_files=tuple(dict(files) for files in replica_config.get("replicas", [])),
+        volumes=tuple(_mount(i, v) for i, v in enumerate(a.get("volumes", []))),
+        routes=tuple(
+            AppRoute(i, r["name"], r["path"], r.get("host"), r.get("stripPrefix", False), r.get("port"), tuple(r.get("middlewares", [])), dict(r.get("annotations", {})))
+            for i, r in enumerate(a.get("routes", []))
+        ),
+        pull_secret=a.get("pullSecret", False),
+    )
+
+
+def _ports(raw: list[dict[str, Any]]) -> tuple[AppPort, ...]:
+    return tuple(AppPort(p["name"], p["port"], p.get("protocol", "TCP")) for p in raw)
+
+
+MOUNT_SOURCES = ("hostPath", "nfs", "emptyDir", "configMap", "secret", "shared")
+
+
+def _mount(index: int, v: dict[str, Any]) -> AppMount:
+    source = next(k for k in MOUNT_SOURCES if k in v)  # the schema allows exactly one
+    return AppMount(index, v["name"], source, v[source], v.get("mountPath"), v.get("subPath"), v.get("readOnly", False), v.get("node"))
+
+
+def _container(index: int, c: dict[str, Any]) -> AppContainer:
+    return AppContainer(
+        index=index,
+        name=c["name"],
+        image=c["image"],
+        command=tuple(c.get("command", [])),
+        args=tuple(c.get("args", [])),
+        env={k: _env_text(v) for k, v in c.get("env", {}).items()},
+        ports=_ports(c.get("ports", [])),
+        probes=dict(c.get("probes", {})),
+        resources=dict(c.get("resources", {})),
+        security_context=dict(c.get("securityContext", {})),
+        volume_mounts=tuple(dict(m) for m in c.get("volumeMounts", [])),
+        gpu=c.get("gpu", 0),
+        sidecar=c.get("sidecar", False),
     )
 
 

@@ -40,6 +40,7 @@ class Gpu:
     model: str | None
     memory_mib: int | None
     sharing: int
+    driver: str | None = None  # NVIDIA driver branch override, e.g. "470"
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,10 @@ class Node:
     swap: str
     kernel_modules: tuple[str, ...] = ()
     service_lb: bool | None = None  # None: not set (serves when loadBalancer is servicelb)
+    zone: str | None = None  # location.zone: rack, room (topology.kubernetes.io/zone)
+    host: str | None = None  # location.host: the hypervisor a VM runs on
+    os_release: str | None = None  # jammy | noble | bookworm | trixie; None: the OS's default
+    osd_memory_target_mib: int | None = None  # Ceph osd_memory_target for this node's OSDs
 
     @property
     def address(self) -> IPAddress:
@@ -194,6 +199,7 @@ class Components:
     monitoring: bool = False
     backup: Backup | None = None  # None: backups off
     network_policies: bool = True
+    osd_memory_target_mib: int | None = None  # components.ceph.osdMemoryTarget; None: Ceph's 4 GiB
 
 
 @dataclass(frozen=True)
@@ -209,6 +215,64 @@ class AppVolume:
     mount_path: str
     size: str = "1Gi"
     existing_claim: str | None = None
+    access_mode: str = "ReadWriteOnce"
+    storage_class: str | None = None
+
+
+@dataclass(frozen=True)
+class AppMount:
+    """apps[].volumes[]: a volume that is no new claim of the app's own."""
+
+    index: int  # position in the app's volumes list, for error locations
+    name: str
+    source: str  # hostPath | nfs | emptyDir | configMap | secret | shared
+    config: Any  # the source's value: a path, a name, or an object (nfs, emptyDir)
+    mount_path: str | None = None
+    sub_path: str | None = None
+    read_only: bool = False
+    node: str | None = None  # hostPath: the node that has the directory
+
+
+@dataclass(frozen=True)
+class AppContainer:
+    """apps[].containers[] and apps[].initContainers[]: the fields as the inventory gives them."""
+
+    index: int
+    name: str
+    image: str
+    command: tuple[str, ...] = ()
+    args: tuple[str, ...] = ()
+    env: dict[str, str] = field(default_factory=dict)
+    ports: tuple[AppPort, ...] = ()
+    probes: dict[str, Any] = field(default_factory=dict)
+    resources: dict[str, Any] = field(default_factory=dict)
+    security_context: dict[str, Any] = field(default_factory=dict)
+    volume_mounts: tuple[dict[str, Any], ...] = ()
+    gpu: int = 0
+    sidecar: bool = False
+
+
+@dataclass(frozen=True)
+class AppRoute:
+    index: int
+    name: str
+    path: str
+    host: str | None = None
+    strip_prefix: bool = False
+    port: str | None = None
+    middlewares: tuple[str, ...] = ()
+    annotations: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SharedVolume:
+    """volumes[]: one claim, declared once, that several apps mount."""
+
+    index: int
+    name: str
+    size: str
+    access_mode: str = "ReadWriteMany"
+    storage_class: str | None = None
 
 
 @dataclass(frozen=True)
@@ -230,6 +294,17 @@ class App:
     weight: str | None
     values: dict[str, Any]
     backup: bool = True  # with components.backup on: back this app's volumes up
+    kind: str = "Deployment"
+    command: tuple[str, ...] = ()
+    args: tuple[str, ...] = ()
+    cron_job: dict[str, Any] | None = None  # kind CronJob: schedule, concurrencyPolicy, history limits
+    containers: tuple[AppContainer, ...] = ()
+    init_containers: tuple[AppContainer, ...] = ()
+    replica_mount_path: str | None = None  # replicaConfig.mountPath
+    replica_files: tuple[dict[str, str], ...] = ()  # replicaConfig.replicas, by ordinal
+    volumes: tuple[AppMount, ...] = ()
+    routes: tuple[AppRoute, ...] = ()
+    pull_secret: bool = False
 
     @property
     def is_custom(self) -> bool:
@@ -268,6 +343,7 @@ class Inventory:
     kubernetes_version: str | None = None  # Talos only; k3s versions pin Kubernetes
     registry_mirrors: dict[str, tuple[str, ...]] = field(default_factory=dict)
     extensions: tuple[str, ...] = ()  # extra Talos system extensions
+    volumes: tuple[SharedVolume, ...] = ()  # claims shared by several apps
     raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
     source_map: Any = field(repr=False, compare=False, default=None)
 

@@ -7,6 +7,7 @@ import dataclasses
 from .. import catalog
 from ..errors import PlanError, Problem
 from ..inventory.model import Inventory
+from .app_shapes import plan_shared_volumes
 from .apps import plan_apps
 from .backup import backup_problems, plan_backup
 from .components import STORAGE_CLASS, cluster_issuer_name, ingress_address, plan_components
@@ -16,8 +17,10 @@ from .lan import lan_dns_problems, plan_node_registries
 from .hardware import apply_hardware_rules
 from .lessons import check_lessons
 from .load_balancer import bgp_problems, k3s_disabled_components, load_balancer_warnings, metallb_bgp
+from .gpu_drivers import plan_gpu_drivers
 from .monitoring import plan_monitoring
-from .storage import choose_storage
+from .rook import ceph_failure_domain
+from .storage import choose_storage, rwx_storage_class
 from .tls import choose_acme_solver
 from .talos import plan_talos_nodes, storage_host_path
 from .model import AppPlan, ClusterPlan, ClusterSettings, ComponentPlan, NodePlan
@@ -54,6 +57,8 @@ def plan_cluster(inv: Inventory, warnings: list[Problem] | None = None) -> Clust
     nodes, node_warnings = resolve_nodes(inv)
     collected.extend(node_warnings)
     nodes, hardware_problems = apply_hardware_rules(inv, nodes)
+    nodes, driver_problems = plan_gpu_drivers(inv, nodes)
+    hardware_problems += driver_problems
     storage_backend, nodes, storage_problems = choose_storage(inv, nodes)
     distribution_problems: list[Problem] = []
     if inv.distribution == "talos":
@@ -64,9 +69,14 @@ def plan_cluster(inv: Inventory, warnings: list[Problem] | None = None) -> Clust
     node_registries, registry_problems = plan_node_registries(inv)
     collected.extend(_raise_errors(dns_problems(inv) + tls_problems + registry_problems + lan_dns_problems(inv, ingress_address(inv))
                                      + gateway_problems(inv) + bgp_problems(inv)))
-    apps, app_warnings = plan_apps(inv, nodes, issuer)
+    # The cluster's ReadWriteMany class, for claims that ask for one without naming a class.
+    # None until the storage backend provides one (CephFS, Longhorn RWX).
+    rwx_class = None
+    apps, app_warnings = plan_apps(inv, nodes, issuer, rwx_class)
     collected.extend(app_warnings)
     collected.extend(_raise_errors(backup_problems(inv, storage_backend, apps)))
+    shared_volumes, shared_warnings = plan_shared_volumes(inv, {a.name: a.namespace for a in apps}, rwx_class)
+    collected.extend(shared_warnings)
     collected.extend(_raise_errors(check_lessons(inv, nodes, apps)))
     collected.extend(load_balancer_warnings(inv))
     collected.extend(network_policy_warnings(inv))
@@ -90,6 +100,9 @@ def plan_cluster(inv: Inventory, warnings: list[Problem] | None = None) -> Clust
         monitoring=plan_monitoring(inv.components.monitoring, components),
         profiles=profiles_in_use(inv, nodes),
         storage_host_path=storage_host_path(inv, storage_backend),
+        rwx_storage_class=rwx_storage_class(storage_backend),
+        ceph_failure_domain=ceph_failure_domain(nodes) if storage_backend == "rook-ceph" else None,
+        shared_volumes=shared_volumes,
         node_registries=node_registries,
         bgp=metallb_bgp(inv),
         gateway=plan_gateway(inv, issuer, ingress_address(inv)),

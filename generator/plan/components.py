@@ -159,8 +159,11 @@ def _cluster_values(inv: Inventory, key: str, nodes: list[NodePlan]) -> dict[str
         # Talos's root filesystem is read-only; /var is the writable EPHEMERAL volume,
         # bind-mounted into the kubelet by the machine config.
         return {"nodePathMap": [{"node": "DEFAULT_PATH_FOR_NON_LISTED_NODES", "paths": [TALOS_LOCAL_PATH]}]}
-    if key == "rook-ceph-cluster":
-        return rook_cluster_values(nodes)
+    if key in ("rook-ceph-cluster", "longhorn"):
+        from .rook import rook_cluster_values  # rook imports nodes, which imports this module
+        from .storage import longhorn_values
+
+        return rook_cluster_values(nodes) if key == "rook-ceph-cluster" else longhorn_values(nodes)
     if key == "kube-vip-cloud-provider":
         pools = inv.network.load_balancer_pools
         data = {}
@@ -204,19 +207,4 @@ def nvidia_values(nodes: list[NodePlan]) -> dict[str, Any]:
         "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
             {"matchExpressions": [{"key": f"{LABEL_PREFIX}/gpu", "operator": "In", "values": ["nvidia"]}]}]}}},
         "config": {"default": gpu_config_name(sharings[0]), "map": {gpu_config_name(s): time_slicing_config(s) for s in sharings}},
-    }
-
-
-def rook_cluster_values(nodes: list[NodePlan]) -> dict[str, Any]:
-    osd_nodes = [n for n in nodes if n.storage_role == "ceph-osd"]
-    return {
-        "cephClusterSpec": {
-            "storage": {
-                # Never useAllDevices: Rook would take any empty disk it finds,
-                # including one the user plugged in for something else.
-                "useAllNodes": False,
-                "useAllDevices": False,
-                "nodes": [{"name": n.name, "devices": [{"name": d.path} for d in n.storage_disks]} for n in osd_nodes],
-            },
-        },
     }

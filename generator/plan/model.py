@@ -16,6 +16,8 @@ __all__ = [
 ]
 
 LABEL_PREFIX = "clustergen.dev"
+# The dockerconfigjson Secret of a namespace whose apps pull from a private registry (pullSecret).
+PULL_SECRET = "registry-credentials"
 DEVICE_LABEL_PREFIX = "device.clustergen.dev"
 
 
@@ -28,6 +30,17 @@ class TalosNode:
     ephemeral_disk: Disk | None  # None: EPHEMERAL stays on the install disk
     extensions: tuple[str, ...]  # official system extensions in the node's schematic
     overlay: dict[str, str] | None  # SBC overlay (Raspberry Pi) for the schematic
+
+
+@dataclass(frozen=True)
+class NvidiaDriver:
+    """The NVIDIA driver branch a node installs (plan.gpu_drivers decides)."""
+
+    branch: str  # e.g. "470", "580"
+    packages: tuple[str, ...]  # OS packages (k3s) or system extensions (Talos) that install it
+    generations: tuple[str, ...]  # the node's GPU generations the branch was chosen for
+    reason: str  # generation | override | default (model unknown)
+    apt_source: str | None = None  # Debian: the deb822 source of the non-free components it comes from
 
 
 @dataclass(frozen=True)
@@ -60,6 +73,13 @@ class NodePlan:
     kernel_modules: tuple[str, ...] = ()  # loaded at boot: the inventory's, plus (Talos) the ones the hardware needs
     talos: TalosNode | None = None  # Talos only: install disk, EPHEMERAL disk, extensions
     allocatable: tuple[int | None, int] = (None, 0)  # (millicores or None when unknown, MiB) the node offers its pods
+    os_release: str | None = None  # jammy | noble | bookworm | trixie (k3s); None on Talos
+    nvidia_driver: NvidiaDriver | None = None  # the driver branch its NVIDIA GPUs get
+    zone: str | None = None  # failure domain: topology.kubernetes.io/zone
+    host: str | None = None  # the hypervisor (or physical machine) it runs on
+    osd_memory_target_mib: int = 4096  # Ceph osd_memory_target for its OSDs
+    metadata_disk: Disk | None = None  # Rook metadataDevice: the BlueStore DB of its OSDs
+    ceph_daemon_ok: bool = True  # may carry Ceph mons, mgrs and MDSs (not SD-booted, > 2 GiB)
 
     @property
     def address(self) -> IPAddress:
@@ -72,6 +92,19 @@ class NodePlan:
     @property
     def has_nvidia_gpu(self) -> bool:
         return any(g.vendor == "nvidia" for g in self.gpus)
+
+    @property
+    def reboots_after_setup(self) -> bool:
+        """cloud-init reboots once before k3s starts: a Pi for its kernel command line (memory
+        cgroup), an NVIDIA node so its driver's module replaces nouveau."""
+        return self.raspberry_pi or self.nvidia_driver is not None
+
+    @property
+    def failure_domain(self) -> str | None:
+        """What one failure takes down with this node: its zone, else its hypervisor host."""
+        if self.zone:
+            return f"zone {self.zone}"
+        return f"host {self.host}" if self.host else None
 
 
 @dataclass(frozen=True)
@@ -105,6 +138,13 @@ class AppPlan:
     notes: str = ""
     image: str = ""
     fs_group: int | None = None  # the pods' fsGroup: the group that may read the app's files
+    pull_secret: bool = False  # its namespace needs the registry-credentials Secret (from the secrets store)
+    route_hosts: tuple[str, ...] = ()  # hosts of its extra ingress routes (apps[].routes)
+
+    @property
+    def reachable_from_ingress(self) -> bool:
+        """The ingress controller routes to it: its own host, or a route's."""
+        return self.host is not None or bool(self.route_hosts)
 
     @property
     def has_data(self) -> bool:
@@ -272,6 +312,9 @@ class ClusterPlan:
     # Hardware profiles in use → {description, overlay}: the catalog's, with the inventory's own on top.
     profiles: dict[str, dict[str, Any]] = field(default_factory=dict)
     storage_host_path: str | None = None  # Talos: the host folder the storage driver's volumes live under
+    rwx_storage_class: str | None = None  # the ReadWriteMany StorageClass (CephFS, Longhorn), None: none
+    ceph_failure_domain: str | None = None  # rook-ceph: the CRUSH failure domain of its pools (zone | chassis | host)
+    shared_volumes: tuple[Any, ...] = ()  # SharedVolumePlan (plan.app_shapes): claims several apps mount
     bgp: Any = None  # inventory Bgp when MetalLB announces by BGP; None: Layer 2
     node_registries: Any = None  # NodeRegistries (plan.lan): mirrors, TLS and host entries for every node
     gateway: Any = None  # GatewayPlan (plan.gateway) when the ingress is Gateway API (envoy-gateway)

@@ -59,7 +59,7 @@ def plan_network_policies(inv: Inventory, apps: list[AppPlan], ingress_namespace
         egress.setdefault(ns, {})
         talks, leaves = _traffic(app)
         outside[ns] = outside.get(ns, False) or leaves or ns in backup_namespaces
-        if app.host and ingress_namespace:
+        if app.reachable_from_ingress and ingress_namespace:
             ingress[ns].setdefault(ingress_namespace, set()).update(_ports(app))
             if http01:
                 ingress[ns][ingress_namespace].add(ACME_SOLVER_PORT)

@@ -17,6 +17,8 @@ WEAR_PRONE_MEDIA = frozenset({"sd", "emmc"})
 # etcd plus the API server want about 2 GiB to stay out of OOM trouble
 # (k3s server requirements list 2 GB RAM for servers).
 CONTROL_PLANE_MIN_MIB = 2048
+ZONE_LABEL = "topology.kubernetes.io/zone"
+HOST_LABEL = f"{LABEL_PREFIX}/host"  # the hypervisor a VM runs on (location.host)
 
 
 def _profile_value(inv: Inventory, node: Node, key: str) -> object:
@@ -70,6 +72,8 @@ def resolve_nodes(inv: Inventory) -> tuple[list[NodePlan], list[Problem]]:
                 labels={},
                 taints=node.taints,
                 kernel_modules=node.kernel_modules,
+                zone=node.zone,
+                host=node.host,
             )
         )
     chosen, more = choose_control_planes(inv, resolved)
@@ -80,41 +84,73 @@ def resolve_nodes(inv: Inventory) -> tuple[list[NodePlan], list[Problem]]:
 
 def choose_control_planes(inv: Inventory, nodes: list[NodePlan]) -> tuple[list[NodePlan], list[Problem]]:
     """Explicit roles win; `auto` picks an odd count (1 or 3) of the sturdiest nodes."""
+    explicit = {n.name for n in nodes if n.role == "controlplane"}
+    servers, warnings = (explicit, []) if explicit else _auto_servers(inv, nodes)
+    result = _assign_roles(nodes, servers)
+    warnings.extend(_wear_prone_server_warnings(inv, result))
+    warnings.extend(quorum_domain_warnings(inv, [n for n in result if n.is_server], "etcd"))
+    return result, warnings
+
+
+def _sturdy(node: NodePlan) -> bool:
+    return node.boot_medium not in WEAR_PRONE_MEDIA and node.memory_mib >= CONTROL_PLANE_MIN_MIB
+
+
+def _server_count(inv: Inventory, pool: list[NodePlan], node_count: int) -> int:
+    # etcd needs a majority: 3 servers survive one failure, 5 survive two.
+    # More servers cost write latency, so 5 only for large clusters. HA also needs a VIP.
+    if inv.network.control_plane_endpoint is None:
+        return 1
+    if len(pool) >= 5 and node_count >= 10:
+        return 5
+    return 3 if len(pool) >= 3 else 1
+
+
+def _spread_ranking(pool: list[NodePlan]) -> list[NodePlan]:
+    """Biggest first, but one per failure domain before a second in any (a node without a
+    location is its own domain)."""
+    ranked = sorted(pool, key=lambda n: (-n.memory_mib, n.index))
+    seen: dict[str, int] = {}
+    order = []
+    for n in ranked:
+        domain = n.failure_domain or f"node {n.name}"
+        order.append((seen.get(domain, 0), len(order), n))
+        seen[domain] = seen.get(domain, 0) + 1
+    return [n for _, _, n in sorted(order, key=lambda t: (t[0], t[1]))]
+
+
+def _auto_servers(inv: Inventory, nodes: list[NodePlan]) -> tuple[set[str], list[Problem]]:
     warnings: list[Problem] = []
-    explicit = [n for n in nodes if n.role == "controlplane"]
-    if explicit:
-        servers = {n.name for n in explicit}
-    else:
-        candidates = [n for n in nodes if n.role == "auto"]
-        sturdy = [n for n in candidates if n.boot_medium not in WEAR_PRONE_MEDIA and n.memory_mib >= CONTROL_PLANE_MIN_MIB]
-        pool = sturdy or candidates
-        if not pool:
-            raise_no_server(inv)
-        # etcd needs a majority: 3 servers survive one failure, 5 survive two.
-        # More servers cost write latency, so 5 only for large clusters. HA also needs a VIP.
-        ha = inv.network.control_plane_endpoint is not None
-        want = 5 if ha and len(pool) >= 5 and len(nodes) >= 10 else 3 if ha and len(pool) >= 3 else 1
-        ranked = sorted(pool, key=lambda n: (-n.memory_mib, n.index))
-        servers = {n.name for n in ranked[:want]}
-        if not sturdy:
-            warnings.append(
-                Problem(
-                    "no node has an SSD-class boot disk and 2 GiB of memory; the control plane runs on an SD card or a small node",
-                    hint="etcd wears out SD cards; give one node an SSD or more memory, or accept the risk",
-                    severity="warning",
-                    code="etcd-on-sd-card",
-                    **inv.where("nodes"),
-                )
+    candidates = [n for n in nodes if n.role == "auto"]
+    sturdy = [n for n in candidates if _sturdy(n)]
+    pool = sturdy or candidates
+    if not pool:
+        raise_no_server(inv)
+    want = _server_count(inv, pool, len(nodes))
+    servers = {n.name for n in _spread_ranking(pool)[:want]}
+    if not sturdy:
+        warnings.append(
+            Problem(
+                "no node has an SSD-class boot disk and 2 GiB of memory; the control plane runs on an SD card or a small node",
+                hint="etcd wears out SD cards; give one node an SSD or more memory, or accept the risk",
+                severity="warning",
+                code="etcd-on-sd-card",
+                **inv.where("nodes"),
             )
-        if len(pool) >= 3 and inv.network.control_plane_endpoint is None:
-            warnings.append(
-                Problem(
-                    "three or more nodes could form an HA control plane, but network.controlPlaneEndpoint is not set; using one server",
-                    hint="set network.controlPlaneEndpoint to a free LAN address for the API VIP",
-                    severity="warning",
-                    **inv.where("network"),
-                )
+        )
+    if len(pool) >= 3 and inv.network.control_plane_endpoint is None:
+        warnings.append(
+            Problem(
+                "three or more nodes could form an HA control plane, but network.controlPlaneEndpoint is not set; using one server",
+                hint="set network.controlPlaneEndpoint to a free LAN address for the API VIP",
+                severity="warning",
+                **inv.where("network"),
             )
+        )
+    return servers, warnings
+
+
+def _assign_roles(nodes: list[NodePlan], servers: set[str]) -> list[NodePlan]:
     result = []
     first_done = False
     for n in nodes:
@@ -122,18 +158,47 @@ def choose_control_planes(inv: Inventory, nodes: list[NodePlan]) -> tuple[list[N
         first = is_server and not first_done
         first_done = first_done or first
         result.append(replace(n, role="controlplane" if is_server else "worker", first_server=first))
-    for n in result:
-        if n.is_server and n.boot_medium in WEAR_PRONE_MEDIA:
-            warnings.append(
-                Problem(
-                    f"control plane '{n.name}' boots from {n.boot_medium}: etcd's writes wear it out",
-                    hint="move k3s data to an SSD or pick another node as control plane",
-                    severity="warning",
-                    code="etcd-on-sd-card",
-                    **inv.where("nodes", n.index, "role"),
-                )
+    return result
+
+
+def _wear_prone_server_warnings(inv: Inventory, nodes: list[NodePlan]) -> list[Problem]:
+    return [
+        Problem(
+            f"control plane '{n.name}' boots from {n.boot_medium}: etcd's writes wear it out",
+            hint="move k3s data to an SSD or pick another node as control plane",
+            severity="warning",
+            code="etcd-on-sd-card",
+            **inv.where("nodes", n.index, "role"),
+        )
+        for n in nodes
+        if n.is_server and n.boot_medium in WEAR_PRONE_MEDIA
+    ]
+
+
+def quorum_domain_warnings(inv: Inventory, members: list[NodePlan], quorum: str) -> list[Problem]:
+    """Members of a quorum (etcd, Ceph monitors) that share a failure domain: losing it loses
+    them together, and with a majority among them, the quorum."""
+    if len(members) < 2:
+        return []
+    by_domain: dict[str, list[NodePlan]] = {}
+    for n in members:
+        if n.failure_domain:
+            by_domain.setdefault(n.failure_domain, []).append(n)
+    problems = []
+    for domain, shared in sorted(by_domain.items()):
+        if len(shared) < 2:
+            continue
+        lost = "the quorum" if len(shared) > len(members) // 2 else "two members at once"
+        problems.append(
+            Problem(
+                f"{quorum} quorum members {', '.join(n.name for n in shared)} share {domain}: losing it loses {lost}",
+                hint="give the nodes different location.zone/location.host (spread the VMs over hypervisors), or accept the risk",
+                severity="warning",
+                code="quorum-shares-failure-domain",
+                **inv.where("nodes", shared[1].index, "location"),
             )
-    return result, warnings
+        )
+    return problems
 
 
 def raise_no_server(inv: Inventory) -> None:
@@ -164,6 +229,12 @@ def label_node(inv: Inventory, node: NodePlan, embedded_etcd: bool) -> NodePlan:
         node_labels["nvidia.com/device-plugin.config"] = gpu_config_name(max(g.sharing for g in node.gpus))
     if node.memory_mib <= 1024:
         node_labels[f"{LABEL_PREFIX}/small-memory"] = "true"
+    if node.zone:
+        # The well-known zone label is one the kubelet may set on itself (NodeRestriction allows
+        # topology.kubernetes.io/*); Rook's CRUSH map and Longhorn's zone anti-affinity read it.
+        node_labels[ZONE_LABEL] = node.zone
+    if node.host:
+        node_labels[HOST_LABEL] = node.host
     original = inv.nodes[node.index]
     node_labels.update(service_lb_labels(inv, original))
     node_labels.update(original.labels)

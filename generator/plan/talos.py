@@ -105,8 +105,9 @@ def _extensions(inv: Inventory, node: NodePlan, storage_backend: str) -> tuple[s
     if storage_backend == "longhorn":
         # Every node may mount a Longhorn volume over iSCSI, not only the ones holding replicas.
         wanted.update(known["longhorn"])
-    if node.has_nvidia_gpu:
-        wanted.update(known["nvidia"])
+    if node.nvidia_driver is not None:
+        # The branch plan.gpu_drivers chose: lts (580) for Maxwell to Volta, production for newer.
+        wanted.update(node.nvidia_driver.packages)
     return tuple(sorted(wanted))
 
 

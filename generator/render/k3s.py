@@ -94,6 +94,7 @@ def _extra_files(plan: ClusterPlan, node: NodePlan) -> list[dict[str, str]]:
                 "content": "# Logs stay in RAM: the boot medium wears out under constant journal writes.\n[Journal]\nStorage=volatile\nRuntimeMaxUse=64M",
             }
         )
+    extra.extend(nvidia_files(node))
     settings = plan.settings
     if node.kernel_modules:
         extra.append(
@@ -163,7 +164,8 @@ def render_cloud_init(plan: ClusterPlan, token: str) -> list[RenderedFile]:
             boot_medium=node.boot_medium,
             mounts=_mounts(plan, node),
             prepare=_prepare_commands(plan, node),
-            reboot=node.raspberry_pi,
+            reboot=node.reboots_after_setup,
+            reboot_reasons=_reboot_reasons(node),
             cluster_name=settings.cluster_name,
             domain=settings.domain,
             timezone=settings.timezone,
@@ -197,6 +199,15 @@ def render_cloud_init(plan: ClusterPlan, token: str) -> list[RenderedFile]:
     return files
 
 
+def _reboot_reasons(node: NodePlan) -> list[str]:
+    reasons = []
+    if node.raspberry_pi:
+        reasons.append("the new kernel command line (memory cgroup) takes effect")
+    if node.nvidia_driver is not None:
+        reasons.append(f"the NVIDIA {node.nvidia_driver.branch} driver's module loads instead of nouveau")
+    return reasons
+
+
 def default_routes(gateways: Any) -> list[dict[str, str]]:
     """One default route per gateway, spelled 0.0.0.0/0 or ::/0.
 
@@ -215,8 +226,8 @@ def _packages(plan: ClusterPlan, node: NodePlan) -> list[str]:
         packages.update({"lvm2", "gdisk"})  # Rook OSDs are LVM-based; sgdisk prepares the disks (README)
     if node.raspberry_pi and node.os == "ubuntu":
         packages.add("linux-modules-extra-raspi")  # VXLAN for flannel is not in the base Pi kernel package
-    if node.has_nvidia_gpu:
-        packages.add("ubuntu-drivers-common" if node.os == "ubuntu" else "nvidia-detect")
+    if node.nvidia_driver is not None:
+        packages.add("gpg")  # dearmors the container toolkit's signing key
     return sorted(packages)
 
 
@@ -241,14 +252,45 @@ def _prepare_commands(plan: ClusterPlan, node: NodePlan) -> list[str]:
         commands.append("systemctl disable --now " + " ".join(PI_DISABLED_SERVICES) + " || true")
     if node.volatile_logs:
         commands.append("systemctl restart systemd-journald")
-    if node.has_nvidia_gpu and node.os == "ubuntu":
-        # Driver (legacy branches for old cards are chosen by ubuntu-drivers) and the
-        # container toolkit; k3s finds nvidia-container-runtime when it starts.
-        commands.append("ubuntu-drivers install --gpgpu")
-        commands.append(
-            "curl -fsSL https://nvidia.github.io/libnvidia-container/gpgkey | gpg --dearmor -o /usr/share/keyrings/nvidia-container-toolkit-keyring.gpg"
-            " && curl -fsSL https://nvidia.github.io/libnvidia-container/stable/deb/nvidia-container-toolkit.list"
-            " | sed 's#deb https://#deb [signed-by=/usr/share/keyrings/nvidia-container-toolkit-keyring.gpg] https://#' > /etc/apt/sources.list.d/nvidia-container-toolkit.list"
-            " && apt-get update && apt-get install -y nvidia-container-toolkit"
-        )
+    if node.nvidia_driver is not None:
+        commands.extend(nvidia_commands(node))
     return commands
+
+
+NOUVEAU_BLACKLIST = "/etc/modprobe.d/clustergen-nouveau.conf"
+DEBIAN_NONFREE_SOURCES = "/etc/apt/sources.list.d/clustergen-nonfree.sources"
+
+
+def nvidia_commands(node: NodePlan) -> list[str]:
+    """The node's NVIDIA driver branch (the plan chose it) and the container toolkit, before k3s
+    is installed: k3s adds its nvidia runtime only if nvidia-container-runtime exists when it
+    starts, and it starts after the reboot, with the driver's module loaded instead of nouveau."""
+    driver = node.nvidia_driver
+    assert driver is not None
+    # DKMS builds the module for the running kernel, so its headers come first.
+    commands = [
+        ("apt-get update && " if driver.apt_source else "")
+        + "DEBIAN_FRONTEND=noninteractive apt-get install -y linux-headers-$(uname -r) "
+        + " ".join(driver.packages),
+        "update-initramfs -u",  # the nouveau blacklist takes effect at the next boot
+        "curl -fsSL https://nvidia.github.io/libnvidia-container/gpgkey | gpg --dearmor -o /usr/share/keyrings/nvidia-container-toolkit-keyring.gpg"
+        " && curl -fsSL https://nvidia.github.io/libnvidia-container/stable/deb/nvidia-container-toolkit.list"
+        " | sed 's#deb https://#deb [signed-by=/usr/share/keyrings/nvidia-container-toolkit-keyring.gpg] https://#' > /etc/apt/sources.list.d/nvidia-container-toolkit.list"
+        " && apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y nvidia-container-toolkit",
+    ]
+    return commands
+
+
+def nvidia_files(node: NodePlan) -> list[dict[str, str]]:
+    if node.nvidia_driver is None:
+        return []
+    files = [
+        {
+            "path": NOUVEAU_BLACKLIST,
+            "permissions": "0644",
+            "content": f"# The NVIDIA {node.nvidia_driver.branch} driver needs the GPU; nouveau must not take it first.\nblacklist nouveau\noptions nouveau modeset=0",
+        }
+    ]
+    if node.nvidia_driver.apt_source:
+        files.append({"path": DEBIAN_NONFREE_SOURCES, "permissions": "0644", "content": node.nvidia_driver.apt_source})
+    return files

@@ -15,7 +15,7 @@ from ..shared import layout
 from .files import RenderedFile
 from .gitops import ReleaseStyle
 from .network_policies import network_policy_files
-from .secrets import backup_folder, secret_file_names
+from .secrets import backup_folder, pull_secret_namespaces, registry_folder, secret_file_names
 from .templates import render_template
 from .yamltext import to_yaml
 
@@ -152,6 +152,12 @@ def _apps_layer(plan: ClusterPlan, style: ReleaseStyle, apps_dir: str) -> list[R
     for name, text in network_policy_files(plan):
         files.append(RenderedFile.text(f"{apps_dir}/{name}", text))
         resources.append(name)
+    if pull_secret_namespaces(plan):
+        files.extend(_registry_files(plan, style))
+        resources.append("registry")
+    if plan.shared_volumes:
+        resources.append("shared-volumes.yaml")
+        files.append(RenderedFile.text(f"{apps_dir}/shared-volumes.yaml", _shared_volumes(plan, style)))
     if plan.external_services:
         resources.append("external-services.yaml")
         files.append(RenderedFile.text(f"{apps_dir}/external-services.yaml", _external_services(plan)))
@@ -161,7 +167,7 @@ def _apps_layer(plan: ClusterPlan, style: ReleaseStyle, apps_dir: str) -> list[R
 
 
 def _namespaces_file(plan: ClusterPlan, style: ReleaseStyle, apps_dir: str) -> RenderedFile:
-    keeps_data = {a.namespace for a in plan.apps if a.has_data}
+    keeps_data = {a.namespace for a in plan.apps if a.has_data} | {v.namespace for v in plan.shared_volumes}
     namespaces = [{"name": ns, "level": level, "keeps_data": ns in keeps_data} for ns, level in plan.namespaces.items()]
     return RenderedFile.text(
         f"{apps_dir}/namespaces.yaml",
@@ -220,6 +226,14 @@ def _backup_files(plan: ClusterPlan, style: ReleaseStyle) -> list[RenderedFile]:
     return [RenderedFile.text(f"{folder}/schedules.yaml", schedules), *generator_files, RenderedFile.text(f"{folder}/kustomization.yaml", kustomization)]
 
 
+def _registry_files(plan: ClusterPlan, style: ReleaseStyle) -> list[RenderedFile]:
+    """apps/registry/: the SOPS-encrypted pull credentials, one Secret per namespace that needs them."""
+    folder = registry_folder(plan)
+    secret_resources, generators, generator_files = encrypted_secrets(style, folder, secret_file_names(plan, folder))
+    kustomization = render_template("overlays/cluster/kustomization.yaml.j2", resources=secret_resources, patches=[], generators=generators)
+    return [*generator_files, RenderedFile.text(f"{folder}/kustomization.yaml", kustomization)]
+
+
 def _config_files(plan: ClusterPlan) -> list[tuple[str, str]]:
     settings = plan.settings
     result = []
@@ -247,6 +261,32 @@ def _config_files(plan: ClusterPlan) -> list[tuple[str, str]]:
     if settings.load_balancer == "metallb":
         result.append(("metallb-pool.yaml", render_template("overlays/cluster/configs/metallb-pool.yaml.j2", pools=list(settings.network.load_balancer_pools), bgp=plan.bgp)))
     return result
+
+
+def _shared_volumes(plan: ClusterPlan, style: ReleaseStyle) -> str:
+    """The claims several apps mount (inventory volumes:), each once, in its apps' namespace.
+    Never pruned and never deleted with an app: the data outlives every app that uses it."""
+    from .yamltext import dump_documents
+
+    documents = []
+    for volume in plan.shared_volumes:
+        spec: dict = {"accessModes": [volume.access_mode], "resources": {"requests": {"storage": volume.size}}}
+        if volume.storage_class:
+            spec["storageClassName"] = volume.storage_class
+        documents.append(
+            {
+                "apiVersion": "v1",
+                "kind": "PersistentVolumeClaim",
+                "metadata": {
+                    "name": volume.name,
+                    "namespace": volume.namespace,
+                    "labels": {"app.kubernetes.io/managed-by": "clustergen", "clustergen.dev/shared-by": "_".join(volume.apps)[:63].rstrip("_-.")},
+                    "annotations": {"helm.sh/resource-policy": "keep", style.keep_annotation[0]: style.keep_annotation[1]},
+                },
+                "spec": spec,
+            }
+        )
+    return dump_documents(documents)
 
 
 def _external_services(plan: ClusterPlan) -> str:

@@ -1,6 +1,7 @@
 """Kubernetes Secrets this repository commits SOPS-encrypted: Grafana's admin login, each
-backed-up namespace's k8up credentials, and the DNS provider's credentials (external-dns, and
-cert-manager for DNS-01) unless the inventory names a Secret of its own.
+backed-up namespace's k8up credentials, the registry credentials of namespaces whose apps
+pull from a private registry (pullSecret), and the DNS provider's credentials (external-dns,
+and cert-manager for DNS-01) unless the inventory names a Secret of its own.
 
 The render stage is pure, so it only says which Secrets exist and what they hold; the write
 stage encrypts them (write.secrets.secret_files), keeping a file's bytes while its decrypted
@@ -13,7 +14,7 @@ from __future__ import annotations
 import posixpath
 from typing import TYPE_CHECKING, Any
 
-from ..plan.model import ClusterPlan
+from ..plan.model import PULL_SECRET, ClusterPlan
 from ..shared import layout
 
 if TYPE_CHECKING:
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
 
 # Until the user stores the S3 keys, the Secret holds this and backups fail to authenticate.
 S3_PLACEHOLDER = "unset: store it in .clustergen/secrets.sops.yaml (README, Backups)"
+# Until the user stores registryAuths, pulls go without credentials (and a private registry refuses them).
+REGISTRY_PLACEHOLDER = '{"auths": {}}'
 DNS_PLACEHOLDER = "unset: store it in .clustergen/secrets.sops.yaml (README, DNS)"
 
 
@@ -34,6 +37,14 @@ def storage_folder(plan: ClusterPlan) -> str:
 
 def backup_folder(plan: ClusterPlan) -> str:
     return layout.backup_folder(plan.settings.cluster_name)
+
+
+def registry_folder(plan: ClusterPlan) -> str:
+    return layout.registry_folder(plan.settings.cluster_name)
+
+
+def pull_secret_namespaces(plan: ClusterPlan) -> list[str]:
+    return sorted({a.namespace for a in plan.apps if a.pull_secret})
 
 
 def wanted_secret_fields(plan: ClusterPlan) -> tuple[str, ...]:
@@ -73,6 +84,10 @@ def secret_manifests(plan: ClusterPlan, secrets: ClusterSecrets | None) -> list[
                 "secret-access-key": value("backup_s3_secret_access_key", S3_PLACEHOLDER),
             }
             result.append((posixpath.join(backup_folder(plan), f"{ns.name}.sops.yaml"), _secret(plan.backup.secret, ns.name, data)))
+    for ns in pull_secret_namespaces(plan):
+        secret = _secret(PULL_SECRET, ns, {".dockerconfigjson": value("registry_auths", REGISTRY_PLACEHOLDER)})
+        secret["type"] = "kubernetes.io/dockerconfigjson"
+        result.append((posixpath.join(registry_folder(plan), f"{ns}.sops.yaml"), secret))
     longhorn = plan.backup.longhorn if plan.backup is not None else None
     if longhorn is not None:
         # Longhorn's S3 backup target reads these keys (types/types.go at longhorn-manager v1.12.1).

@@ -346,7 +346,8 @@ def schematic_label(schematic: dict[str, Any]) -> str:
         parts.append(schematic["overlay"]["name"].replace("_", "-"))
     names = [e.split("/", 1)[1] for e in schematic["customization"].get("systemExtensions", {}).get("officialExtensions", [])]
     if any("nvidia" in n for n in names):
-        parts.append("nvidia")
+        # Two branches make two images: the production one is named apart from lts.
+        parts.append("nvidia-production" if any(n.endswith("-production") for n in names) else "nvidia")
     if "iscsi-tools" in names:
         parts.append("longhorn")
     known = {"iscsi-tools", "util-linux-tools"} | {n for n in names if "nvidia" in n}

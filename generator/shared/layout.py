@@ -26,3 +26,8 @@ def controllers_folder(cluster_name: str) -> str:
 
 def backup_folder(cluster_name: str) -> str:
     return f"{overlay_root(cluster_name)}/apps/backup"
+
+
+def registry_folder(cluster_name: str) -> str:
+    """The SOPS-encrypted pull credentials of namespaces whose apps use a private registry."""
+    return f"{overlay_root(cluster_name)}/apps/registry"

@@ -17,6 +17,9 @@ class ClusterSecrets:
     # Backups: the S3 keys. The user puts them into the store (README); clustergen never makes them up.
     backup_s3_access_key_id: str | None = None
     backup_s3_secret_access_key: str | None = None
+    # Private registries: a Docker config JSON ({"auths": {"host:port": {"auth": ...}}}) the user
+    # puts into the store; apps with pullSecret get it as a dockerconfigjson Secret. Never made up.
+    registry_auths: str | None = None
     # DNS: the provider's credentials (plan.dns store_field: Secret key token → dns_token), put
     # into the store by the user when clustergen commits the external-dns Secret.
     dns_api_token: str | None = None

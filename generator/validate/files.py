@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from ..errors import ValidateError
 from . import tool
 
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -153,7 +154,11 @@ def discover(root: Path, leaving: dict[str, str] | None = None) -> list[str]:
     """Repo-relative POSIX paths of every file git would track, sorted; never one reached
     through a symlink that leaves the repository (see links_leaving)."""
     leaving = links_leaving(root) if leaving is None else leaving
-    listed = tool.git_ls_files(root)
+    try:
+        listed = tool.git_ls_files(root)
+    except tool.ToolError as exc:
+        raise ValidateError.single(f"git cannot list the files of {root}: {exc}", file=str(root),
+                                   hint="repair the repository (git status says what is wrong), or validate a copy outside git") from None
     if listed is not None:
         return sorted(p for p in listed if not beneath_any(p, leaving) and (root / p).is_file())
     ignore = GitIgnore.from_root(root)

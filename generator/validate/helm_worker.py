@@ -21,11 +21,13 @@ import os
 import pickle
 import select
 import struct
-import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from typing import Any
+
+from .. import tools
 
 _HEADER = struct.Struct("!Q")
 
@@ -42,7 +44,7 @@ class HelmWorker:
     def __init__(self, timeout: float = 60.0, memory_mib: int = 2048):
         self.timeout = timeout
         self.memory_mib = memory_mib
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._proc: tools.Process[bytes] | None = None
         self._stderr: Any = None
         self.started = 0  # how many worker processes this run needed
 
@@ -51,11 +53,15 @@ class HelmWorker:
         if self._proc is not None and self._proc.poll() is None:
             return
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the worker; close() ends both
+        # The user's locale as it is (not tools' C locale): nothing here parses Helm's words.
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in [_package_root(), os.environ.get("PYTHONPATH", "")] if p)}
-        self._proc = subprocess.Popen(
+        # Started through the one tool wrapper; the limits are the worker's own (RLIMIT_AS,
+        # set inside it) and this class's (a deadline per request), since one process
+        # serves many requests and outlives any single call's timeout.
+        self._proc = tools.start(
             [sys.executable, "-m", "generator.validate.helm_worker", str(self.memory_mib << 20)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, env=env, close_fds=True,
-        )
+            env=env, stdin=True, stderr=self._stderr,
+        ).process
         self.started += 1
 
     def call(self, op: str, *args: Any) -> Any:
@@ -84,7 +90,7 @@ class HelmWorker:
             raise HelmFailed(value)
         return value
 
-    def _read(self, proc: subprocess.Popen[bytes], size: int, deadline: float) -> bytes:
+    def _read(self, proc: tools.Process[bytes], size: int, deadline: float) -> bytes:
         assert proc.stdout is not None
         fd = proc.stdout.fileno()
         chunks = []
@@ -136,13 +142,7 @@ class HelmWorker:
     def close(self) -> None:
         proc = self._proc
         if proc is not None:
-            try:
-                assert proc.stdin is not None
-                proc.stdin.close()  # the worker ends at end of input
-                proc.wait(timeout=5)
-            except (OSError, subprocess.TimeoutExpired):
-                proc.kill()
-                proc.wait()
+            tools.finish(proc, grace=5)  # the worker ends at end of input
             self._proc = None
         if self._stderr is not None:
             self._stderr.close()
@@ -203,7 +203,7 @@ def _serve(memory_bytes: int) -> None:
         limit = _address_space() + memory_bytes
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
-    operations: dict[str, Any] = {"render": _render, "lint": _lint}
+    operations: dict[str, Callable[..., Any]] = {"render": _render, "lint": _lint}
     while True:
         header = inp.read(_HEADER.size)
         if len(header) < _HEADER.size:

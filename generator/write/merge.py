@@ -7,13 +7,12 @@ the generator changed, not only the two results.
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import tools
 from ..errors import WriteError
 
 OURS_LABEL = "yours (repository)"
@@ -35,12 +34,14 @@ def git_binary() -> str:
     return found
 
 
+# A merge of one file or a status of one repository takes milliseconds; minutes means hung.
+GIT_TIMEOUT = 120.0
+
+
 def git_environment() -> dict[str, str]:
-    # Our own markers and messages, whatever the user's locale and config say.
-    env = dict(os.environ, LC_ALL="C", GIT_OPTIONAL_LOCKS="0")
-    env.pop("GIT_DIR", None)
-    env.pop("GIT_WORK_TREE", None)
-    return env
+    # Our own markers and messages, whatever the user's locale and config say, and the
+    # repository named on the command line, not one an outer GIT_DIR points at.
+    return tools.environment({"GIT_OPTIONAL_LOCKS": "0"}, drop=("GIT_DIR", "GIT_WORK_TREE"))
 
 
 def merge_file(ours: bytes, base: bytes, theirs: bytes, path: str) -> MergeResult:
@@ -57,8 +58,9 @@ def merge_file(ours: bytes, base: bytes, theirs: bytes, path: str) -> MergeResul
             git_binary(), "merge-file", "-p", "--diff3",
             "-L", OURS_LABEL, "-L", BASE_LABEL, "-L", THEIRS_LABEL, *names,
         ]  # fmt: skip
-        result = subprocess.run(command, capture_output=True, env=git_environment(), check=False)
-    # The exit status is the number of conflicts (capped at 127); above that, an error.
-    if result.returncode < 0 or result.returncode > 127:
-        raise WriteError.single(f"git merge-file failed on {path}: {result.stderr.decode(errors='replace').strip()}", file=path)
-    return MergeResult(result.stdout, result.returncode)
+        try:
+            # The exit status is the number of conflicts (capped at 127); above that, an error.
+            result = tools.run(command, env=git_environment(), timeout=GIT_TIMEOUT, ok_codes=range(128))
+        except tools.ToolError as exc:
+            raise WriteError.single(f"git merge-file failed on {path}: {exc}", file=path) from None
+    return MergeResult(result.stdout, result.exit_code)

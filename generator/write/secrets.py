@@ -114,8 +114,7 @@ class PendingSecrets:
     def discard(self) -> None:
         """The run failed before it needed the secrets: stop the decryption."""
         if self._decryption is not None:
-            self._decryption.process.kill()
-            self._decryption.process.communicate()
+            self._decryption.discard()
 
     # The cluster name recorded inside the encrypted store (stores made before it was, have none).
     store_cluster: str | None = None
@@ -179,7 +178,32 @@ def _complete(distribution: str, values: dict[str, Any], source: Path | None = N
                 raise AssertionError(f"no generator for the new secret {f.name}: add it to write.secrets.NEW_VALUE")
             value = NEW_VALUE[f.name](found)
         found[f.name] = str(value)
+    if distribution == "talos" and source is not None:
+        _check_talos_values(found, source)
     return ClusterSecrets(**found)
+
+
+def _check_talos_values(found: dict[str, str], source: Path) -> None:
+    """The Talos bundle and admin client read from the store must be usable: a hand-edited or
+    damaged store is the user's to restore, not a ValueError (a traceback) inside render.
+    parse_bundle is cached, so render does not parse the bundle again."""
+    from ..talos_pki import parse_bundle, talosconfig
+
+    hint = f"restore the file from git (git log -- {ENCRYPTED_SECRETS_PATH}); clustergen never makes new Talos secrets for an existing cluster"
+    bundle = found.get("talos_secrets")
+    try:
+        if bundle is not None:
+            parse_bundle(bundle)
+    except ValueError as exc:
+        raise WriteError.single(f"the Talos secrets bundle stored here is unusable: {exc}", file=str(source),
+                                field=key_name("talos_secrets"), hint=hint) from None
+    client = found.get("talos_admin_client")
+    try:
+        if bundle is not None and client is not None:
+            talosconfig("check", [], [], bundle, client)  # the client is read back and checked against the os CA
+    except ValueError as exc:
+        raise WriteError.single(f"the talosctl admin client certificate stored here is unusable: {exc}", file=str(source),
+                                field=key_name("talos_admin_client"), hint=hint) from None
 
 
 def start_loading_secrets(repo: Path) -> PendingSecrets:

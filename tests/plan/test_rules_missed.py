@@ -151,7 +151,7 @@ def test_auto_ceph_warns_about_each_node_left_out(memory: str, kept_off: bool) -
     assert plan.storage_backend == "rook-ceph"
     assert (plan.nodes[3].storage_role == "none") is kept_off
     left_out = [w for w in plan.warnings if w.code == "ceph-on-small-nodes"]
-    assert [(w.field, w.hint) for w in left_out] == ([("nodes[3].memory", "it would need 6 GiB")] if kept_off else [])
+    assert [(w.field, w.hint) for w in left_out] == ([("nodes[3].memory", "it would need 6 GiB, or a lower osdMemoryTarget (at least 2Gi)")] if kept_off else [])
 
 
 def test_data_disks_are_no_osds() -> None:

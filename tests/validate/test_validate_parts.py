@@ -317,7 +317,7 @@ def test_json_and_junit_reports():
     failures = tree.findall(".//failure")
     assert len(failures) == 2 and tree.get("failures") == "2"
     assert {s.get("name") for s in tree.findall("testsuite")} >= {"schema", "secrets", "yaml"}
-    with pytest.raises(ValueError):
+    with pytest.raises(ValidateUsageError, match="unknown report format 'sarif'"):  # a user error, not a ValueError
         render_report(_report(), "sarif", io.StringIO())
 
 

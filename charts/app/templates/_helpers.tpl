@@ -66,7 +66,7 @@ helm.sh/chart: {{ include "app.chart" . }}
 {{- define "app.runtimeClassName" -}}
 {{- if .Values.runtimeClassName -}}
 {{- .Values.runtimeClassName -}}
-{{- else if .Values.gpu.enabled -}}
+{{- else if include "app.podWantsGpu" . -}}
 {{- .Values.gpu.runtimeClassName -}}
 {{- end -}}
 {{- end -}}
@@ -92,7 +92,7 @@ type tcp|http uses `port` (default: first service port name); exec uses `command
 {{- $type := default "tcp" $p.type -}}
 {{- if eq $type "exec" -}}
 {{- if not $p.command -}}
-{{- fail (printf "probes.%s.type is exec but probes.%s.command is empty" .name .name) -}}
+{{- fail (printf "%s.type is exec but %s.command is empty" .name .name) -}}
 {{- end }}
 exec:
   command:
@@ -100,7 +100,7 @@ exec:
 {{- else -}}
 {{- $port := $p.port | default (include "app.firstPortName" .root) -}}
 {{- if eq (toString $port) "" -}}
-{{- fail (printf "probes.%s needs a port: set probes.%s.port or add a service port" .name .name) -}}
+{{- fail (printf "%s needs a port: set %s.port or add a port" .name .name) -}}
 {{- end -}}
 {{- if eq $type "http" }}
 httpGet:
@@ -161,4 +161,119 @@ storageClassName: {{ .storageClass | quote }}
 resources:
   requests:
     storage: {{ .size | quote }}
+{{- end -}}
+
+{{/* Kinds that run to completion: no probes, no Service needed, restartPolicy from job. */}}
+{{- define "app.isJob" -}}
+{{- if has .Values.controller.type (list "Job" "CronJob") -}}true{{- end -}}
+{{- end -}}
+
+{{/* Any image dict {repository, tag, digest} as a reference. Call with (dict "image" $img "what" "containers[0].image"). */}}
+{{- define "app.imageRef" -}}
+{{- $img := .image | default dict -}}
+{{- $repo := required (printf "%s.repository is required" .what) $img.repository -}}
+{{- $tag := toString ($img.tag | default "") -}}
+{{- if and (not $tag) (not $img.digest) -}}
+{{- fail (printf "%s needs a pinned tag or digest" .what) -}}
+{{- end -}}
+{{- $repo -}}{{- if $tag }}:{{ $tag }}{{ end -}}{{- if $img.digest }}@{{ $img.digest }}{{ end -}}
+{{- end -}}
+
+{{/* Whether any container of the pod asks for a GPU ("true" or ""). */}}
+{{- define "app.podWantsGpu" -}}
+{{- $want := .Values.gpu.enabled -}}
+{{- range concat (.Values.containers | default list) (.Values.initContainers | default list) -}}
+{{- if gt (int (dig "gpu" "count" 0 .)) 0 -}}{{- $want = true -}}{{- end -}}
+{{- end -}}
+{{- if $want -}}true{{- end -}}
+{{- end -}}
+
+{{/*
+One container, as YAML. Call with (dict "root" $ "spec" $spec "auto" $mounts "podGpu" bool "what" "containers[0]").
+spec: {name, image, command, args, env, envFrom, ports, probes, resources, securityContext,
+volumeMounts, gpu, restartPolicy}. The chart's safety defaults (securityContext, resources)
+apply under whatever the container sets; probes take their timings from .Values.probes.
+*/}}
+{{- define "app.container" -}}
+{{- $root := .root -}}
+{{- $s := .spec -}}
+{{- $V := $root.Values -}}
+{{- $out := dict "name" $s.name "image" (include "app.imageRef" (dict "image" $s.image "what" (printf "%s.image" .what))) -}}
+{{- $_ := set $out "imagePullPolicy" (dig "pullPolicy" "IfNotPresent" ($s.image | default dict)) -}}
+{{- with $s.command }}{{ $_ := set $out "command" . }}{{ end -}}
+{{- with $s.args }}{{ $_ := set $out "args" . }}{{ end -}}
+{{- with $s.restartPolicy }}{{ $_ := set $out "restartPolicy" . }}{{ end -}}
+{{- $gpuCount := int (dig "count" 0 ($s.gpu | default dict)) -}}
+{{- $env := dict -}}
+{{- if gt $gpuCount 0 -}}
+{{- $_ := set $env "NVIDIA_DRIVER_CAPABILITIES" (dig "driverCapabilities" $V.gpu.driverCapabilities ($s.gpu | default dict)) -}}
+{{- else if .podGpu -}}
+{{- /* The NVIDIA runtime would hand this container every GPU its image names (CUDA images set NVIDIA_VISIBLE_DEVICES=all): void gives it none. */ -}}
+{{- $_ := set $env "NVIDIA_VISIBLE_DEVICES" "void" -}}
+{{- end -}}
+{{- range $k, $v := ($s.env | default dict) }}{{ $_ := set $env $k (toString $v) }}{{ end -}}
+{{- if $env -}}
+{{- $list := list -}}
+{{- range $k, $v := $env }}{{ $list = append $list (dict "name" $k "value" $v) }}{{ end -}}
+{{- $_ := set $out "env" $list -}}
+{{- end -}}
+{{- with $s.envFrom }}{{ $_ := set $out "envFrom" . }}{{ end -}}
+{{- if $s.ports -}}
+{{- $ports := list -}}
+{{- range $s.ports }}{{ $ports = append $ports (dict "name" .name "containerPort" (int (.targetPort | default .containerPort | default .port)) "protocol" (.protocol | default "TCP")) }}{{ end -}}
+{{- $_ := set $out "ports" $ports -}}
+{{- end -}}
+{{- if not (include "app.isJob" $root) -}}
+{{- $firstPort := "" -}}
+{{- with $s.ports }}{{ $firstPort = (first .).name }}{{ end -}}
+{{- range $probeName := list "startup" "liveness" "readiness" -}}
+{{- $given := index ($s.probes | default dict) $probeName -}}
+{{- if $given -}}
+{{- $p := deepCopy (index $V.probes $probeName) -}}
+{{- if not (hasKey $p "enabled") }}{{ $_ := set $p "enabled" true }}{{ end -}}
+{{- if ne $.what "app" }}{{ $_ := set $p "enabled" true }}{{ end -}}
+{{- range $k, $v := $given }}{{ $_ := set $p $k $v }}{{ end -}}
+{{- if $p.enabled -}}
+{{- $portless := dict "Values" (dict "service" (dict "ports" (ternary (list (dict "name" $firstPort)) list (ne $firstPort "")))) -}}
+{{- $label := ternary (printf "probes.%s" $probeName) (printf "%s.probes.%s" $.what $probeName) (eq $.what "app") -}}
+{{- $body := include "app.probe" (dict "name" $label "probe" $p "root" $portless) | fromYaml -}}
+{{- $_ := set $out (printf "%sProbe" $probeName) $body -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- $resources := deepCopy ($s.resources | default $V.resources) -}}
+{{- if not (dig "requests" dict $resources) -}}
+{{- $_ := set $resources "requests" (deepCopy $V.resources.requests) -}}
+{{- end -}}
+{{- if gt $gpuCount 0 -}}
+{{- $limits := deepCopy (dig "limits" dict $resources) -}}
+{{- $_ := set $limits (dig "resourceName" $V.gpu.resourceName ($s.gpu | default dict)) $gpuCount -}}
+{{- $_ := set $resources "limits" $limits -}}
+{{- end -}}
+{{- $_ := set $out "resources" $resources -}}
+{{- /* The container's own keys win one by one (sprig's merge would let a default true beat an own false);
+       inside capabilities, add and drop separately, so adding one keeps "drop: [ALL]". */ -}}
+{{- /* The app container starts from securityContext; every other one from the safe defaults,
+       so loosening the app (a device's privileged mode) loosens no sidecar. */ -}}
+{{- $sc := deepCopy ($V.securityContext | default dict) -}}
+{{- if ne .what "app" -}}
+{{- $sc = dict "allowPrivilegeEscalation" false "readOnlyRootFilesystem" true "privileged" false "capabilities" (dict "drop" (list "ALL")) -}}
+{{- end -}}
+{{- range $k, $v := ($s.securityContext | default dict) -}}
+{{- if and (eq $k "capabilities") (kindIs "map" $v) -}}
+{{- $caps := deepCopy (dig "capabilities" dict $sc) -}}
+{{- range $ck, $cv := $v }}{{ $_ := set $caps $ck $cv }}{{ end -}}
+{{- $_ := set $sc "capabilities" $caps -}}
+{{- else -}}
+{{- $_ := set $sc $k $v -}}
+{{- end -}}
+{{- end -}}
+{{- if and (dig "privileged" false $sc) (hasKey $sc "allowPrivilegeEscalation") (not $sc.allowPrivilegeEscalation) -}}
+{{- fail (printf "%s: securityContext.privileged=true requires securityContext.allowPrivilegeEscalation=true (the API server rejects the combination)" .what) -}}
+{{- end -}}
+{{- $_ := set $out "securityContext" $sc -}}
+{{- $mounts := concat (.auto | default list) ($s.volumeMounts | default list) -}}
+{{- with $mounts }}{{ $_ := set $out "volumeMounts" . }}{{ end -}}
+{{- toYaml $out -}}
 {{- end -}}
