@@ -42,6 +42,8 @@ class AppSummary:
     talks_to: tuple[str, ...]
     internet: bool
     notes: str
+    database: str = ""  # the size of its CloudNativePG database ("" when it has none)
+    cache: bool = False  # it needs a valkey in its namespace
 
     @property
     def storage(self) -> str:
@@ -65,6 +67,10 @@ class AppSummary:
             parts.append(f"GPU {self.gpu}")
         if self.storage:
             parts.append(f"storage {self.storage}")
+        if self.database:
+            parts.append(f"PostgreSQL {self.database} (CloudNativePG)")
+        if self.cache:
+            parts.append("a valkey beside it")
         return "; ".join(parts) or "-"
 
 
@@ -103,6 +109,8 @@ def summary(name: str) -> AppSummary:
         talks_to=tuple(entry.get("talks_to") or ()),
         internet=bool(entry.get("internet", True)),
         notes=(entry.get("notes") or "").strip(),
+        database=str((entry.get("database") or {}).get("size") or "5Gi") if entry.get("database") else "",
+        cache=bool(entry.get("redis")),
     )
 
 

@@ -82,9 +82,16 @@ def render_base(previous: GenerationState | None, cluster_secrets: ClusterSecret
     from .plan import plan_cluster
     from .render import render_repository
 
+    from .render import secret_manifests
+
     inventory, warnings = load_inventory_text(previous.inventory, f"{STATE_PATH} (previous inventory)")
-    rendered = render_repository(plan_cluster(inventory, warnings), cluster_secrets, previous.inventory)
+    previous_plan = plan_cluster(inventory, warnings)
+    rendered = render_repository(previous_plan, cluster_secrets, previous.inventory)
     base = {f.path: f.content for f in rendered}
+    # The encrypted Secrets the previous inventory made (an app's login, a namespace's backup
+    # keys) were produced by it, so one it no longer needs is removed, not taken for a forgery.
+    # Ciphertext never merges: their base content is never read.
+    base.update({path: b"" for path, _ in secret_manifests(previous_plan, None)})
     # The secrets store is the same on both sides: it is never merged.
     # So are the encrypted Secrets made from it.
     base.update({f.path: f.content for f in files if f.path in (AGE_KEY_PATH, SOPS_CONFIG_PATH, ENCRYPTED_SECRETS_PATH) or f.path.endswith(".sops.yaml")})

@@ -85,6 +85,11 @@ def render_reference(repo: Path, target: Path) -> Path:
     (target / ".clustergen").mkdir(parents=True)
     for name in ("age.key", "secrets.sops.yaml"):
         shutil.copy2(repo / ".clustergen" / name, target / ".clustergen" / name)
+    # The encrypted Secrets too (the apps' logins): SOPS output differs on every encryption, and
+    # a file that decrypts to the same Secret keeps its bytes, as in the repository.
+    for path in repo.glob("overlays/**/*.sops.yaml"):
+        (target / path.relative_to(repo)).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, target / path.relative_to(repo))
     assert main(["generate", str(repo / "inventory.yaml"), "-o", str(target)]) == 0
     return target
 

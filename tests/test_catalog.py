@@ -36,6 +36,8 @@ EXPECTED_LEVEL = {
     "openhab": "baseline", "calibre": "baseline", "calibre-web": "baseline", "frigate": "baseline",
     "pihole": "baseline", "adguard-home": "baseline", "samba": "baseline",
     "zigbee2mqtt": "privileged", "zwave-js-ui": "privileged", "homebridge": "privileged",
+    # On their CloudNativePG databases (plan/wiring.py), and the cache beside two of them.
+    "nextcloud": "restricted", "paperless-ngx": "restricted", "immich": "restricted", "valkey": "restricted",
 }
 STRICTER = {"privileged": "baseline", "baseline": "restricted"}
 
@@ -110,8 +112,11 @@ def _everything_inventory(tmp_path: Path) -> Path:
     tower["devices"].append({"name": "zwave", "type": "zwave", "path": "/dev/serial/by-id/usb-0658_0200-if00"})
     data["nodes"].append({"name": "pi3", "address": "192.168.50.23", "mac": "b8:27:eb:00:00:23",
                           "profile": "generic", "arch": "arm", "memory": "2Gi"})
-    data["apps"] = [{"name": name} for name in APP_NAMES]
+    data["apps"] = [{"name": name} for name in APP_NAMES if name != "valkey"]
     data["apps"][APP_NAMES.index("frigate")]["gpu"] = 1
+    # The valkey each app that needs one finds in its own namespace, and the database-only entry.
+    data["apps"] += [{"name": f"{app}-valkey", "catalog": "valkey", "namespace": app} for app in ("paperless-ngx", "immich")]
+    data["apps"] += [{"name": name} for name in CATALOG_DATA["apps"] if name not in APP_NAMES]
     path = tmp_path / "everything.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     return path
@@ -125,14 +130,16 @@ def everything(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_everything_plans_with_arch_placement(everything: Path) -> None:
     plan = build_plan(everything)
     apps = {a.name: a for a in plan.apps}
-    assert set(apps) == set(APP_NAMES)
+    assert set(apps) == (set(APP_NAMES) - {"valkey"}) | {"paperless-ngx-valkey", "immich-valkey"}
+    assert {d.app for d in plan.databases} == {"nextcloud", "paperless-ngx", "immich", "postgres"}
     arch = {n.name: n.arch for n in plan.nodes}
     small = {n.name for n in plan.nodes if n.memory_mib <= 1024}
     for name, app in apps.items():
-        wanted = set(CATALOG_DATA["apps"][name]["arches"])
+        entry = CATALOG_DATA["apps"][app.catalog]
+        wanted = set(entry["arches"])
         assert {arch[n] for n in app.eligible_nodes} <= wanted, name
         # Every node whose arch has an image is eligible unless something else rules it out.
-        if CATALOG_DATA["apps"][name]["weight"] == "heavy":
+        if entry["weight"] == "heavy":
             assert not set(app.eligible_nodes) & small, f"{name} is heavy and must keep off 1 GiB nodes"
     # Frigate's TensorRT image is amd64-only and it asked for a GPU: only the GPU laptops.
     assert set(apps["frigate"].eligible_nodes) == {"laptop1", "laptop2"}
@@ -166,7 +173,8 @@ def test_everything_generates_and_validates(everything: Path, tmp_path: Path, ca
     report = json.loads(capsys.readouterr().out)
     assert_strict_clean(code, report)
     # Every app's HelmRelease was rendered with charts/app and its pods checked, not skipped.
-    assert report["kinds"]["Deployment"]["valid"] == len(APP_NAMES)
+    assert report["kinds"]["Deployment"]["valid"] == len(APP_NAMES) + 1  # valkey twice
+    assert report["kinds"]["Cluster"]["valid"] == 4  # the CloudNativePG databases
     assert report["rules"]["pod-security"] == {"faults": 0, "warnings": 0, "undecided": 0}
     assert report["rules"]["devices"]["faults"] == 0 and report["rules"]["scheduling"]["faults"] == 0
 
@@ -178,8 +186,8 @@ def test_catalog_lists_every_app_with_arches_and_needs(capsys: pytest.CaptureFix
     assert main(["catalog"]) == 0
     out = capsys.readouterr().out
     rows = {line.split()[0]: line for line in out.splitlines()[1:] if line and not line.startswith("`")}
-    assert set(rows) == set(APP_NAMES)
-    for name in APP_NAMES:
+    assert set(rows) == set(CATALOG_DATA["apps"])  # postgres too: a database of its own, no workload
+    for name in CATALOG_DATA["apps"]:
         assert ",".join(CATALOG_DATA["apps"][name]["arches"]) in rows[name].split()
         assert CATALOG_DATA["apps"][name]["description"] in rows[name]
     assert out == list_text()
@@ -193,6 +201,8 @@ def test_catalog_lists_every_app_with_arches_and_needs(capsys: pytest.CaptureFix
         ("jellyfin", "GPU optional; storage 115Gi"),
         ("adguard-home", "storage 2.3Gi"),                 # 256Mi + 2Gi, rounded up
         ("mosquitto", "storage 1Gi"),                      # one volume, a whole unit
+        ("postgres", "PostgreSQL 10Gi (CloudNativePG)"),   # only a database
+        ("paperless-ngx", "storage 30Gi; PostgreSQL 5Gi (CloudNativePG); a valkey beside it"),
     ],
 )
 def test_catalog_needs_column(name: str, needs: str) -> None:

@@ -19,7 +19,14 @@ def repos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def kustomize_build(path: Path) -> list[dict]:
-    result = subprocess.run([kubectl(), "kustomize", str(path)], capture_output=True, text=True)
+    from generator.validate.kustomize import ksops_resolved
+
+    # Argo CD's KSOPS generators (the apps' logins) run in its repo-server; here, as in
+    # `clustergen validate`, their files are read as the encrypted resources they are.
+    root = next(p for p in (path, *path.parents) if (p / ".clustergen").is_dir())
+    with ksops_resolved(root) as build_root:
+        target = build_root / path.relative_to(root)
+        result = subprocess.run([kubectl(), "kustomize", str(target)], capture_output=True, text=True)
     assert result.returncode == 0, f"kustomize build {path} failed:\n{result.stderr}"
     return [d for d in yaml.safe_load_all(result.stdout) if d]
 

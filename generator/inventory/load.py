@@ -19,6 +19,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from ..errors import InventoryError, Problem
 from ..resources import package_file
+from ..shared.engines import DEFAULT_ENGINE, engine_schema
 from .checks import check_inventory
 from .locations import SourceMap, format_path
 from .model import (
@@ -52,7 +53,10 @@ from .model import (
 
 @cache
 def inventory_schema() -> dict[str, Any]:
-    return json.loads(package_file("schemas", "inventory.schema.json").read_text())
+    schema = json.loads(package_file("schemas", "inventory.schema.json").read_text())
+    # The engines are a registry, not a list kept by hand here (the file's $comment says so).
+    schema["properties"]["gitops"]["properties"]["engine"] = engine_schema()
+    return schema
 
 
 @cache
@@ -578,7 +582,7 @@ def _build(data: dict[str, Any], filename: str, source: SourceMap) -> Inventory:
         timezone=cluster.get("timezone", "Etc/UTC"),
         distribution=distribution.get("name", "k3s"),
         distribution_version=distribution.get("version"),
-        engine=gitops.get("engine", "flux"),
+        engine=gitops.get("engine", DEFAULT_ENGINE),
         repository=gitops["repository"],
         branch=gitops.get("branch", "main"),
         sync_path=_sync_path(gitops.get("path", f"clusters/{cluster['name']}")),

@@ -24,9 +24,10 @@ from .storage import choose_storage, rwx_storage_class
 from .tls import choose_acme_solver
 from .talos import plan_talos_nodes, storage_host_path
 from .model import AppPlan, ClusterPlan, ClusterSettings, ComponentPlan, NodePlan
-from .network_policy import network_policy_warnings, plan_network_policies
+from .network_policy import api_server_blocks, network_policy_warnings, plan_network_policies
 from .nodes import resolve_nodes
 from .settings import cluster_settings, profiles_in_use, with_allocatable
+from .wiring import plan_wiring
 
 __all__ = ["AppPlan", "ClusterPlan", "ClusterSettings", "ComponentPlan", "NodePlan", "plan_cluster"]
 
@@ -77,6 +78,7 @@ def plan_cluster(inv: Inventory, warnings: list[Problem] | None = None) -> Clust
     collected.extend(_raise_errors(backup_problems(inv, storage_backend, apps)))
     shared_volumes, shared_warnings = plan_shared_volumes(inv, {a.name: a.namespace for a in apps}, rwx_class)
     collected.extend(shared_warnings)
+    apps, generated_secrets, databases = plan_wiring(inv, apps, STORAGE_CLASS[storage_backend])
     collected.extend(_raise_errors(check_lessons(inv, nodes, apps)))
     collected.extend(load_balancer_warnings(inv))
     collected.extend(network_policy_warnings(inv))
@@ -103,6 +105,8 @@ def plan_cluster(inv: Inventory, warnings: list[Problem] | None = None) -> Clust
         rwx_storage_class=rwx_storage_class(storage_backend),
         ceph_failure_domain=ceph_failure_domain(nodes) if storage_backend == "rook-ceph" else None,
         shared_volumes=shared_volumes,
+        generated_secrets=generated_secrets,
+        databases=databases,
         node_registries=node_registries,
         bgp=metallb_bgp(inv),
         gateway=plan_gateway(inv, issuer, ingress_address(inv)),
@@ -113,5 +117,6 @@ def plan_cluster(inv: Inventory, warnings: list[Problem] | None = None) -> Clust
     backup = plan_backup(inv, apps, plan.namespaces)
     ingress_ns = catalog.component(inv.components.ingress)["namespace"] if inv.components.ingress != "none" else None
     policies = plan_network_policies(inv, apps, ingress_ns, {n.name for n in backup.namespaces} if backup else set(),
-                                     http01=acme_solver is not None and acme_solver.kind == "http01")
+                                     http01=acme_solver is not None and acme_solver.kind == "http01",
+                                     databases=databases, api_servers=api_server_blocks(inv, nodes))
     return dataclasses.replace(plan, backup=backup, network_policies=policies)

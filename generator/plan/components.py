@@ -15,6 +15,7 @@ from .lan import k8s_gateway_values
 from .load_balancer import ingress_without_load_balancer
 from .monitoring import SERVICE_MONITOR_VALUES, monitoring_values
 from .merge import deep_merge
+from .wiring import CNPG, wants_database
 from .model import LABEL_PREFIX, ComponentPlan, NodePlan
 
 # Annotation each load balancer reads to give a Service a fixed address.
@@ -58,6 +59,8 @@ def wanted_components(inv: Inventory) -> list[str]:
         keys.append(MONITORING_CRDS)
     if comps.backup is not None and comps.backup.engine == "k8up":
         keys.append("k8up")
+    if wants_database(inv):
+        keys.append(CNPG)
     return keys
 
 

@@ -162,6 +162,53 @@ class AcmeSolver:
 
 
 @dataclass(frozen=True)
+class GeneratedSecret:
+    """A Kubernetes Secret built from the secrets store (plan.wiring decides, render fills it).
+
+    Each data entry is (key in the Secret, source): source ("literal", text) is written as is,
+    ("password", store key) is a generated password kept in the store (never rotated), and
+    ("mosquitto-passwd", ((user, store key), ...)) is Mosquitto's password file of those users."""
+
+    name: str
+    namespace: str
+    type: str  # Opaque | kubernetes.io/basic-auth
+    data: tuple[tuple[str, tuple[Any, ...]], ...]
+
+    @property
+    def password_keys(self) -> tuple[str, ...]:
+        keys: list[str] = []
+        for _, (kind, arg) in self.data:
+            if kind == "password":
+                keys.append(arg)
+            elif kind == "mosquitto-passwd":
+                keys.extend(store_key for _, store_key in arg)
+        return tuple(keys)
+
+
+@dataclass(frozen=True)
+class DatabasePlan:
+    """A CloudNativePG Cluster for one app, in the app's namespace."""
+
+    app: str  # the app it serves
+    name: str  # the Cluster's name; CNPG names the Services <name>-rw/-ro/-r
+    namespace: str
+    database: str
+    owner: str
+    secret: str  # kubernetes.io/basic-auth Secret named by bootstrap.initdb.secret
+    image: str  # the PostgreSQL operand image CNPG runs
+    instances: int
+    storage_class: str
+    size: str
+    resources: dict[str, Any]
+    postgresql: dict[str, Any] = field(default_factory=dict)  # spec.postgresql (shared_preload_libraries, parameters)
+    post_init_sql: tuple[str, ...] = ()  # bootstrap.initdb.postInitApplicationSQL
+
+    @property
+    def host(self) -> str:
+        return f"{self.name}-rw.{self.namespace}.svc"
+
+
+@dataclass(frozen=True)
 class ClusterSettings:
     """The inventory's cluster-wide settings, as render uses them: render reads these, never the inventory."""
 
@@ -208,6 +255,14 @@ class NamespacePolicy:
     open_ports: tuple[tuple[int, str], ...]  # LoadBalancer ports anyone may reach
     leaves_cluster: bool
     cluster_cidrs: tuple[str, ...]  # pod and Service ranges: "outside the cluster" excludes them
+    # CloudNativePG instances in it (pods labelled cnpg.io/cluster): the operator's namespace
+    # reaches their status port, and they reach the control-plane addresses (/32, /128) on the
+    # API server's port (6443 on k3s and Talos alike; pods reach it through the kubernetes
+    # Service, translated to these addresses before policies apply).
+    database_operator: str | None = None
+    database_status_port: tuple[int, str] = (8000, "TCP")
+    api_servers: tuple[str, ...] = ()
+    api_server_port: int = 6443
 
 
 @dataclass(frozen=True)
@@ -315,6 +370,8 @@ class ClusterPlan:
     rwx_storage_class: str | None = None  # the ReadWriteMany StorageClass (CephFS, Longhorn), None: none
     ceph_failure_domain: str | None = None  # rook-ceph: the CRUSH failure domain of its pools (zone | chassis | host)
     shared_volumes: tuple[Any, ...] = ()  # SharedVolumePlan (plan.app_shapes): claims several apps mount
+    generated_secrets: tuple[GeneratedSecret, ...] = ()  # credentials between apps (plan.wiring)
+    databases: tuple[DatabasePlan, ...] = ()  # CloudNativePG Clusters (plan.wiring)
     bgp: Any = None  # inventory Bgp when MetalLB announces by BGP; None: Layer 2
     node_registries: Any = None  # NodeRegistries (plan.lan): mirrors, TLS and host entries for every node
     gateway: Any = None  # GatewayPlan (plan.gateway) when the ingress is Gateway API (envoy-gateway)
@@ -347,4 +404,7 @@ class ClusterPlan:
             result[app.namespace] = max(current, app.pod_security, key=order.__getitem__)
         for svc in self.external_services:
             result.setdefault(svc.namespace, "restricted")
+        for db in self.databases:
+            # CloudNativePG's instances run restricted (uid 26, no capabilities, RuntimeDefault seccomp).
+            result.setdefault(db.namespace, "restricted")
         return dict(sorted(result.items()))

@@ -10,6 +10,7 @@ internet or the LAN, or where k8up sends backups. Decisions here; templates rend
 
 from __future__ import annotations
 
+from typing import Any
 
 from .. import catalog
 from ..errors import Problem
@@ -21,6 +22,10 @@ DNS_NAMESPACE = "kube-system"
 # cert-manager's HTTP-01 solver pod listens here, in the namespace of the app's Certificate.
 ACME_SOLVER_PORT = (8089, "TCP")
 MONITORING_NAMESPACE = "monitoring"
+# CloudNativePG: the operator asks each instance's manager for its status on this port, and
+# the instance manager itself talks to the Kubernetes API (CNPG docs, security.md "Exposed Ports").
+CNPG_NAMESPACE = "cnpg-system"
+CNPG_STATUS_PORT = (8000, "TCP")
 
 
 def _ports(app: AppPlan) -> tuple[tuple[int, str], ...]:
@@ -43,9 +48,20 @@ def _traffic(app: AppPlan) -> tuple[tuple[str, ...], bool]:
     return tuple(entry.get("talks_to") or ()), bool(entry.get("internet", True))
 
 
+def api_server_blocks(inv: Inventory, nodes: list[Any]) -> tuple[str, ...]:
+    """Where pods reach the Kubernetes API: every control-plane address, and the shared endpoint."""
+    addresses = {a for n in nodes if n.is_server for a in n.addresses}
+    if inv.network.control_plane_endpoint is not None:
+        addresses.add(inv.network.control_plane_endpoint)
+    return tuple(sorted(f"{a}/{a.max_prefixlen}" for a in addresses))
+
+
 def plan_network_policies(inv: Inventory, apps: list[AppPlan], ingress_namespace: str | None,
-                          backup_namespaces: set[str], http01: bool = False) -> tuple[NamespacePolicy, ...]:
-    """``http01``: Let's Encrypt reaches the solver pods through the ingress controller."""
+                          backup_namespaces: set[str], http01: bool = False,
+                          databases: tuple[Any, ...] = (), api_servers: tuple[str, ...] = ()) -> tuple[NamespacePolicy, ...]:
+    """``http01``: Let's Encrypt reaches the solver pods through the ingress controller.
+    ``databases``: CloudNativePG Clusters; an app reaches its own inside its namespace, the
+    operator reaches their status port, and their instances reach the API server."""
     if not inv.components.network_policies or not apps:
         return ()
     by_name = {a.catalog or a.name: a for a in apps}
@@ -73,6 +89,9 @@ def plan_network_policies(inv: Inventory, apps: list[AppPlan], ingress_namespace
                 continue  # not deployed, or reached inside the namespace anyway
             egress[ns].setdefault(target.namespace, set()).update(_ports(target))
             ingress.setdefault(target.namespace, {}).setdefault(ns, set()).update(_ports(target))
+    for db in databases:
+        ingress.setdefault(db.namespace, {})
+    database_namespaces = {db.namespace for db in databases}
     cidrs = tuple(str(c) for c in (*inv.network.pod_cidrs, *inv.network.service_cidrs))
     return tuple(
         NamespacePolicy(
@@ -82,6 +101,9 @@ def plan_network_policies(inv: Inventory, apps: list[AppPlan], ingress_namespace
             open_ports=tuple(sorted(open_ports.get(ns, set()))),
             leaves_cluster=outside.get(ns, False),
             cluster_cidrs=cidrs,
+            database_operator=CNPG_NAMESPACE if ns in database_namespaces else None,
+            database_status_port=CNPG_STATUS_PORT,
+            api_servers=api_servers if ns in database_namespaces else (),
         )
         for ns in sorted(ingress)
     )

@@ -5,9 +5,7 @@ from __future__ import annotations
 from ..plan.model import ClusterPlan
 from ..shared import ClusterSecrets, RenderedFile
 from .k3s import render_cloud_init
-from .argocd import ARGOCD_STYLE, render_argocd
-from .flux import FLUX_STYLE, render_flux
-from .gitops import ReleaseStyle
+from .engines import engine_of
 from .kustomize import render_app_bases, render_component_base, render_overlays, render_profile_components
 from .secrets import secret_manifests, wanted_secret_fields
 from .repo import render_app_chart, render_ci_files, render_probe, render_topology, render_facts, render_gitignore, render_inventory_copy, render_readme
@@ -15,23 +13,17 @@ from .repo import render_app_chart, render_ci_files, render_probe, render_topolo
 __all__ = ["render_repository", "secret_manifests", "wanted_secret_fields"]
 
 
-RELEASE_STYLES = {"flux": FLUX_STYLE, "argocd": ARGOCD_STYLE}
-
-
-def release_style(plan: ClusterPlan) -> ReleaseStyle:
-    return RELEASE_STYLES[plan.settings.engine]
-
-
 def render_repository(plan: ClusterPlan, secrets: ClusterSecrets, inventory_text: str) -> list[RenderedFile]:
     files: list[RenderedFile] = []
-    style = release_style(plan)
+    engine = engine_of(plan)
+    style = engine.style
     for component in plan.components:
         files.extend(render_component_base(component, style))
     files.extend(render_app_bases(plan, style))
     overlay_files, layers = render_overlays(plan, style)
     files.extend(overlay_files)
     files.extend(render_profile_components(plan, style))
-    files.extend(render_argocd(plan, layers) if plan.settings.engine == "argocd" else render_flux(plan, layers))
+    files.extend(engine.render_sync(plan, layers))
     if plan.settings.distribution == "talos":
         assert secrets.talos_secrets and secrets.talos_admin_client, "the write stage makes Talos secrets for a Talos cluster"
         # Imported here: the Talos renderer pulls in cryptography, which k3s clusters never need.
@@ -45,8 +37,8 @@ def render_repository(plan: ClusterPlan, secrets: ClusterSecrets, inventory_text
     files.append(render_facts(plan))
     files.append(render_gitignore())
     files.append(render_inventory_copy(inventory_text))
-    files.append(render_readme(plan, layers))
-    files.extend(render_ci_files(plan, layers))
+    files.append(render_readme(plan, layers, engine))
+    files.extend(render_ci_files(plan, layers, engine))
     files.append(render_topology(plan))
     files.append(render_probe())
     files.sort(key=lambda f: f.path)

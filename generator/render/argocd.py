@@ -13,12 +13,13 @@ from typing import Any
 from .. import catalog
 from ..errors import Problem, RenderError
 from ..plan.model import AppPlan, ClusterPlan, ComponentPlan
+from ..shared.engines import ARGOCD
 from ..shared.merge import deep_merge
 from .files import RenderedFile
-from .gitops import ReleaseStyle, layer_files, ordered_layers
+from .gitops import Engine, EngineReadme, ReleaseStyle, layer_files, ordered_layers
 from .templates import render_template
 
-ARGOCD_NAMESPACE = "argocd"
+ARGOCD_NAMESPACE = ARGOCD.namespace
 IN_CLUSTER = "https://kubernetes.default.svc"
 INFRA_PROJECT = "infrastructure"
 APPS_PROJECT = "apps"
@@ -28,9 +29,9 @@ ROOT_APP = "root"
 SELF_APP = "argocd"  # also the Helm release name: the chart names its objects argocd-*
 # Argo CD's sync options that keep an object through pruning and through its
 # Application's deletion: the Argo CD counterpart of kustomize.toolkit.fluxcd.io/prune.
-KEEP_OPTIONS = "Prune=false,Delete=false"
+SYNC_OPTIONS, KEEP_OPTIONS = ARGOCD.keep_annotation
 SYNC_WAVE = "argocd.argoproj.io/sync-wave"
-SYNC_OPTIONS = "argocd.argoproj.io/sync-options"
+KSOPS_GENERATOR = "secret-generator.yaml"
 # Kubernetes' own namespaces: charts put leader-election Roles and scrape Services there.
 SYSTEM_NAMESPACES = ("kube-system",)
 
@@ -108,16 +109,22 @@ def app_application(app: AppPlan, plan: ClusterPlan) -> list[tuple[str, str]]:
     return [("application.yaml", text)]
 
 
+def ksops_secrets(folder: str, names: list[str]) -> tuple[list[str], list[str], list[RenderedFile]]:
+    """Argo CD cannot decrypt SOPS itself: a KSOPS generator its repo-server runs lists the files."""
+    generator = RenderedFile.text(f"{folder}/{KSOPS_GENERATOR}", render_template("overlays/cluster/ksops-generator.yaml.j2", files=names))
+    return [], [KSOPS_GENERATOR], [generator]
+
+
 ARGOCD_STYLE = ReleaseStyle(
-    engine="argocd",
-    title="Argo CD",
+    title=ARGOCD.title,
     release_kind="Application",
     release_api_version="argoproj.io/v1alpha1",
     values_path="/spec/source/helm/valuesObject",
-    keep_annotation=(SYNC_OPTIONS, KEEP_OPTIONS),
+    keep_annotation=ARGOCD.keep_annotation,
     release_namespace=ARGOCD_NAMESPACE,
     component_release=component_application,
     app_release=app_application,
+    encrypted_secrets=ksops_secrets,
 )
 
 
@@ -211,3 +218,30 @@ def render_argocd(plan: ClusterPlan, layers: dict[str, str]) -> list[RenderedFil
         layer["sync_policy"] = sync_policy(layer["prune"])
     files += layer_files(settings.sync_path, ordered, "bootstrap/argocd/layer.yaml.j2", **common, project=INFRA_PROJECT, keep_options=KEEP_OPTIONS)
     return files
+
+
+def argocd_readme(plan: ClusterPlan) -> EngineReadme:
+    chart = argocd_chart()
+    return EngineReadme(
+        synced_by=f"Argo CD (argo-cd chart {chart['version']})",
+        sync_path=f"Argo CD Applications, one per layer, that the `{ROOT_APP}` Application syncs in waves:",
+        bases="one generic base per component (Namespace, pinned Argo CD Application of the chart) and per app (`bases/apps/`)",
+        app_chart="clustergen's generic app chart; every app is an Argo CD Application of it",
+        bootstrap_folder=BOOTSTRAP,
+        bootstrap=(
+            "`values.yaml` for the pinned argo-cd chart (used by `helm install` and by Argo CD itself), "
+            f"the AppProjects, Argo CD's own Application and the `{ROOT_APP}` Application that starts the sync"
+        ),
+        keeps_data=(
+            "App volumes carry `helm.sh/resource-policy: keep`, namespaces and releases that hold data carry\n"
+            f"`{SYNC_OPTIONS}: {KEEP_OPTIONS}` and sync with `prune: false` and no\n"
+            "cascading finalizer, and the `infra-storage` layer is never pruned, so removing something from\n"
+            "git never deletes its data."
+        ),
+        suspend_release=f"""`kubectl -n {ARGOCD_NAMESPACE} patch application <app> --type merge -p '{{"spec":{{"syncPolicy":{{"automated":null}}}}}}'`""",
+        resume_release="re-enable automated sync",
+        context={"argocd_chart": chart, "argocd_values_file": VALUES_FILE},
+    )
+
+
+ARGOCD_ENGINE = Engine(facts=ARGOCD, style=ARGOCD_STYLE, render_sync=render_argocd, readme=argocd_readme)

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import catalog
 from ..plan.model import AppPlan, ClusterPlan, ComponentPlan
+from ..shared.engines import FLUX
 from .files import RenderedFile
-from .gitops import ReleaseStyle, layer_files, ordered_layers
+from .gitops import Engine, EngineReadme, ReleaseStyle, layer_files, ordered_layers, secrets_as_resources
 from .templates import render_template
 
 
@@ -33,15 +35,16 @@ def flux_app_release(app: AppPlan, plan: ClusterPlan) -> list[tuple[str, str]]:
 
 
 FLUX_STYLE = ReleaseStyle(
-    engine="flux",
-    title="Flux",
+    title=FLUX.title,
     release_kind="HelmRelease",
     release_api_version="helm.toolkit.fluxcd.io/v2",
     values_path="/spec/values",
-    keep_annotation=("kustomize.toolkit.fluxcd.io/prune", "disabled"),
+    keep_annotation=FLUX.keep_annotation,
     release_namespace=None,
     component_release=flux_component_release,
     app_release=flux_app_release,
+    # Flux decrypts SOPS-encrypted resources itself (the sync's decryption provider).
+    encrypted_secrets=secrets_as_resources,
 )
 
 
@@ -64,3 +67,27 @@ def render_flux(plan: ClusterPlan, layers: dict[str, str]) -> list[RenderedFile]
         layer["depends_on"] = [previous] if previous else []
         previous = layer["name"]
     return files + layer_files(settings.sync_path, ordered, "bootstrap/flux/layer.yaml.j2")
+
+
+def flux_readme(plan: ClusterPlan) -> EngineReadme:
+    version = catalog.flux_version()
+    key, value = FLUX.keep_annotation
+    return EngineReadme(
+        synced_by=f"Flux {version}",
+        sync_path="Flux Kustomizations, applied in order:",
+        bases="one generic base per component (Namespace, chart source, pinned HelmRelease) and per app (`bases/apps/`)",
+        app_chart="clustergen's generic app chart; every app is a HelmRelease of it",
+        bootstrap_folder="bootstrap/flux",
+        bootstrap="the GitRepository and root Kustomization that start the sync",
+        keeps_data=(
+            "App volumes carry `helm.sh/resource-policy: keep`, namespaces that hold data carry\n"
+            f"`{key}: {value}`, and the `infra-storage` layer is never pruned,\n"
+            "so removing something from git never deletes its data."
+        ),
+        suspend_release="`flux suspend helmrelease -n <namespace> <app>`",
+        resume_release="`flux resume helmrelease -n <namespace> <app>`",
+        context={"flux_version": version},
+    )
+
+
+FLUX_ENGINE = Engine(facts=FLUX, style=FLUX_STYLE, render_sync=render_flux, readme=flux_readme, renovate_manager="flux")

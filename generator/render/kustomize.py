@@ -15,12 +15,11 @@ from ..shared import layout
 from .files import RenderedFile
 from .gitops import ReleaseStyle
 from .network_policies import network_policy_files
-from .secrets import backup_folder, pull_secret_namespaces, registry_folder, secret_file_names
+from .secrets import backup_folder, credentials_folder, pull_secret_namespaces, registry_folder, secret_file_names
 from .templates import render_template
 from .yamltext import to_yaml
 
 APP_BASES = "bases/apps"
-KSOPS_GENERATOR = "secret-generator.yaml"
 
 
 def render_component_base(component: ComponentPlan, style: ReleaseStyle) -> list[RenderedFile]:
@@ -149,6 +148,9 @@ def _apps_layer(plan: ClusterPlan, style: ReleaseStyle, apps_dir: str) -> list[R
     if plan.backup is not None and plan.backup.k8up:
         files.extend(_backup_files(plan, style))
         resources.append("backup")
+    if plan.generated_secrets or plan.databases:
+        files.extend(_credentials_files(plan, style))
+        resources.append("credentials")
     for name, text in network_policy_files(plan):
         files.append(RenderedFile.text(f"{apps_dir}/{name}", text))
         resources.append(name)
@@ -167,7 +169,7 @@ def _apps_layer(plan: ClusterPlan, style: ReleaseStyle, apps_dir: str) -> list[R
 
 
 def _namespaces_file(plan: ClusterPlan, style: ReleaseStyle, apps_dir: str) -> RenderedFile:
-    keeps_data = {a.namespace for a in plan.apps if a.has_data} | {v.namespace for v in plan.shared_volumes}
+    keeps_data = {a.namespace for a in plan.apps if a.has_data} | {v.namespace for v in plan.shared_volumes} | {d.namespace for d in plan.databases}
     namespaces = [{"name": ns, "level": level, "keeps_data": ns in keeps_data} for ns, level in plan.namespaces.items()]
     return RenderedFile.text(
         f"{apps_dir}/namespaces.yaml",
@@ -194,14 +196,11 @@ def _app_releases(plan: ClusterPlan, style: ReleaseStyle, releases_dir: str) -> 
 
 
 def encrypted_secrets(style: ReleaseStyle, folder: str, names: list[str]) -> tuple[list[str], list[str], list[RenderedFile]]:
-    """How a kustomization takes SOPS-encrypted Secrets: Flux decrypts resources itself;
-    Argo CD needs a KSOPS generator. Returns (resources, generators, generator files)."""
+    """How a kustomization takes SOPS-encrypted Secrets, in the engine's way (Flux decrypts
+    resources itself; Argo CD needs a KSOPS generator). Returns (resources, generators, generator files)."""
     if not names:
         return [], [], []
-    if style.engine == "flux":
-        return list(names), [], []
-    generator = RenderedFile.text(f"{folder}/{KSOPS_GENERATOR}", render_template("overlays/cluster/ksops-generator.yaml.j2", files=names))
-    return [], [KSOPS_GENERATOR], [generator]
+    return style.encrypted_secrets(folder, names)
 
 
 def _backup_files(plan: ClusterPlan, style: ReleaseStyle) -> list[RenderedFile]:
@@ -224,6 +223,21 @@ def _backup_files(plan: ClusterPlan, style: ReleaseStyle) -> list[RenderedFile]:
     secret_resources, generators, generator_files = encrypted_secrets(style, folder, secret_file_names(plan, folder))
     kustomization = render_template("overlays/cluster/kustomization.yaml.j2", resources=["schedules.yaml", *secret_resources], patches=[], generators=generators)
     return [RenderedFile.text(f"{folder}/schedules.yaml", schedules), *generator_files, RenderedFile.text(f"{folder}/kustomization.yaml", kustomization)]
+
+
+def _credentials_files(plan: ClusterPlan, style: ReleaseStyle) -> list[RenderedFile]:
+    """apps/credentials/: the logins between apps (SOPS-encrypted Secrets) and the CloudNativePG
+    Clusters that use them. In the apps layer: CNPG's CRDs come with the controllers."""
+    folder = credentials_folder(plan)
+    files, resources = [], []
+    if plan.databases:
+        text = render_template("overlays/cluster/credentials/databases.yaml.j2", databases=plan.databases,
+                               engine_title=style.title, keep_annotation=style.keep_annotation)
+        files.append(RenderedFile.text(f"{folder}/databases.yaml", text))
+        resources.append("databases.yaml")
+    secret_resources, generators, generator_files = encrypted_secrets(style, folder, secret_file_names(plan, folder))
+    kustomization = render_template("overlays/cluster/kustomization.yaml.j2", resources=[*resources, *secret_resources], patches=[], generators=generators)
+    return [*files, *generator_files, RenderedFile.text(f"{folder}/kustomization.yaml", kustomization)]
 
 
 def _registry_files(plan: ClusterPlan, style: ReleaseStyle) -> list[RenderedFile]:

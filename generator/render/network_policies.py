@@ -30,6 +30,10 @@ def as_values(policy: NamespacePolicy) -> dict[str, Any]:
         "open_ports": [{"port": n, "protocol": pr} for n, pr in policy.open_ports],
         "leaves_cluster": policy.leaves_cluster,
         "outside": _outside(policy.cluster_cidrs),
+        "database_operator": policy.database_operator,
+        "database_status_port": {"port": policy.database_status_port[0], "protocol": policy.database_status_port[1]},
+        "api_servers": list(policy.api_servers),
+        "api_server_port": policy.api_server_port,
     }
 
 

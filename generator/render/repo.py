@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import __version__, catalog
+from .. import __version__
 from ..plan.model import ClusterPlan, NodePlan
 from ..resources import source_dir
 from ..shared.layout import AGE_KEY_PATH, ENCRYPTED_SECRETS_PATH, FACTS_PATH, SECRETS_DIR
 from .files import RenderedFile
-from .argocd import VALUES_FILE as ARGOCD_VALUES_FILE
+from .gitops import Engine
 from .k3s import packaged_components
 from .templates import render_template
 from .yamltext import to_yaml
@@ -44,7 +44,8 @@ def render_facts(plan: ClusterPlan) -> RenderedFile:
         "kubernetesVersion": plan.kubernetes_version,
         # The default class is created by a chart from another repository
         # (local-path, Rook), which validation cannot render.
-        "storageClasses": [{"name": plan.storage_class, "default": True}],
+        "storageClasses": [{"name": plan.storage_class, "default": True}]
+        + ([{"name": plan.rwx_storage_class}] if plan.rwx_storage_class not in (None, plan.storage_class) else []),
         "packaged": packaged_components(plan) if settings.distribution == "k3s" else [],
         "loadBalancers": [settings.load_balancer] if settings.load_balancer != "none" else [],
         "backups": plan.backup is not None,
@@ -90,11 +91,12 @@ def render_inventory_copy(inventory_text: str) -> RenderedFile:
     return RenderedFile.text("inventory.yaml", inventory_text)
 
 
-def render_readme(plan: ClusterPlan, layers: dict[str, str]) -> RenderedFile:
+def render_readme(plan: ClusterPlan, layers: dict[str, str], engine: Engine) -> RenderedFile:
     settings = plan.settings
     first = plan.first_server
     others = [n for n in plan.nodes if n.is_server and not n.first_server]
     agents = [n for n in plan.nodes if not n.is_server]
+    readme = engine.readme(plan)
     text = render_template(
         "bootstrap/repo/README.md.j2",
         check_yaml=False,
@@ -105,13 +107,13 @@ def render_readme(plan: ClusterPlan, layers: dict[str, str]) -> RenderedFile:
         other_servers=others,
         agents=agents,
         layers=layers,
-        flux_version=catalog.flux_version(),
         apps=plan.apps,
         components=plan.components,
         talos=_talos_readme(plan) if plan.settings.distribution == "talos" else None,
-        argocd_chart=catalog.component("argo-cd")["chart"],
-        argocd_values_file=ARGOCD_VALUES_FILE,
         monitoring=_monitoring_readme(plan),
+        engine_name=engine.name,
+        engine=readme,
+        **readme.context,
         **_dns_readme(plan),
         lan=_lan_readme(plan),
     )
@@ -166,7 +168,7 @@ def _talos_readme(plan: ClusterPlan) -> dict[str, Any]:
     return {"schematics": rows}
 
 
-def render_ci_files(plan: ClusterPlan, layers: dict[str, str]) -> list[RenderedFile]:
+def render_ci_files(plan: ClusterPlan, layers: dict[str, str], engine: Engine) -> list[RenderedFile]:
     """The generated repository checks itself: a PR workflow and Renovate for every pin."""
     workflow = render_template(
         "bootstrap/repo/validate-workflow.yaml.j2",
@@ -175,7 +177,9 @@ def render_ci_files(plan: ClusterPlan, layers: dict[str, str]) -> list[RenderedF
         kubernetes_version=plan.kubernetes_version,
         layer_paths=list(layers.values()),
     )
-    renovate = render_template("bootstrap/repo/renovate.json.j2", check_yaml=False, engine=plan.settings.engine, distribution=plan.settings.distribution)
+    renovate = render_template(
+        "bootstrap/repo/renovate.json.j2", check_yaml=False, renovate_manager=engine.renovate_manager, distribution=plan.settings.distribution
+    )
     import json
 
     json.loads(renovate)  # a broken template must fail here, not in the user's Renovate

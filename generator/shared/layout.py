@@ -28,6 +28,11 @@ def backup_folder(cluster_name: str) -> str:
     return f"{overlay_root(cluster_name)}/apps/backup"
 
 
+def credentials_folder(cluster_name: str) -> str:
+    """The logins between apps (SOPS-encrypted Secrets) and the CloudNativePG databases."""
+    return f"{overlay_root(cluster_name)}/apps/credentials"
+
+
 def registry_folder(cluster_name: str) -> str:
     """The SOPS-encrypted pull credentials of namespaces whose apps use a private registry."""
     return f"{overlay_root(cluster_name)}/apps/registry"

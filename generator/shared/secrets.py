@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,10 @@ class ClusterSecrets:
     # Private registries: a Docker config JSON ({"auths": {"host:port": {"auth": ...}}}) the user
     # puts into the store; apps with pullSecret get it as a dockerconfigjson Secret. Never made up.
     registry_auths: str | None = None
+    # Logins between apps (the MQTT broker's clients, each app's database owner, values an app
+    # needs generated), by store key (mqtt/<app>, postgres/<app>, app/<app>/<ENV>): made once
+    # when an app first needs one, never rotated.
+    app_passwords: dict[str, str] = field(default_factory=dict)
     # DNS: the provider's credentials (plan.dns store_field: Secret key token → dns_token), put
     # into the store by the user when clustergen commits the external-dns Secret.
     dns_api_token: str | None = None

@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from ..shared.engines import DEFAULT_ENGINE, ENGINES
 from ..shared.layout import FACTS_PATH
 from .documents import (
     Document,
@@ -80,19 +81,7 @@ def facts_from(data: dict) -> Facts:
     return facts
 
 
-PRUNE_ANNOTATION = "kustomize.toolkit.fluxcd.io/prune"
-ARGO_SYNC_OPTIONS = "argocd.argoproj.io/sync-options"
-ARGO_KEEP = "Prune=false,Delete=false"
 ARGO_DEFAULT_PROJECT = "default"  # every Argo CD has it; nothing declares it
-
-
-def _flux_keeps(annotations: dict) -> bool:
-    return annotations.get(PRUNE_ANNOTATION) == "disabled"
-
-
-def _argo_keeps(annotations: dict) -> bool:
-    options = {o.strip() for o in str(annotations.get(ARGO_SYNC_OPTIONS) or "").split(",")}
-    return "Prune=false" in options
 
 
 class ReferenceCheck:
@@ -172,11 +161,11 @@ class ReferenceCheck:
             if doc.kind != "Namespace" or doc.name not in claims:
                 continue
             annotations = doc.metadata.get("annotations") or {}
-            if engine == "argocd":
-                kept, who, fix = _argo_keeps(annotations), "Argo CD", f"{ARGO_SYNC_OPTIONS}: {ARGO_KEEP}"
-            else:
-                kept = _flux_keeps(annotations) or (engine is None and _argo_keeps(annotations))
-                who, fix = "Flux", f"{PRUNE_ANNOTATION}: disabled"
+            # An engine this clustergen does not know is judged as the default one.
+            syncer = ENGINES.get(engine or "") or ENGINES[DEFAULT_ENGINE]
+            # Without facts, any engine's annotation keeps it.
+            kept = any(e.keeps(annotations) for e in ENGINES.values()) if engine is None else syncer.keeps(annotations)
+            who, fix = syncer.title, syncer.keep_text
             if not kept:
                 self._fault(
                     doc,

@@ -60,6 +60,15 @@ NEW_VALUE: dict[str, Callable[[dict[str, str]], str]] = {
     "restic_password": lambda found: secrets.token_urlsafe(32),
 }
 
+# app_passwords: one per app login, by store key (mqtt/<app>, postgres/<app>). URL-safe
+# characters only: they go into connection strings, env files and Mosquitto's password file.
+APP_PASSWORDS_FIELD = "app_passwords"
+
+
+def new_app_password() -> str:
+    return secrets.token_urlsafe(24)
+
+
 # The fields each distribution needs. Fields of another distribution already in
 # the store are kept as they are, never made up.
 NEEDED_FIELDS: dict[str, tuple[str, ...]] = {
@@ -93,7 +102,8 @@ def secret_values(cluster_secrets: ClusterSecrets) -> dict[str, str]:
     from ..shared import ClusterSecrets
 
     values = {key_name(f.name): getattr(cluster_secrets, f.name) for f in dataclasses.fields(ClusterSecrets)}
-    return {k: v for k, v in values.items() if v is not None}
+    # An empty app_passwords is left out: stores written before it existed stay byte for byte.
+    return {k: v for k, v in values.items() if v is not None and v != {}}
 
 
 class PendingSecrets:
@@ -165,6 +175,9 @@ def _complete(distribution: str, values: dict[str, Any], source: Path | None = N
     fresh_for_distribution = not holds(original) and any(holds(o) for d, o in ORIGINAL_FIELDS.items() if d != distribution)
     for f in dataclasses.fields(ClusterSecrets):
         value = values.get(key_name(f.name))
+        if f.name == APP_PASSWORDS_FIELD:
+            found[f.name] = _app_passwords(value, [w for w in wanted if "/" in w], source)  # type: ignore[assignment]
+            continue
         if value is None and f.name not in needed:
             continue
         if value is None and source is not None and f.name in original and not fresh_for_distribution:
@@ -181,6 +194,21 @@ def _complete(distribution: str, values: dict[str, Any], source: Path | None = N
     if distribution == "talos" and source is not None:
         _check_talos_values(found, source)
     return ClusterSecrets(**found)
+
+
+def _app_passwords(stored: Any, wanted: list[str], source: Path | None) -> dict[str, str]:
+    """Every stored login kept (an app removed today may come back), new ones for the rest."""
+    if stored is None:
+        stored = {}
+    if not isinstance(stored, dict):
+        raise WriteError.single(
+            f"{source} holds {key_name(APP_PASSWORDS_FIELD)} as {type(stored).__name__}, not a mapping of logins",
+            file=str(source), hint=f"restore the file from git (git log -- {ENCRYPTED_SECRETS_PATH})",
+        )
+    passwords = {str(k): str(v) for k, v in stored.items()}
+    for key in wanted:
+        passwords.setdefault(key, new_app_password())
+    return passwords
 
 
 def _check_talos_values(found: dict[str, str], source: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ...shared.engines import DEFAULT_ENGINE, ENGINES
 from ..documents import mapping
 from .quantities import bytes_of, millicores
 
@@ -32,7 +33,7 @@ class Node:
 @dataclass
 class ClusterFacts:
     distribution: str = "k3s"
-    engine: str = "flux"
+    engine: str = DEFAULT_ENGINE
     nodes: list[Node] = field(default_factory=list)
     # Objects the distribution or the GitOps engine creates without a manifest here:
     # (kind, name) for cluster-scoped objects.
@@ -47,14 +48,9 @@ class ClusterFacts:
 
 
 # What each distribution creates on its own (k3s: its packaged components and the
-# RuntimeClasses of its runtimes.yaml; Talos: nothing of the sort).
+# RuntimeClasses of its runtimes.yaml; Talos: nothing of the sort). What the GitOps
+# engine brings (its namespace, its CRDs' groups) is in shared/engines.py.
 _K3S_RUNTIME_CLASSES = ("nvidia", "nvidia-experimental", "crun")
-_ENGINE_GROUPS = {
-    "flux": {"source.toolkit.fluxcd.io", "kustomize.toolkit.fluxcd.io", "helm.toolkit.fluxcd.io",
-             "notification.toolkit.fluxcd.io", "image.toolkit.fluxcd.io"},
-    "argocd": {"argoproj.io"},
-}
-_ENGINE_NAMESPACES = {"flux": "flux-system", "argocd": "argocd"}
 _K3S_GROUPS = {"helm.cattle.io", "k3s.cattle.io"}
 # Pod labels of what k3s packages (its manifests/coredns.yaml and metrics-server/) and of
 # the CoreDNS Talos deploys (it keeps the kube-dns label, as kube-prometheus-stack expects).
@@ -65,15 +61,17 @@ _TALOS_PODS = ({"k8s-app": "kube-dns"},)
 def cluster_facts(data: Any) -> ClusterFacts:
     data = mapping(data)
     facts = ClusterFacts(distribution=str(data.get("distribution") or "k3s"),
-                         engine=str(data.get("engine") or "flux"))
+                         engine=str(data.get("engine") or DEFAULT_ENGINE))
+    engine = ENGINES.get(facts.engine)
     for raw in data.get("nodes") or []:
         if isinstance(raw, dict):
             facts.nodes.append(_node(raw))
     packaged = {str(p) for p in data.get("packaged") or []}
     facts.shipped |= {("Namespace", n) for n in ("default", "kube-system", "kube-public", "kube-node-lease")}
-    facts.shipped.add(("Namespace", _ENGINE_NAMESPACES.get(facts.engine, "flux-system")))
+    # An engine this clustergen does not know: its namespace is taken to be the default engine's.
+    facts.shipped.add(("Namespace", (engine or ENGINES[DEFAULT_ENGINE]).namespace))
     facts.shipped |= {("PriorityClass", "system-cluster-critical"), ("PriorityClass", "system-node-critical")}
-    facts.shipped_groups |= _ENGINE_GROUPS.get(facts.engine, set())
+    facts.shipped_groups |= engine.api_groups if engine else set()
     if facts.distribution == "k3s":
         facts.shipped_groups |= _K3S_GROUPS
         facts.shipped |= {("RuntimeClass", n) for n in _K3S_RUNTIME_CLASSES}
