@@ -3,6 +3,7 @@
 Runs the CLI as a subprocess, as a user would, over the mixed-shelf example and
 synthetic inventories of 10/50/200 nodes with 20/50/100 apps. Prints a table.
 Usage: python bench/generate.py [--repeat N]
+       python bench/generate.py --scale   # 100-1,000 nodes with 100 apps: time per node, peak memory
 """
 
 from __future__ import annotations
@@ -77,7 +78,12 @@ def run_once(inventory: Path) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--scale", action="store_true",
+                        help="only synthetic k3s inventories of 100/250/500/1000 nodes with 100 apps, for the linearity check")
     args = parser.parse_args()
+    if args.scale:
+        scale(args.repeat)
+        return
     cases: list[tuple[str, Path]] = [
         ("mixed-shelf example (5 nodes, 4 apps)", ROOT / "examples" / "mixed-shelf.yaml"),
         # A fresh Talos repository also makes its CAs, one of them an RSA-4096 key.
@@ -96,6 +102,22 @@ def main() -> None:
             runs = [run_once(path) for _ in range(args.repeat)]
             walls = [w for w, _ in runs]
             print(f"{label:46} {statistics.median(walls):9.3f} {min(walls):7.3f} {max(p for _, p in runs):9.1f}")
+
+
+def scale(repeat: int) -> None:
+    """Fresh generate of 100-1,000 nodes with 100 apps: wall, peak memory, and ms per node
+    beyond the first 100 (flat when time is linear in nodes)."""
+    print(f"{'nodes':>6} {'median s':>9} {'min s':>7} {'peak MiB':>9} {'ms/node over 100':>17}  (n={repeat}, 100 apps)")
+    base = None
+    with tempfile.TemporaryDirectory() as tmp:
+        for nodes in (100, 250, 500, 1000):
+            path = Path(tmp) / f"scale-{nodes}.yaml"
+            path.write_text(synthetic_inventory(nodes, 100))
+            runs = [run_once(path) for _ in range(repeat)]
+            med = statistics.median(w for w, _ in runs)
+            base = med if base is None else base
+            slope = f"{(med - base) / (nodes - 100) * 1000:17.2f}" if nodes > 100 else f"{'':17}"
+            print(f"{nodes:6} {med:9.3f} {min(w for w, _ in runs):7.3f} {max(p for _, p in runs):9.1f} {slope}")
 
 
 if __name__ == "__main__":

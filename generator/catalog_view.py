@@ -6,7 +6,6 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass
-from typing import Any
 
 from . import catalog
 from .errors import ClustergenError, Problem
@@ -123,7 +122,7 @@ def list_text() -> str:
     rows = [("NAME", "ARCHES", "NEEDS", "DESCRIPTION")]
     rows += [(s.name, ",".join(s.arches), s.needs, s.description) for s in summaries()]
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths)) + "  " + row[3] for row in rows]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True)) + "  " + row[3] for row in rows]
     lines.append("")
     lines.append("`clustergen catalog NAME` shows an app's options; add it to the inventory with `apps: [{name: NAME}]`.")
     return "\n".join(line.rstrip() for line in lines) + "\n"
@@ -177,7 +176,7 @@ def markdown() -> str:
         lines += ["", f"### <a id=\"app-{s.name}\"></a>{s.name}", "", s.description + ".", "",
                   f"- image: `{s.image}`",
                   f"- ports: {', '.join(f'`{p}`' for p in s.ports) or 'none'}" + (f"; web UI through the ingress to `{s.web_port}`" if s.web_port else ""),
-                  f"- volumes: " + (", ".join(f"`{v.name}` at `{v.mount_path}` ({v.size}{', retained' if v.retained else ''})" for v in s.volumes) or "none"),
+                  "- volumes: " + (", ".join(f"`{v.name}` at `{v.mount_path}` ({v.size}{', retained' if v.retained else ''})" for v in s.volumes) or "none"),
                   f"- reaches: {', '.join(f'`{t}`' for t in s.talks_to) or 'no other catalog app'}; " + ("may leave the cluster" if s.internet else "stays inside the cluster"),
                   "", s.notes]
     return "\n".join(lines) + "\n"

@@ -232,7 +232,7 @@ def _pinned_kubernetes_version(repo: Path) -> str | None:
     if facts.is_symlink():
         return None  # validate reports a link leaving the repository; never read here
     try:
-        data = yaml.safe_load(facts.read_text(encoding="utf-8")) or {}
+        data = yaml.load(facts.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
     except (OSError, yaml.YAMLError):
         return None
     version = data.get("kubernetesVersion") if isinstance(data, dict) else None

@@ -64,12 +64,10 @@ def _etcd_member(plan: ClusterPlan, node: Any) -> bool:
     return node.is_server and (plan.inventory.distribution == "talos" or len(plan.servers) > 1)
 
 
-def _storage_text(node: Any) -> str:
-    if node.storage_role == "ceph-osd":
-        return f"Ceph OSD x{len(node.storage_disks)}"
-    if node.storage_role == "longhorn":
-        return "Longhorn disk"
-    return "none"
+def _storage_text(plan: ClusterPlan, node: Any) -> str:
+    if not node.storage_disks:
+        return "none"
+    return plan.storage.node_text.format(count=len(node.storage_disks))
 
 
 def _gpu_text(node: Any) -> str:
@@ -88,8 +86,8 @@ def _location_text(node: Any) -> str:
     return " / ".join(p for p in (node.zone, node.host) if p) or "-"
 
 
-def _storage_cell(node: Any) -> str:
-    text = _storage_text(node)
+def _storage_cell(plan: ClusterPlan, node: Any) -> str:
+    text = _storage_text(plan, node)
     if node.storage_role == "ceph-osd":
         text += f", target {_gib(node.osd_memory_target_mib)}" + (", DB on " + node.metadata_disk.path.rsplit("/", 1)[-1] if node.metadata_disk else "")
     if not node.ceph_daemon_ok:
@@ -177,7 +175,7 @@ def print_plan(plan: ClusterPlan) -> None:
             _location_text(n),
             role,
             etcd,
-            _storage_cell(n),
+            _storage_cell(plan, n),
             _gpu_text(n),
             ", ".join(d.name for d in n.devices) or "-",
             *([_talos_image(n)] if talos else []),

@@ -188,7 +188,7 @@ def test_rook_failure_domain_and_mon_spread_follow_the_hypervisors(hosts: list[s
     mon_warnings = [w for w in plan.warnings if "monitors can only use" in w.message]
     assert bool(mon_warnings) is (spread == "ScheduleAnyway")
     if domain == "chassis":
-        assert all(n.labels["topology.rook.io/chassis"] == h for n, h in zip(plan.nodes, hosts))
+        assert all(n.labels["topology.rook.io/chassis"] == h for n, h in zip(plan.nodes, hosts, strict=False))
 
 
 @pytest.mark.parametrize(

@@ -77,3 +77,12 @@ def app_chart_defaults() -> dict[str, Any]:
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     with (source_dir("charts") / "app" / "values.yaml").open(encoding="utf-8") as fh:
         return yaml.load(fh, Loader=loader) or {}
+
+
+def storage_backends() -> dict[str, dict[str, Any]]:
+    """Storage backend key → its data (components, classes, node packages, README blurb)."""
+    return components_file()["storage_backends"]
+
+
+def storage_auto_order() -> list[str]:
+    return components_file()["storage_auto_order"]

@@ -7,6 +7,7 @@ file:line:column, the field path and a hint.
 from __future__ import annotations
 
 import difflib
+import os
 import ipaddress
 from collections.abc import Iterator
 from functools import cache
@@ -49,7 +50,33 @@ def _timezones() -> frozenset[str]:
         return frozenset()
 
 
+def _zone_file(name: str) -> bool:
+    """True when `name` is one of zoneinfo.available_timezones() by a direct look at its file
+    (listing them all walks the whole database: most of a fast run's checks). False is no
+    verdict: the full list then decides."""
+    import zoneinfo
+
+    parts = name.split("/")
+    # available_timezones() leaves out posixrules and the right/ and posix/ copies.
+    if not name or name == "posixrules" or parts[0] in ("right", "posix") or any(p in ("", ".", "..") for p in parts):
+        return False
+    for root in zoneinfo.TZPATH:
+        candidate = os.path.join(root, name)
+        try:
+            # os.walk, which the list is made with, does not enter linked folders.
+            if os.path.realpath(os.path.dirname(candidate)) != os.path.join(os.path.realpath(root), *parts[:-1]):
+                continue
+            with open(candidate, "rb") as fh:
+                if fh.read(4) == b"TZif":
+                    return True
+        except (OSError, ValueError):
+            continue
+    return False
+
+
 def _timezone_exists(inv: Inventory) -> Iterator[Problem]:
+    if _zone_file(inv.timezone):
+        return
     known = _timezones()
     if known and inv.timezone not in known:
         close = difflib.get_close_matches(inv.timezone, sorted(known), n=1)
@@ -151,7 +178,7 @@ def _vip_and_pool_free(inv: Inventory) -> Iterator[Problem]:
         except ValueError as exc:
             yield Problem(f"{pool!r} is not a valid pool: {exc}", hint="write 192.168.1.240/28 or 192.168.1.240-192.168.1.250", **inv.where(*path))
             continue
-        if first.version != last.version or first > last:
+        if first.version != last.version or first > last:  # type: ignore[operator]  # the versions are compared first
             yield Problem(f"pool {pool} runs backwards or mixes IPv4 and IPv6", hint="write start-end with start <= end", **inv.where(*path))
             continue
         for address, node in node_by_address.items():
@@ -163,13 +190,13 @@ def _vip_and_pool_free(inv: Inventory) -> Iterator[Problem]:
                 )
         if vip is not None and _in_pool(vip, pool):
             yield Problem(f"load-balancer pool {pool} contains the control-plane VIP {vip}", hint="keep the VIP out of the pool", **inv.where(*path))
-    if net.ingress_address is not None and net.load_balancer_pools:
-        if not any(_in_pool(net.ingress_address, p) for p in net.load_balancer_pools):
-            yield Problem(
-                f"ingressAddress {net.ingress_address} is not in the load-balancer pool",
-                hint="pick an address inside network.loadBalancerPool",
-                **inv.where("network", "ingressAddress"),
-            )
+    if net.ingress_address is not None and net.load_balancer_pools \
+            and not any(_in_pool(net.ingress_address, p) for p in net.load_balancer_pools):
+        yield Problem(
+            f"ingressAddress {net.ingress_address} is not in the load-balancer pool",
+            hint="pick an address inside network.loadBalancerPool",
+            **inv.where("network", "ingressAddress"),
+        )
 
 
 def _profiles_known(inv: Inventory) -> Iterator[Problem]:

@@ -10,19 +10,19 @@ import re
 import stat
 from functools import cache
 from pathlib import Path
-from typing import Any
-
-from jsonschema import Draft202012Validator, FormatChecker
-from jsonschema.exceptions import ValidationError
-from ruamel.yaml import YAML
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InventoryError, Problem
 from ..resources import package_file
 from ..shared.engines import DEFAULT_ENGINE, engine_schema
 from .checks import check_inventory
 from .locations import SourceMap, format_path
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
+    from ruamel.yaml.error import MarkedYAMLError
 from .model import (
+    DEFAULT_KEEP,
     App,
     Backup,
     AppContainer,
@@ -61,7 +61,71 @@ def inventory_schema() -> dict[str, Any]:
 
 @cache
 def _validator() -> Draft202012Validator:
+    """The pure-Python validator: it words the errors. Imported only when there are some
+    (the import alone costs more than a whole fast-path check)."""
+    from jsonschema import Draft202012Validator, FormatChecker
+
     return Draft202012Validator(inventory_schema(), format_checker=FormatChecker())
+
+
+def _ipv4(value: Any) -> bool:
+    # jsonschema's FormatChecker rule, so both validators agree on every address.
+    try:
+        ipaddress.IPv4Address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _ipv6(value: Any) -> bool:
+    try:
+        address = ipaddress.IPv6Address(value)
+    except ValueError:
+        return False
+    return not getattr(address, "scope_id", "")
+
+
+@cache
+def _fast_validator() -> Any:
+    """jsonschema-rs over the same schema, with the formats checked by the Python rules above."""
+    import jsonschema_rs
+
+    return jsonschema_rs.validator_for(inventory_schema(), formats={"ipv4": _ipv4, "ipv6": _ipv6}, validate_formats=True)
+
+
+# Python's re counts \x1c-\x1f as whitespace (\s) and the Rust regex engine does not: a string
+# holding one is left to the Python validator, whose verdict is the reference.
+_PY_ONLY_SPACE = re.compile("[\x1c-\x1f]")
+
+
+def _surely_valid(data: Any) -> bool:
+    """True when jsonschema-rs finds no schema error and could not disagree with jsonschema.
+    False sends the document to jsonschema, which decides and words the errors."""
+    stack = [data]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if not isinstance(key, str) or _PY_ONLY_SPACE.search(key):
+                    return False
+                stack.append(value)
+        elif isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, str):
+            if _PY_ONLY_SPACE.search(node):
+                return False
+        elif isinstance(node, float):
+            if node != node or node in (float("inf"), float("-inf")):
+                return False
+        elif isinstance(node, int) and not isinstance(node, bool):
+            if not -(1 << 63) <= node < (1 << 64):
+                return False
+        elif node is not None and not isinstance(node, bool):
+            return False  # a timestamp or other non-JSON value: the Python validator reports its type
+    try:
+        return bool(_fast_validator().is_valid(data))
+    except Exception:  # noqa: BLE001 - anything the Rust side cannot take is the Python validator's to judge
+        return False
 
 
 # An inventory is a few kilobytes; these bounds keep a hostile file from taking the
@@ -176,7 +240,9 @@ def _preflight(text: str, filename: str) -> None:
         raise
     except (pyyaml.YAMLError, ValueError, RecursionError):
         pass
+    from ruamel.yaml import YAML
     from ruamel.yaml import events as ruamel_events
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
     try:
         _walk_events(YAML(typ="rt").parse(text), ruamel_events, filename)
@@ -267,6 +333,15 @@ def _key_line(text: str, key: str, start: int, end: int) -> int | None:
 
 
 def _parse_yaml(text: str, filename: str) -> Any:
+    from .fastyaml import compose
+
+    tree = compose(text)
+    if tree is not None:
+        return tree
+    # Everything libyaml cannot read as YAML 1.2 for sure, and every error, is ruamel's.
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
     yaml = YAML(typ="rt")
     try:
         tree = yaml.load(text)
@@ -382,9 +457,9 @@ def _value_problems(data: dict[str, Any], source: SourceMap) -> list[Problem]:
         for path, text in entries:
             if text is None:
                 continue
-            problem = _cidr_problem(str(text))
-            if problem:
-                message, hint = problem
+            cidr_problem = _cidr_problem(str(text))
+            if cidr_problem:
+                message, hint = cidr_problem
                 line, column = source.locate(path)
                 problems.append(Problem(message, file=source.filename, line=line, column=column, field=format_path(path), hint=hint))
     return problems
@@ -431,6 +506,8 @@ def _cidr_problem(text: str) -> tuple[str, str] | None:
 
 
 def _schema_problems(data: Any, source: SourceMap) -> list[Problem]:
+    if _surely_valid(data):
+        return []
     problems = []
     for error in sorted(_validator().iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
         error = _most_specific(error)
@@ -479,18 +556,18 @@ def _explain(error: ValidationError, path: list[Any]) -> tuple[str, str | None, 
             hint = f"add '{missing}:' here" + (f": {prop['description']}" if prop.get("description") else "")
         return f"missing required field '{missing}'", hint, path
     if kind == "minItems":
-        count = error.validator_value
+        count: Any = error.validator_value
         what = "at least one entry" if count == 1 else f"at least {count} entries"
         return f"needs {what}, found {len(error.instance) if isinstance(error.instance, list) else 0}", \
             description or "see docs/inventory.md for this field", path
     if kind == "enum":
-        choices = ", ".join(str(c) for c in error.validator_value)
+        choices = ", ".join(str(c) for c in error.validator_value)  # type: ignore[union-attr]
         return f"{error.instance!r} is not allowed", f"use one of: {choices}", path
     if kind == "const":
         return f"expected {error.validator_value!r}, got {error.instance!r}", f"set it to {error.validator_value}", path
     if kind == "type":
-        expected = error.validator_value
-        expected = " or ".join(expected) if isinstance(expected, list) else expected
+        wanted: Any = error.validator_value
+        expected = " or ".join(wanted) if isinstance(wanted, list) else str(wanted)
         example = {"integer": "4", "string": '"text"', "boolean": "true or false", "object": "a mapping (key: value lines)", "array": "a list ([a, b] or '- item' lines)"}
         hint = description or f"write {_article(expected)} here, e.g. {example.get(expected, expected)}"
         return f"expected {_article(expected)}, got {_describe(error.instance)}", hint, path
@@ -765,7 +842,7 @@ def _backup(raw: Any) -> Backup | None:
     refused by inventory.checks, with its location)."""
     if not isinstance(raw, dict):
         return None
-    keep = {**dict(Backup.__dataclass_fields__["keep"].default), **raw.get("keep", {})}
+    keep = {**dict(DEFAULT_KEEP), **raw.get("keep", {})}
     return Backup(
         s3_endpoint=raw["s3"]["endpoint"].rstrip("/"),
         s3_bucket=raw["s3"]["bucket"],

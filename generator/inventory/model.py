@@ -160,6 +160,10 @@ class Rfc2136Server:
     tsig_algorithm: str  # BIND's spelling: hmac-sha256
 
 
+# restic forget --keep-* counts for the prune schedule, unless components.backup.keep says others.
+DEFAULT_KEEP: tuple[tuple[str, int], ...] = (("last", 5), ("daily", 7), ("weekly", 4), ("monthly", 6))
+
+
 @dataclass(frozen=True)
 class PiholeServer:
     """The Pi-hole whose local DNS records external-dns keeps (provider: pihole)."""
@@ -178,7 +182,7 @@ class Backup:
     engine: str = "k8up"  # k8up | longhorn
     s3_region: str = "us-east-1"
     # restic forget --keep-* counts for the prune schedule.
-    keep: tuple[tuple[str, int], ...] = (("last", 5), ("daily", 7), ("weekly", 4), ("monthly", 6))
+    keep: tuple[tuple[str, int], ...] = DEFAULT_KEEP
 
 
 @dataclass(frozen=True)

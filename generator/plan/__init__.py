@@ -10,7 +10,8 @@ from ..inventory.model import Inventory
 from .app_shapes import plan_shared_volumes
 from .apps import plan_apps
 from .backup import backup_problems, plan_backup
-from .components import STORAGE_CLASS, cluster_issuer_name, ingress_address, plan_components
+from . import backends
+from .components import cluster_issuer_name, ingress_address, plan_components
 from .dns import dns_problems, plan_dns
 from .gateway import gateway_problems, plan_gateway
 from .lan import lan_dns_problems, plan_node_registries
@@ -19,8 +20,7 @@ from .lessons import check_lessons
 from .load_balancer import bgp_problems, k3s_disabled_components, load_balancer_warnings, metallb_bgp
 from .gpu_drivers import plan_gpu_drivers
 from .monitoring import plan_monitoring
-from .rook import ceph_failure_domain
-from .storage import choose_storage, rwx_storage_class
+from .storage import choose_storage
 from .tls import choose_acme_solver
 from .talos import plan_talos_nodes, storage_host_path
 from .model import AppPlan, ClusterPlan, ClusterSettings, ComponentPlan, NodePlan
@@ -78,11 +78,12 @@ def plan_cluster(inv: Inventory, warnings: list[Problem] | None = None) -> Clust
     collected.extend(_raise_errors(backup_problems(inv, storage_backend, apps)))
     shared_volumes, shared_warnings = plan_shared_volumes(inv, {a.name: a.namespace for a in apps}, rwx_class)
     collected.extend(shared_warnings)
-    apps, generated_secrets, databases = plan_wiring(inv, apps, STORAGE_CLASS[storage_backend])
+    apps, generated_secrets, databases = plan_wiring(inv, apps, backends.backend(storage_backend).spec.storage_class)
     collected.extend(_raise_errors(check_lessons(inv, nodes, apps)))
     collected.extend(load_balancer_warnings(inv))
     collected.extend(network_policy_warnings(inv))
     components = plan_components(inv, nodes, storage_backend)
+    backend = backends.backend(storage_backend)
     plan = ClusterPlan(
         inventory=inv,
         settings=cluster_settings(inv),
@@ -92,7 +93,7 @@ def plan_cluster(inv: Inventory, warnings: list[Problem] | None = None) -> Clust
         components=tuple(components),
         apps=tuple(apps),
         external_services=inv.external_services,
-        storage_class=STORAGE_CLASS[storage_backend],
+        storage_class=backend.spec.storage_class,
         storage_backend=storage_backend,
         cluster_issuer=issuer,
         ingress_address=ingress_address(inv),
@@ -102,8 +103,9 @@ def plan_cluster(inv: Inventory, warnings: list[Problem] | None = None) -> Clust
         monitoring=plan_monitoring(inv.components.monitoring, components),
         profiles=profiles_in_use(inv, nodes),
         storage_host_path=storage_host_path(inv, storage_backend),
-        rwx_storage_class=rwx_storage_class(storage_backend),
-        ceph_failure_domain=ceph_failure_domain(nodes) if storage_backend == "rook-ceph" else None,
+        rwx_storage_class=backend.spec.rwx_storage_class,
+        ceph_failure_domain=backend.failure_domain(nodes),
+        storage=backend.storage_plan(),
         shared_volumes=shared_volumes,
         generated_secrets=generated_secrets,
         databases=databases,

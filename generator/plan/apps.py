@@ -61,8 +61,7 @@ def _base_values(inv: Inventory, app: App) -> tuple[dict[str, Any], dict[str, An
     """The generic part of an app (its base) and its catalog entry (empty for custom apps)."""
     if not app.is_custom:
         entry = catalog.apps()[app.catalog]  # type: ignore[index]
-        values = deep_merge(entry.get("values", {}), {"image": dict(entry["image"])})
-        return values, entry
+        return deep_merge(entry.get("values", {}), {"image": dict(entry["image"])}), entry
     ports = [{"name": p.name, "port": p.port, "protocol": p.protocol} for p in app.ports]
     values: dict[str, Any] = {
         "image": _image_parts(app.image or ""),
@@ -249,9 +248,9 @@ def _ingress_values(inv: Inventory, app: App, entry: dict[str, Any], cluster_iss
             # from the same host and port; the Gateway holds the TLS certificate.
             return {"ingress": {"enabled": False, "host": host, "servicePort": web["port"], "gateway": gateway_ref}}, host, []
         ingress = {"host": host}
-    if app.routes:
+    if app.routes and web:
         ingress["routes"] = _routes_values(inv, app, web["port"])
-    if not ingress:
+    if not ingress or not web:  # an ingress is only ever made for a web port
         return {}, None, []
     values = {"enabled": True, "className": ingress_class, **({"host": host} if host else {}), "servicePort": web["port"],
               "tls": {"enabled": cluster_issuer is not None, "clusterIssuer": cluster_issuer or ""}}
@@ -401,7 +400,7 @@ def app_pod_spec(values: dict[str, Any]) -> dict[str, Any]:
     for device in as_list(values.get("devices")):
         device = as_map(device)
         volumes.append({"name": f"dev-{device.get('name')}", "hostPath": {"path": device.get("hostPath")}})
-    for name, entry in as_map(values.get("persistence")).items():
+    for name in as_map(values.get("persistence")):
         volumes.append({"name": str(name), "persistentVolumeClaim": {"claimName": str(name)}})
     for name in as_map(values.get("emptyDirs")):
         volumes.append({"name": f"empty-{name}", "emptyDir": {}})

@@ -6,6 +6,7 @@ import copy
 from typing import Any
 
 from .. import catalog
+from . import backends
 from ..errors import Problem
 from ..inventory.model import Inventory
 from .backup import longhorn_backup_values
@@ -13,7 +14,7 @@ from .dns import external_dns_values
 from .gateway import uses_gateway_api
 from .lan import k8s_gateway_values
 from .load_balancer import ingress_without_load_balancer
-from .monitoring import SERVICE_MONITOR_VALUES, monitoring_values
+from .monitoring import monitoring_values, service_monitor_values
 from .merge import deep_merge
 from .wiring import CNPG, wants_database
 from .model import LABEL_PREFIX, ComponentPlan, NodePlan
@@ -64,33 +65,32 @@ def wanted_components(inv: Inventory) -> list[str]:
     return keys
 
 
-STORAGE_COMPONENTS = {
-    "local-path": ("local-path-provisioner",),
-    "longhorn": ("longhorn",),
-    # Rook 1.20's order: the operator, then the CSI drivers it runs, then the cluster.
-    "rook-ceph": ("rook-ceph", "ceph-csi-drivers", "rook-ceph-cluster"),
-}
-TALOS_LOCAL_PATH = "/var/local-path-provisioner"
-STORAGE_CLASS = {"local-path": "local-path", "longhorn": "longhorn-2-replicas", "rook-ceph": "ceph-block"}
-# Components that hold data: their namespaces are never pruned.
-# The monitoring CRDs' release declares the namespace that holds monitoring's volumes, and
-# pruning its CRDs would delete every ServiceMonitor and rule with them.
-DATA_COMPONENTS = frozenset({"longhorn", "rook-ceph", "ceph-csi-drivers", "rook-ceph-cluster", "local-path-provisioner",
-                             "kube-prometheus-stack", "kube-prometheus-stack-crds"})
 MONITORING = "kube-prometheus-stack"
 MONITORING_CRDS = "kube-prometheus-stack-crds"
-# The HelmRelease after which the default StorageClass provisions: monitoring's volumes wait for it.
-STORAGE_PROVIDER = {"local-path": "local-path-storage/local-path-provisioner", "longhorn": "longhorn-system/longhorn",
-                    "rook-ceph": "rook-ceph/rook-ceph-cluster"}
-# HelmReleases (same namespace) each must wait for, in install order.
-DEPENDS_ON = {"ceph-csi-drivers": ("rook-ceph",), "rook-ceph-cluster": ("rook-ceph", "ceph-csi-drivers")}
+# Components that hold data, besides every storage backend's: their namespaces are never pruned.
+# The monitoring CRDs' release declares the namespace that holds monitoring's volumes, and
+# pruning its CRDs would delete every ServiceMonitor and rule with them.
+MONITORING_DATA_COMPONENTS = frozenset({MONITORING, MONITORING_CRDS})
+
+
+def keeps_data(key: str) -> bool:
+    return key in MONITORING_DATA_COMPONENTS or key in backends.storage_component_keys()
+
+
+def storage_provider(storage_backend: str) -> str:
+    """namespace/release of the HelmRelease after which the default StorageClass provisions:
+    monitoring's volumes wait for it."""
+    key = backends.backend(storage_backend).spec.ready_when
+    entry = catalog.component(key)
+    return f"{entry['namespace']}/{entry.get('release_name', key)}"
 
 
 def plan_components(inv: Inventory, nodes: list[NodePlan], storage_backend: str) -> list[ComponentPlan]:
     keyed = [(key, "controllers") for key in wanted_components(inv)]
     if any(n.has_nvidia_gpu for n in nodes):
         keyed.append(("nvidia-device-plugin", "controllers"))
-    keyed += [(key, "storage") for key in STORAGE_COMPONENTS[storage_backend]]
+    backend = backends.backend(storage_backend)
+    keyed += [(key, "storage") for key in backend.spec.components]
     if inv.components.monitoring:
         # Its Prometheus, Alertmanager and Grafana claims bind only once storage runs; a Helm
         # wait on an unbindable claim in an earlier layer would hold every later layer back.
@@ -102,18 +102,22 @@ def plan_components(inv: Inventory, nodes: list[NodePlan], storage_backend: str)
     for key, layer in keyed:
         entry = catalog.component(key)
         host_ports = ingress_without_load_balancer(inv, key) or {}
-        depends_on: tuple[str, ...] = DEPENDS_ON.get(key, ())
-        if monitoring and key in SERVICE_MONITOR_VALUES and layer == "controllers":
+        depends_on: tuple[str, ...] = backends.depends_on().get(key, ())
+        monitor_values = service_monitor_values(key)
+        if monitoring and monitor_values is not None and layer == "controllers":
             # Their ServiceMonitors need the operator's CRDs, which come up in the same layer:
             # install after them (later layers wait for this one anyway).
             depends_on += (f"monitoring/{MONITORING_CRDS}",)
         if key == MONITORING:
-            depends_on += (STORAGE_PROVIDER[storage_backend],)
-        cluster_values = _cluster_values(inv, key, nodes)
-        if monitoring and key in SERVICE_MONITOR_VALUES:
-            cluster_values = deep_merge(cluster_values, SERVICE_MONITOR_VALUES[key])
+            depends_on += (storage_provider(storage_backend),)
+        if key in backend.spec.components:
+            cluster_values = backend.chart_values(key, inv, nodes)
+        else:
+            cluster_values = _cluster_values(inv, key, nodes)
+        if monitoring and monitor_values is not None:
+            cluster_values = deep_merge(cluster_values, monitor_values)
         if key == MONITORING:
-            cluster_values = deep_merge(cluster_values, monitoring_values(nodes, storage_backend, STORAGE_CLASS[storage_backend],
+            cluster_values = deep_merge(cluster_values, monitoring_values(nodes, storage_backend, backend.spec.storage_class,
                                                                           inv.components.backup is not None and inv.components.backup.engine == "k8up"))
         if key == "longhorn":
             cluster_values = deep_merge(cluster_values, longhorn_backup_values(inv))
@@ -131,7 +135,7 @@ def plan_components(inv: Inventory, nodes: list[NodePlan], storage_backend: str)
                 values=entry.get("values") or {},
                 cluster_values=cluster_values,
                 release_name=entry.get("release_name", key),
-                keeps_data=key in DATA_COMPONENTS,
+                keeps_data=keeps_data(key),
                 depends_on=depends_on,
                 install_step=max((install_step(d.rsplit("/", 1)[-1]) + 1 for d in depends_on), default=0),
                 owns_namespace=owns_namespace,
@@ -141,7 +145,7 @@ def plan_components(inv: Inventory, nodes: list[NodePlan], storage_backend: str)
 
 
 def install_step(key: str) -> int:
-    return max((install_step(d) + 1 for d in DEPENDS_ON.get(key, ())), default=0)
+    return max((install_step(d) + 1 for d in backends.depends_on().get(key, ())), default=0)
 
 
 def _cluster_values(inv: Inventory, key: str, nodes: list[NodePlan]) -> dict[str, Any]:
@@ -158,15 +162,6 @@ def _cluster_values(inv: Inventory, key: str, nodes: list[NodePlan]) -> dict[str
         return {"service": {"annotations": lb_annotations}}
     if key == "nvidia-device-plugin":
         return nvidia_values(nodes)
-    if key == "local-path-provisioner" and inv.distribution == "talos":
-        # Talos's root filesystem is read-only; /var is the writable EPHEMERAL volume,
-        # bind-mounted into the kubelet by the machine config.
-        return {"nodePathMap": [{"node": "DEFAULT_PATH_FOR_NON_LISTED_NODES", "paths": [TALOS_LOCAL_PATH]}]}
-    if key in ("rook-ceph-cluster", "longhorn"):
-        from .rook import rook_cluster_values  # rook imports nodes, which imports this module
-        from .storage import longhorn_values
-
-        return rook_cluster_values(nodes) if key == "rook-ceph-cluster" else longhorn_values(nodes)
     if key == "kube-vip-cloud-provider":
         pools = inv.network.load_balancer_pools
         data = {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from ..errors import Problem
@@ -68,7 +69,7 @@ class NodePlan:
     swap_mib: int = 0  # swap file size; 0 = none
     data_disk: Disk | None = None  # where k3s keeps its data when the boot medium would wear out
     volatile_logs: bool = False
-    storage_role: str = "none"  # ceph-osd | longhorn | none
+    storage_role: str = "none"  # the backend's node_role (ceph-osd, longhorn) on the nodes holding its disks, else none
     storage_disks: tuple[Disk, ...] = ()
     kernel_modules: tuple[str, ...] = ()  # loaded at boot: the inventory's, plus (Talos) the ones the hardware needs
     talos: TalosNode | None = None  # Talos only: install disk, EPHEMERAL disk, extensions
@@ -233,6 +234,35 @@ class ClusterSettings:
 
 
 @dataclass(frozen=True)
+class StorageClassPlan:
+    """A StorageClass clustergen writes itself (a backend whose chart makes its classes has none)."""
+
+    name: str
+    provisioner: str
+    default: bool
+    comment: str  # one line above the object: what the class is for
+    parameters: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class StoragePlan:
+    """What render needs of the storage backend, from its catalog entry (storage_backends:)."""
+
+    backend: str = ""
+    storage_classes: tuple[StorageClassPlan, ...] = ()
+    node_packages: tuple[str, ...] = ()  # k3s: on every node
+    disk_node_packages: tuple[str, ...] = ()  # k3s: on the nodes holding its disks
+    disk_mount: tuple[str, ...] = ()  # k3s: the fstab entry of the nodes holding its disks; () none
+    talos_image_label: str = ""  # names a Talos schematic carrying the backend's extensions
+    talos_extensions: tuple[str, ...] = ()
+    readme: str = ""  # Jinja: the README's paragraph on the backend
+    disk_label: str = ""  # README "Disks to prepare": what a disk becomes
+    disk_preparation: str = ""  # ... and the command that prepares it ({path})
+    metadata_disks: bool = False  # uses the nodes' use: metadata disks
+    node_text: str = "none"  # `clustergen plan`: a holder's storage cell ({count} disks)
+
+
+@dataclass(frozen=True)
 class MonitoringPlan:
     """kube-prometheus-stack's side of the cluster that render writes besides its chart values."""
 
@@ -372,14 +402,17 @@ class ClusterPlan:
     shared_volumes: tuple[Any, ...] = ()  # SharedVolumePlan (plan.app_shapes): claims several apps mount
     generated_secrets: tuple[GeneratedSecret, ...] = ()  # credentials between apps (plan.wiring)
     databases: tuple[DatabasePlan, ...] = ()  # CloudNativePG Clusters (plan.wiring)
+    storage: StoragePlan = field(default_factory=StoragePlan)  # the backend's data render uses
     bgp: Any = None  # inventory Bgp when MetalLB announces by BGP; None: Layer 2
     node_registries: Any = None  # NodeRegistries (plan.lan): mirrors, TLS and host entries for every node
     gateway: Any = None  # GatewayPlan (plan.gateway) when the ingress is Gateway API (envoy-gateway)
     dns: Any = None  # DnsPlan (plan.dns) when components.externalDns names a provider
     lan_dns: Any = None  # inventory LanDns when k8s_gateway answers the domain on the LAN
 
-    @property
+    @cached_property
     def servers(self) -> tuple[NodePlan, ...]:
+        # Cached (the plan is frozen, its nodes a tuple): each node's render asks for it,
+        # which made a 1,000-node render quadratic.
         return tuple(n for n in self.nodes if n.is_server)
 
     @property

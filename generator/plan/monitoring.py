@@ -18,8 +18,11 @@ DEFAULT_PROMETHEUS_GIB = 20
 
 def prometheus_volume_gib(nodes: list[NodePlan], storage_backend: str) -> int:
     """20 GiB, or a tenth of the smallest disk a volume may land on when that is less
-    (never under 5 GiB): Prometheus must not fill a small SSD."""
-    if storage_backend in ("longhorn", "rook-ceph"):
+    (never under 5 GiB): Prometheus must not fill a small SSD. A backend that takes the
+    storage disks puts volumes there; else they land on a node's data or other disk."""
+    from . import backends
+
+    if backends.backend(storage_backend).spec.needs_storage_disks:
         disks = [d for n in nodes for d in n.storage_disks]
     else:
         disks = [n.data_disk for n in nodes if n.data_disk] or [d for n in nodes for d in n.disks]
@@ -61,7 +64,8 @@ def monitoring_values(nodes: list[NodePlan], storage_backend: str, storage_class
 
 
 # Values that turn each component's ServiceMonitor on (keys confirmed per chart pin in the
-# research notes; metallb needs Prometheus's namespace and ServiceAccount for its RBAC).
+# research notes; metallb needs Prometheus's namespace and ServiceAccount for its RBAC). A
+# storage backend's are in its catalog entry (storage_backends.*.monitoring_values).
 SERVICE_MONITOR_VALUES: dict[str, dict[str, Any]] = {
     # traefik's chart refuses to render a ServiceMonitor unless the API already exists, which
     # a render outside the cluster cannot see; dependsOn on kube-prometheus-stack-crds (below)
@@ -71,11 +75,15 @@ SERVICE_MONITOR_VALUES: dict[str, dict[str, Any]] = {
     "ingress-nginx": {"controller": {"metrics": {"enabled": True, "serviceMonitor": {"enabled": True}}}},
     "cert-manager": {"prometheus": {"enabled": True, "servicemonitor": {"enabled": True}}},
     "metallb": {"prometheus": {"serviceMonitor": {"enabled": True}, "namespace": MONITORING_NAMESPACE, "serviceAccount": PROMETHEUS_SERVICE_ACCOUNT}},
-    "longhorn": {"metrics": {"serviceMonitor": {"enabled": True}}},
-    "rook-ceph": {"monitoring": {"enabled": True}},
-    "rook-ceph-cluster": {"monitoring": {"enabled": True}},
     "k8up": {"metrics": {"serviceMonitor": {"enabled": True}, "prometheusRule": {"enabled": True}}},
 }
+
+
+def service_monitor_values(key: str) -> dict[str, Any] | None:
+    """The values that switch a component's ServiceMonitor on; None: it has none."""
+    from . import backends
+
+    return SERVICE_MONITOR_VALUES.get(key, backends.monitoring_values().get(key))
 
 
 def plan_monitoring(monitoring: bool, components: list[ComponentPlan]) -> MonitoringPlan | None:
@@ -83,5 +91,5 @@ def plan_monitoring(monitoring: bool, components: list[ComponentPlan]) -> Monito
     components Prometheus scrapes (for the README)."""
     if not monitoring:
         return None
-    scraped = tuple(c.key for c in components if c.key in SERVICE_MONITOR_VALUES)
+    scraped = tuple(c.key for c in components if service_monitor_values(c.key) is not None)
     return MonitoringPlan(namespace=MONITORING_NAMESPACE, grafana_secret=GRAFANA_SECRET, scraped=scraped)

@@ -39,7 +39,7 @@ def resolve_nodes(inv: Inventory) -> tuple[list[NodePlan], list[Problem]]:
     resolved = []
     for node in inv.nodes:
         arch = node.arch or str(_profile_value(inv, node, "arch") or "amd64")
-        memory = node.memory_mib or int(_profile_value(inv, node, "memory") or 4096)  # type: ignore[arg-type]
+        memory = node.memory_mib or int(str(_profile_value(inv, node, "memory") or 4096))
         boot = node.boot_medium or str(_profile_value(inv, node, "bootMedium") or "ssd")
         os_name = node.os or str(_profile_value(inv, node, "os") or "ubuntu")
         if node.memory_mib is None:
@@ -111,7 +111,7 @@ def _spread_ranking(pool: list[NodePlan]) -> list[NodePlan]:
     location is its own domain)."""
     ranked = sorted(pool, key=lambda n: (-n.memory_mib, n.index))
     seen: dict[str, int] = {}
-    order = []
+    order: list = []
     for n in ranked:
         domain = n.failure_domain or f"node {n.name}"
         order.append((seen.get(domain, 0), len(order), n))

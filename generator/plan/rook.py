@@ -21,7 +21,7 @@ CEPH_MONS = 3
 CEPH_AVOID_LABEL = f"{LABEL_PREFIX}/no-ceph-daemons"  # SD-booted or <= 2 GiB: no mon, mgr, MDS
 ROOK_CHASSIS_LABEL = "topology.rook.io/chassis"  # the CRUSH level Rook reads for a hypervisor
 CEPHFS_NAME = "ceph-filesystem"
-CEPHFS_STORAGE_CLASS = "ceph-filesystem"
+CEPHFS_STORAGE_CLASS = catalog.storage_backends()["rook-ceph"]["rwx_storage_class"]  # the RWX class
 
 
 def ceph_daemon_ok(node: NodePlan) -> bool:

@@ -6,10 +6,12 @@ from dataclasses import replace
 
 from typing import Any
 
-from ..errors import PlanError, Problem
+from ..errors import Problem
 from ..inventory.model import Inventory
 from .model import NodePlan
-from .rook import CEPHFS_STORAGE_CLASS, OSD_MEMORY_MIB, ceph_daemon_placement
+from . import backends
+from .backends import storage_disks
+from .rook import OSD_MEMORY_MIB
 
 
 # Ceph's osd_memory_target defaults to 4 GiB per OSD (rook.OSD_MEMORY_MIB); below that Ceph
@@ -19,16 +21,11 @@ from .rook import CEPHFS_STORAGE_CLASS, OSD_MEMORY_MIB, ceph_daemon_placement
 OSD_MEMORY_MIN_MIB = 2048
 # What k3s, the OS and the node's own pods need before any OSD.
 NODE_BASE_MEMORY_MIB = 2048
-CEPH_MIN_NODES = 3  # 3 mons and 3 replicas, one per host
-LONGHORN_MIN_NODES = 2
+CEPH_MIN_NODES = 3  # 3 mons and 3 replicas, one per host (storage_backends.rook-ceph.min_storage_nodes)
 
 
-def _storage_disks(node: NodePlan) -> tuple:
-    return tuple(d for d in node.disks if d.use == "storage")
-
-
-def _ceph_memory_needed_mib(node: NodePlan) -> int:
-    return NODE_BASE_MEMORY_MIB + node.osd_memory_target_mib * len(_storage_disks(node))
+def ceph_memory_needed_mib(node: NodePlan) -> int:
+    return NODE_BASE_MEMORY_MIB + node.osd_memory_target_mib * len(storage_disks(node))
 
 
 def osd_memory_targets(inv: Inventory, nodes: list[NodePlan]) -> tuple[list[NodePlan], list[Problem]]:
@@ -51,8 +48,8 @@ def osd_memory_targets(inv: Inventory, nodes: list[NodePlan]) -> tuple[list[Node
     return result, problems
 
 
-def _ceph_shortfall(node: NodePlan) -> int:
-    return max(0, _ceph_memory_needed_mib(node) - node.memory_mib)
+def ceph_shortfall(node: NodePlan) -> int:
+    return max(0, ceph_memory_needed_mib(node) - node.memory_mib)
 
 
 # ceph-volume puts BlueStore's DB on a metadata device only if it is of a faster class than
@@ -63,7 +60,7 @@ DISK_SPEED = {"hdd": 0, "usb": 0, "sd": 0, "emmc": 0, "ssd": 1, "nvme": 2}
 
 def _metadata_disk_problems(inv: Inventory, node: NodePlan, metadata: Any) -> list[Problem]:
     where = inv.where("nodes", node.index, "disks", node.disks.index(metadata), "type")
-    data = [d for d in _storage_disks(node)]
+    data = [d for d in storage_disks(node)]
     if not data:
         return [Problem(f"node '{node.name}' has a metadata disk but no disk with use: storage for it to serve",
                         hint="give the node a storage disk, or set use: none on the metadata disk", severity="warning", **where)]
@@ -88,14 +85,14 @@ def _target_too_low(inv: Inventory, target: int, field: tuple[str | int, ...]) -
     )
 
 
-def _ceph_refusal(inv: Inventory, nodes: list[NodePlan], ready: int) -> Problem:
+def ceph_refusal(inv: Inventory, nodes: list[NodePlan], ready: int) -> Problem:
     details = []
     for n in nodes:
-        if not _storage_disks(n):
+        if not storage_disks(n):
             details.append(f"{n.name}: no disk with use: storage")
-        elif _ceph_shortfall(n):
+        elif ceph_shortfall(n):
             details.append(
-                f"{n.name}: {n.memory_mib // 1024} GiB memory, needs {_ceph_memory_needed_mib(n) // 1024} GiB for {len(_storage_disks(n))} OSD(s)"
+                f"{n.name}: {n.memory_mib // 1024} GiB memory, needs {ceph_memory_needed_mib(n) // 1024} GiB for {len(storage_disks(n))} OSD(s)"
                 + (f" of {n.osd_memory_target_mib / 1024:g} GiB" if n.osd_memory_target_mib != OSD_MEMORY_MIB else "")
             )
     return Problem(
@@ -108,65 +105,23 @@ def _ceph_refusal(inv: Inventory, nodes: list[NodePlan], ready: int) -> Problem:
 
 
 def choose_storage(inv: Inventory, nodes: list[NodePlan]) -> tuple[str, list[NodePlan], list[Problem]]:
+    """The backend (components.storage, or for auto the first in the catalog's order whose
+    module says the nodes fit it), the nodes with their storage role, and its problems."""
     nodes, target_problems = osd_memory_targets(inv, nodes)
     if target_problems:
         return inv.components.storage, nodes, target_problems
     requested = inv.components.storage
-    with_disks = [n for n in nodes if _storage_disks(n)]
-    ceph_ready = [n for n in with_disks if _ceph_shortfall(n) == 0]
-    problems: list[Problem] = []
-    if requested == "rook-ceph" and len(ceph_ready) < CEPH_MIN_NODES:
-        raise PlanError([_ceph_refusal(inv, nodes, len(ceph_ready))])
     if requested == "auto":
-        if len(ceph_ready) >= CEPH_MIN_NODES:
-            backend = "rook-ceph"
-        elif len(with_disks) >= LONGHORN_MIN_NODES:
-            backend = "longhorn"
-        else:
-            backend = "local-path"
+        chosen = next(b for b in backends.auto_order() if b.fits(inv, nodes))
     else:
-        backend = requested
-    if backend == "longhorn" and len(with_disks) < LONGHORN_MIN_NODES:
-        problems.append(
-            Problem(
-                f"longhorn with {len(with_disks)} storage node(s) cannot replicate volumes across nodes",
-                hint="give a second node a disk with use: storage, or use local-path",
-                severity="warning",
-                **inv.where("components", "storage"),
-            )
-        )
-    role = {"rook-ceph": "ceph-osd", "longhorn": "longhorn"}.get(backend, "none")
-    holders = {n.name for n in (ceph_ready if backend == "rook-ceph" else with_disks)}
-    planned = [replace(n, storage_role=role if n.name in holders else "none", storage_disks=_storage_disks(n) if n.name in holders else ()) for n in nodes]
-    if backend == "rook-ceph":
-        for n in with_disks:
-            if n.name not in holders:
-                problems.append(
-                    Problem(
-                        f"node '{n.name}' has storage disks but too little memory for Ceph OSDs; its disks stay unused",
-                        hint=f"it would need {_ceph_memory_needed_mib(n) // 1024} GiB, or a lower osdMemoryTarget (at least 2Gi)",
-                        severity="warning",
-                        code="ceph-on-small-nodes",
-                        **inv.where("nodes", n.index, "memory"),
-                    )
-                )
-    if backend == "rook-ceph":
-        planned, more = ceph_daemon_placement(inv, planned)
-        problems.extend(more)
-    return backend, planned, problems
-
-
-def longhorn_values(nodes: list[NodePlan]) -> dict[str, Any]:
-    """Replicas of one volume in different zones when the storage nodes span enough of them
-    (Longhorn reads topology.kubernetes.io/zone); otherwise Longhorn's soft default stays."""
-    holders = [n for n in nodes if n.storage_role == "longhorn"]
-    zones = {n.zone for n in holders}
-    if holders and all(n.zone for n in holders) and len(zones) >= LONGHORN_MIN_NODES:
-        return {"defaultSettings": {"replicaZoneSoftAntiAffinity": False}}
-    return {}
-
-
-def rwx_storage_class(backend: str) -> str | None:
-    """The class a ReadWriteMany claim uses: CephFS on Rook; on Longhorn its own classes serve
-    RWX through a share-manager (NFS, hence nfs-common on every node)."""
-    return {"rook-ceph": CEPHFS_STORAGE_CLASS, "longhorn": "longhorn-2-replicas"}.get(backend)
+        chosen = backends.backend(requested)
+    holders = chosen.disk_holders(nodes)
+    problems = list(chosen.check(inv, nodes, holders))
+    held = {n.name for n in holders}
+    role = chosen.spec.node_role
+    modules = chosen.spec.kernel_modules
+    planned = [replace(n, storage_role=role if n.name in held else "none", storage_disks=storage_disks(n) if n.name in held else (),
+                       kernel_modules=n.kernel_modules + tuple(m for m in modules if m not in n.kernel_modules)) for n in nodes]
+    planned, more = chosen.place(inv, planned)
+    problems.extend(more)
+    return chosen.spec.name, planned, problems

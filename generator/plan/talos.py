@@ -7,12 +7,10 @@ from dataclasses import replace
 from .. import catalog
 from ..errors import Problem
 from ..inventory.model import Disk, Inventory
-from .components import TALOS_LOCAL_PATH
+from . import backends
 from .hardware import durable_data_disk
 from .model import NodePlan, TalosNode
 
-# Where the kubelet must see host paths that storage drivers mount into pods.
-STORAGE_MOUNTS = {"longhorn": "/var/lib/longhorn", "local-path": TALOS_LOCAL_PATH}
 # Talos publishes amd64 and arm64 images only.
 TALOS_ARCHES = frozenset({"amd64", "arm64"})
 # Talos's documented minimums: a control plane runs etcd and the API server.
@@ -101,10 +99,8 @@ def _ephemeral_disk(node: NodePlan) -> Disk | None:
 
 def _extensions(inv: Inventory, node: NodePlan, storage_backend: str) -> tuple[str, ...]:
     wanted = set(inv.extensions)
-    known = catalog.talos()["extensions"]
-    if storage_backend == "longhorn":
-        # Every node may mount a Longhorn volume over iSCSI, not only the ones holding replicas.
-        wanted.update(known["longhorn"])
+    # On every node, not only the ones holding its disks (any node may mount a Longhorn volume).
+    wanted.update(backends.backend(storage_backend).spec.talos_extensions)
     if node.nvidia_driver is not None:
         # The branch plan.gpu_drivers chose: lts (580) for Maxwell to Volta, production for newer.
         wanted.update(node.nvidia_driver.packages)
@@ -124,4 +120,4 @@ def _overlay(node: NodePlan) -> dict[str, str] | None:
 
 def storage_host_path(inv: Inventory, storage_backend: str) -> str | None:
     """The host folder a Talos kubelet binds (rshared) so the storage driver's volumes reach pods."""
-    return STORAGE_MOUNTS.get(storage_backend) if inv.distribution == "talos" else None
+    return backends.backend(storage_backend).spec.talos_host_path if inv.distribution == "talos" else None

@@ -59,79 +59,96 @@ def plan_wiring(inv: Inventory, apps: list[AppPlan], storage_class: str) -> tupl
     """The apps with their credentials wired in, the Secrets that hold them, and the databases."""
     secrets: list[GeneratedSecret] = []
     patches: dict[str, dict[str, Any]] = {}
-    broker = next((a for a in apps if a.catalog == BROKER), None)
-    if broker is not None:
-        # Every app that talks to the broker logs in. Its entry's ``mqtt:`` says which variables
-        # it reads the login from and which topics it may use; without one, the login is only in
-        # its Secret (username, password) for the user to enter, and it may use every topic.
-        clients = [a for a in apps if a is not broker and BROKER in (_entry(a).get("talks_to") or ())]
-        users = tuple((a.name, mqtt_store_key(a.name)) for a in clients)
-        secrets.append(GeneratedSecret(BROKER_USERS_SECRET, broker.namespace, "Opaque",
-                                       ((BROKER_PASSWORD_FILE_KEY, ("mosquitto-passwd", users)),)))
-        patches[broker.name] = {
-            "configFiles": {"files": {"acl": broker_acl(clients)}},
-            # A new client's login is in the password file only after the broker restarts.
-            "podAnnotations": {"clustergen.dev/mqtt-users": hashlib.sha256(",".join(u for u, _ in users).encode()).hexdigest()[:16]},
-        }
-        for client in clients:
-            env = (_entry(client).get("mqtt") or {}).get("env") or {}
-            name = f"{client.name}-mqtt"
-            data = ((env.get("user", "username"), ("literal", client.name)),
-                    (env.get("password", "password"), ("password", mqtt_store_key(client.name))))
-            secrets.append(GeneratedSecret(name, client.namespace, "Opaque", data))
-            if env:
-                _add_env_from(patches, client, name)
+    _wire_broker(apps, secrets, patches)
     for app in apps:
-        entry = _entry(app)
-        env: dict[str, Any] = {}
-        for name in entry.get("generated_env") or ():
-            # A value the app needs and nobody types in (a signing key, the first admin's password).
-            secrets.append(GeneratedSecret(f"{app.name}-generated", app.namespace, "Opaque", tuple(
-                (n, ("password", generated_store_key(app.name, n))) for n in entry["generated_env"])))
-            _add_env_from(patches, app, f"{app.name}-generated")
-            break
-        if entry.get("host_env") and app.host:
-            env[entry["host_env"]] = app.host
-        if entry.get("url_env") and app.host:
-            tls = ((app.cluster_values.get("ingress") or {}).get("tls") or {}).get("enabled")
-            env[entry["url_env"]] = f"{'https' if tls else 'http'}://{app.host}"
-        if entry.get("redis"):
-            cache = next((a for a in apps if a.catalog == REDIS and a.namespace == app.namespace), None)
-            if cache is None:
-                raise PlanError([Problem(
-                    f"app '{app.name}' needs a {REDIS} in its namespace {app.namespace}, and the inventory has none",
-                    hint=f"add - {{name: {app.name}-{REDIS}, catalog: {REDIS}, namespace: {app.namespace}}} to apps",
-                    **inv.where("apps", app.index, "name"))])
-            redis = entry["redis"]
-            if redis.get("env"):
-                env[redis["env"]] = f"redis://{cache.name}.{cache.namespace}.svc:{REDIS_PORT}"
-            if redis.get("host_env"):
-                env[redis["host_env"]] = f"{cache.name}.{cache.namespace}.svc"
-            if redis.get("port_env"):
-                env[redis["port_env"]] = str(REDIS_PORT)
-        if env:
-            patches.setdefault(app.name, {}).setdefault("env", {}).update(env)
-    databases = []
-    for app in apps:
-        spec = _entry(app).get("database")
-        if not spec:
-            continue
-        db = _database(app, spec, storage_class)
-        databases.append(db)
-        secrets.append(GeneratedSecret(db.secret, db.namespace, "kubernetes.io/basic-auth",
-                                       (("username", ("literal", db.owner)), ("password", ("password", postgres_store_key(app.name))))))
-        env = spec.get("env") or {}
-        if env.get("password"):
-            env_secret = f"{db.name}-env"
-            secrets.append(GeneratedSecret(env_secret, db.namespace, "Opaque",
-                                           ((env["password"], ("password", postgres_store_key(app.name))),)))
-            _add_env_from(patches, app, env_secret)
-        plain = {env[k]: v for k, v in (("host", db.host), ("port", "5432"), ("database", db.database), ("user", db.owner)) if env.get(k)}
-        if plain:
-            patches.setdefault(app.name, {}).setdefault("env", {}).update(plain)
+        _wire_app_env(inv, app, apps, secrets, patches)
+    databases = [_wire_database(app, spec, storage_class, secrets, patches)
+                 for app in apps if (spec := _entry(app).get("database"))]
     wired = [dataclasses.replace(a, cluster_values=deep_merge(a.cluster_values, patches[a.name])) if a.name in patches else a
              for a in apps if _entry(a).get("workload", True)]
     return wired, tuple(secrets), tuple(databases)
+
+
+def _wire_broker(apps: list[AppPlan], secrets: list[GeneratedSecret], patches: dict[str, dict[str, Any]]) -> None:
+    broker = next((a for a in apps if a.catalog == BROKER), None)
+    if broker is None:
+        return
+    # Every app that talks to the broker logs in. Its entry's ``mqtt:`` says which variables
+    # it reads the login from and which topics it may use; without one, the login is only in
+    # its Secret (username, password) for the user to enter, and it may use every topic.
+    clients = [a for a in apps if a is not broker and BROKER in (_entry(a).get("talks_to") or ())]
+    users = tuple((a.name, mqtt_store_key(a.name)) for a in clients)
+    secrets.append(GeneratedSecret(BROKER_USERS_SECRET, broker.namespace, "Opaque",
+                                   ((BROKER_PASSWORD_FILE_KEY, ("mosquitto-passwd", users)),)))
+    patches[broker.name] = {
+        "configFiles": {"files": {"acl": broker_acl(clients)}},
+        # A new client's login is in the password file only after the broker restarts.
+        "podAnnotations": {"clustergen.dev/mqtt-users": hashlib.sha256(",".join(u for u, _ in users).encode()).hexdigest()[:16]},
+    }
+    for client in clients:
+        env = (_entry(client).get("mqtt") or {}).get("env") or {}
+        name = f"{client.name}-mqtt"
+        data = ((env.get("user", "username"), ("literal", client.name)),
+                (env.get("password", "password"), ("password", mqtt_store_key(client.name))))
+        secrets.append(GeneratedSecret(name, client.namespace, "Opaque", data))
+        if env:
+            _add_env_from(patches, client, name)
+
+
+def _wire_app_env(inv: Inventory, app: AppPlan, apps: list[AppPlan], secrets: list[GeneratedSecret],
+                  patches: dict[str, dict[str, Any]]) -> None:
+    """Generated values, the app's own URL and its cache's address, as the app's env."""
+    entry = _entry(app)
+    env: dict[str, Any] = {}
+    generated = entry.get("generated_env") or ()
+    if generated:
+        # Values the app needs and nobody types in (a signing key, the first admin's password).
+        secrets.append(GeneratedSecret(f"{app.name}-generated", app.namespace, "Opaque", tuple(
+            (n, ("password", generated_store_key(app.name, n))) for n in generated)))
+        _add_env_from(patches, app, f"{app.name}-generated")
+    if entry.get("host_env") and app.host:
+        env[entry["host_env"]] = app.host
+    if entry.get("url_env") and app.host:
+        tls = ((app.cluster_values.get("ingress") or {}).get("tls") or {}).get("enabled")
+        env[entry["url_env"]] = f"{'https' if tls else 'http'}://{app.host}"
+    if entry.get("redis"):
+        env.update(_cache_env(inv, app, apps, entry["redis"]))
+    if env:
+        patches.setdefault(app.name, {}).setdefault("env", {}).update(env)
+
+
+def _cache_env(inv: Inventory, app: AppPlan, apps: list[AppPlan], redis: dict[str, Any]) -> dict[str, str]:
+    cache = next((a for a in apps if a.catalog == REDIS and a.namespace == app.namespace), None)
+    if cache is None:
+        raise PlanError([Problem(
+            f"app '{app.name}' needs a {REDIS} in its namespace {app.namespace}, and the inventory has none",
+            hint=f"add - {{name: {app.name}-{REDIS}, catalog: {REDIS}, namespace: {app.namespace}}} to apps",
+            **inv.where("apps", app.index, "name"))])
+    env: dict[str, str] = {}
+    if redis.get("env"):
+        env[redis["env"]] = f"redis://{cache.name}.{cache.namespace}.svc:{REDIS_PORT}"
+    if redis.get("host_env"):
+        env[redis["host_env"]] = f"{cache.name}.{cache.namespace}.svc"
+    if redis.get("port_env"):
+        env[redis["port_env"]] = str(REDIS_PORT)
+    return env
+
+
+def _wire_database(app: AppPlan, spec: dict[str, Any], storage_class: str, secrets: list[GeneratedSecret],
+                   patches: dict[str, dict[str, Any]]) -> DatabasePlan:
+    db = _database(app, spec, storage_class)
+    secrets.append(GeneratedSecret(db.secret, db.namespace, "kubernetes.io/basic-auth",
+                                   (("username", ("literal", db.owner)), ("password", ("password", postgres_store_key(app.name))))))
+    env = spec.get("env") or {}
+    if env.get("password"):
+        env_secret = f"{db.name}-env"
+        secrets.append(GeneratedSecret(env_secret, db.namespace, "Opaque",
+                                       ((env["password"], ("password", postgres_store_key(app.name))),)))
+        _add_env_from(patches, app, env_secret)
+    plain = {env[k]: v for k, v in (("host", db.host), ("port", "5432"), ("database", db.database), ("user", db.owner)) if env.get(k)}
+    if plain:
+        patches.setdefault(app.name, {}).setdefault("env", {}).update(plain)
+    return db
 
 
 def _add_env_from(patches: dict[str, dict[str, Any]], app: AppPlan, secret: str) -> None:

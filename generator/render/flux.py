@@ -22,7 +22,7 @@ def flux_component_release(component: ComponentPlan) -> list[tuple[str, str]]:
         "values": component.values,
         "keeps_data": component.keeps_data,
         # "namespace/name" for a release in another namespace.
-        "depends_on": [dict(zip(("namespace", "name"), d.split("/"))) if "/" in d else {"name": d, "namespace": None} for d in component.depends_on],
+        "depends_on": [dict(zip(("namespace", "name"), d.split("/", 1), strict=True)) if "/" in d else {"name": d, "namespace": None} for d in component.depends_on],
     }
     return [
         ("source.yaml", render_template("bases/component/source.yaml.j2", **context)),

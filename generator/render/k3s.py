@@ -220,10 +220,9 @@ def default_routes(gateways: Any) -> list[dict[str, str]]:
 def _packages(plan: ClusterPlan, node: NodePlan) -> list[str]:
     # NFS client lets pods mount a NAS; cheap and often wanted in a homelab.
     packages = {"ca-certificates", "curl", "nfs-common"}
-    if plan.storage_backend == "longhorn":
-        packages.add("open-iscsi")  # every node may attach a Longhorn volume over iSCSI
-    if node.storage_role == "ceph-osd":
-        packages.update({"lvm2", "gdisk"})  # Rook OSDs are LVM-based; sgdisk prepares the disks (README)
+    packages.update(plan.storage.node_packages)  # the storage backend's (open-iscsi for Longhorn)
+    if node.storage_disks:
+        packages.update(plan.storage.disk_node_packages)  # on the nodes holding its disks (lvm2 for Rook)
     if node.raspberry_pi and node.os == "ubuntu":
         packages.add("linux-modules-extra-raspi")  # VXLAN for flannel is not in the base Pi kernel package
     if node.nvidia_driver is not None:
@@ -235,9 +234,9 @@ def _mounts(plan: ClusterPlan, node: NodePlan) -> list[list[str]]:
     mounts = []
     if node.data_disk is not None:
         mounts.append(["LABEL=k3s-data", "/var/lib/rancher", "ext4", "defaults,noatime,nofail", "0", "2"])
-    if node.storage_role == "longhorn":
+    if node.storage_disks and plan.storage.disk_mount:
         # Formatted by hand (README: "Disks to prepare"); nofail keeps boot working before that.
-        mounts.append(["LABEL=longhorn", "/var/lib/longhorn", "ext4", "defaults,noatime,nofail", "0", "2"])
+        mounts.append(list(plan.storage.disk_mount))
     return mounts
 
 

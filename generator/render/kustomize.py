@@ -333,14 +333,11 @@ def controller_objects(plan: ClusterPlan) -> list[tuple[str, str]]:
 
 
 def storage_classes(plan: ClusterPlan) -> list[tuple[str, str]]:
-    """StorageClasses clustergen owns (Longhorn's; Rook's and local-path's come from their charts)."""
-    if plan.storage_backend != "longhorn":
+    """StorageClasses clustergen owns (the backend's catalog entry; others come from its charts)."""
+    classes = plan.storage.storage_classes
+    if not classes:
         return []
-    classes = [
-        {"name": "longhorn-2-replicas", "replicas": 2, "default": True},
-        {"name": "longhorn-1-replica", "replicas": 1, "default": False},
-    ]
-    return [("storageclasses.yaml", render_template("overlays/cluster/storage/longhorn-storageclasses.yaml.j2", classes=classes))]
+    return [("storageclasses.yaml", render_template("overlays/cluster/storage/storageclasses.yaml.j2", classes=classes))]
 
 
 def render_profile_components(plan: ClusterPlan, style: ReleaseStyle) -> list[RenderedFile]:

@@ -11,7 +11,7 @@ from ..shared.layout import AGE_KEY_PATH, ENCRYPTED_SECRETS_PATH, FACTS_PATH, SE
 from .files import RenderedFile
 from .gitops import Engine
 from .k3s import packaged_components
-from .templates import render_template
+from .templates import environment, render_template
 from .yamltext import to_yaml
 
 GITIGNORE = [
@@ -103,6 +103,8 @@ def render_readme(plan: ClusterPlan, layers: dict[str, str], engine: Engine) -> 
         version=__version__,
         inv=settings,
         plan=plan,
+        # The storage backend's paragraph (its catalog entry), rendered with this context.
+        storage_readme=environment().from_string(plan.storage.readme),
         first=first,
         other_servers=others,
         agents=agents,
@@ -203,7 +205,8 @@ def render_topology(plan: ClusterPlan) -> RenderedFile:
 
     nodes = [{"id": node_id(n.name), "label": _node_label(n), "server": n.is_server} for n in plan.nodes]
     everywhere = len(plan.nodes)
-    floating, pinned = [], []
+    floating: list[dict] = []
+    pinned: list[dict] = []
     for a in plan.apps:
         entry = {"id": "app_" + a.name.replace("-", "_"), "label": f"{a.name}<br/>{a.namespace}", "targets": [node_id(x) for x in a.eligible_nodes]}
         (floating if len(a.eligible_nodes) == everywhere else pinned).append(entry)

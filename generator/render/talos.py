@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from .. import catalog
-from ..plan.model import ClusterPlan, Disk, NodePlan
+from ..plan.model import ClusterPlan, Disk, NodePlan, StoragePlan
 from ..shared.merge import deep_merge
 from ..talos_pki import TalosSecrets, parse_bundle, talosconfig
 from .files import RenderedFile
@@ -340,7 +340,7 @@ def schematic_id(schematic: dict[str, Any]) -> str:
     return hashlib.sha256(schematic_yaml(schematic).encode()).hexdigest()
 
 
-def schematic_label(schematic: dict[str, Any]) -> str:
+def schematic_label(schematic: dict[str, Any], storage: StoragePlan | None = None) -> str:
     parts = []
     if "overlay" in schematic:
         parts.append(schematic["overlay"]["name"].replace("_", "-"))
@@ -348,9 +348,12 @@ def schematic_label(schematic: dict[str, Any]) -> str:
     if any("nvidia" in n for n in names):
         # Two branches make two images: the production one is named apart from lts.
         parts.append("nvidia-production" if any(n.endswith("-production") for n in names) else "nvidia")
-    if "iscsi-tools" in names:
-        parts.append("longhorn")
-    known = {"iscsi-tools", "util-linux-tools"} | {n for n in names if "nvidia" in n}
+    storage_names = {e.split("/", 1)[1] for e in storage.talos_extensions} if storage else set()
+    if storage_names and storage_names <= set(names) and storage is not None and storage.talos_image_label:
+        parts.append(storage.talos_image_label)
+    else:
+        storage_names = set()
+    known = storage_names | {n for n in names if "nvidia" in n}
     parts += sorted(n for n in names if n not in known)
     return "-".join(parts) or "base"
 
@@ -360,7 +363,7 @@ def schematics(plan: ClusterPlan) -> dict[str, tuple[dict[str, Any], list[str]]]
     found: dict[str, tuple[dict[str, Any], list[str]]] = {}
     for node in plan.nodes:
         schematic = node_schematic(plan, node)
-        label = schematic_label(schematic)
+        label = schematic_label(schematic, plan.storage)
         found.setdefault(label, (schematic, []))[1].append(node.name)
     return dict(sorted(found.items()))
 

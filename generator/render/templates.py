@@ -26,8 +26,21 @@ def environment() -> jinja2.Environment:
         bytecode_cache=_bytecode_cache(),
     )
     env.filters["to_yaml"] = to_yaml
+    env.filters["yaml_string"] = yaml_string
     env.filters["quote"] = lambda v: '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
     return env
+
+
+def yaml_string(value: str) -> str:
+    """A string as a plain YAML scalar when it reads back as that string, else double-quoted
+    ("2" stays a string, ext4 needs no quotes)."""
+    import yaml
+
+    try:
+        plain = yaml.safe_load(value) == value and "\n" not in value and value.strip() == value and value != ""
+    except yaml.YAMLError:
+        plain = False
+    return value if plain else '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _bytecode_cache() -> jinja2.BytecodeCache | None:

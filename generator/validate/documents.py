@@ -14,10 +14,11 @@ from typing import Any
 
 import yaml
 
+_BaseLoader: type
 try:
     _BaseLoader = yaml.CSafeLoader
 except AttributeError:  # PyYAML built without libyaml
-    _BaseLoader = yaml.SafeLoader  # type: ignore[misc]
+    _BaseLoader = yaml.SafeLoader
 
 
 _TAG = "tag:yaml.org,2002:"
@@ -26,7 +27,7 @@ _STR, _MAP, _SEQ, _INT, _FLOAT, _BOOL, _NULL, _TIMESTAMP, _MERGE = (
 _Scalar, _Mapping, _Sequence = yaml.ScalarNode, yaml.MappingNode, yaml.SequenceNode
 
 
-class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
+class _Loader(_BaseLoader):
     """libyaml composes; a tight converter builds the Python objects.
 
     PyYAML's generic constructor machinery costs more than libyaml's parsing
@@ -43,9 +44,17 @@ class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
         # of candidate resolvers each time.
         if kind is _Scalar:
             if implicit[0]:
-                for tag, regexp in _IMPLICIT.get(value[:1], ()):
-                    if regexp.match(value):
-                        return tag
+                # Keys and common values repeat across documents: resolve each text once.
+                tag = _RESOLVED.get(value)
+                if tag is None:
+                    tag = _STR
+                    for candidate, regexp in _IMPLICIT.get(value[:1], ()):
+                        if regexp.match(value):
+                            tag = candidate
+                            break
+                    if len(_RESOLVED) < _RESOLVED_MAX:
+                        _RESOLVED[value] = tag
+                return tag
             return _STR
         return _MAP if kind is _Mapping else _SEQ
 
@@ -65,7 +74,7 @@ class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
             cls, tag = n.__class__, n.tag
             if cls is _Scalar:
                 # Kubernetes reads YAML through JSON, where a date is text.
-                if tag == _STR or tag == _TIMESTAMP:
+                if tag in (_STR, _TIMESTAMP):
                     return n.value
                 if tag == _INT:
                     return to_int(n)
@@ -105,6 +114,8 @@ class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
             self.recursive_objects.clear()
 
 
+_RESOLVED: dict[str, str] = {}  # plain scalar text -> its tag
+_RESOLVED_MAX = 200_000
 # YAML 1.1's `=` "value" tag has no meaning in Kubernetes' YAML (CRD enums list "=" as text).
 _IMPLICIT = {first: tuple((tag, regexp) for tag, regexp in resolvers if tag != _TAG + "value")
              for first, resolvers in _Loader.yaml_implicit_resolvers.items() if first is not None}
@@ -232,9 +243,74 @@ def json_path(parts: tuple[PathPart, ...] | list[PathPart]) -> str:
 def compose(text: str) -> list[Any] | None:
     """The node trees of every document in ``text``, or None when it does not compose."""
     try:
-        return list(yaml.compose_all(text, Loader=_BaseLoader))
+        # _Loader's resolver gives the same nodes as PyYAML's, in a fraction of the time;
+        # locating reads only their values and marks.
+        return list(yaml.compose_all(text, Loader=_Loader))
     except yaml.YAMLError:
         return None
+
+
+# Where libyaml and str.split("\n") could count lines differently, a file is composed whole.
+_ODD_BREAKS = re.compile("[\r\x85\u2028\u2029]")
+
+
+class TextLocator:
+    """The line of a path inside one document of one file, composing only that document.
+
+    A fault used to re-compose its whole file; a file's documents are cut apart at the
+    start lines the first parse recorded, so a fault costs one document's compose, once
+    per document however many faults it has. Where the cut would not give the document
+    as the whole file does (its root not where the parse saw it, odd line breaks), the
+    whole file is composed, once."""
+
+    def __init__(self, text: str, docs: list[Document]):
+        self.text = text
+        starts = sorted((d.index, d.line) for d in docs if d.index >= 0 and d.line)
+        self._spans = {index: (line, after[1] if after else None)
+                       for (index, line), after in zip(starts, [*starts[1:], None], strict=False)}
+        self._lines: list[str] | None = None
+        self._documents: dict[int, tuple[Any, int] | None] = {}
+        self._whole: list[Any] | None | bool = False
+
+    def __call__(self, doc: Document, path: tuple[PathPart, ...]) -> int | None:
+        if not path:
+            return doc.line
+        found = self._document(doc.index)
+        if found is None:
+            return None
+        node, offset = found
+        return _locate_node(node, path) + offset
+
+    def _document(self, index: int) -> tuple[Any, int] | None:
+        if index not in self._documents:
+            self._documents[index] = self._cut(index) or self._from_whole(index)
+        return self._documents[index]
+
+    def _cut(self, index: int) -> tuple[Any, int] | None:
+        span = self._spans.get(index)
+        if span is None or _ODD_BREAKS.search(self.text):
+            return None
+        if self._lines is None:
+            self._lines = self.text.split("\n")
+        start, end = span
+        piece = "\n".join(self._lines[start - 1:end - 1 if end else None])
+        nodes = compose(piece)
+        if not nodes or nodes[0] is None or nodes[0].start_mark.line != 0:
+            return None
+        return nodes[0], start - 1
+
+    @property
+    def broken(self) -> bool:
+        """Whether the whole file was needed and does not compose."""
+        return self._whole is None
+
+    def _from_whole(self, index: int) -> tuple[Any, int] | None:
+        if self._whole is False:
+            self._whole = compose(self.text)
+        nodes = self._whole
+        if not isinstance(nodes, list) or index >= len(nodes) or nodes[index] is None:
+            return None
+        return nodes[index], 0
 
 
 def locate(text: str, index: int, parts: tuple[PathPart, ...] | list[PathPart]) -> int | None:
@@ -249,7 +325,10 @@ def locate_in(nodes: list[Any] | None, index: int, parts: tuple[PathPart, ...] |
         return None
     if index >= len(nodes) or nodes[index] is None:
         return None
-    node = nodes[index]
+    return _locate_node(nodes[index], parts)
+
+
+def _locate_node(node: Any, parts: tuple[PathPart, ...] | list[PathPart]) -> int:
     line = node.start_mark.line + 1
     for part in parts:
         if isinstance(node, yaml.MappingNode) and not isinstance(part, int):

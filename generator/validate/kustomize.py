@@ -28,6 +28,8 @@ from .report import Fault
 from .sources import LocalSources
 
 CHECK = "kustomize"
+# libyaml's parser, PyYAML's safe rules: the kustomization files are read three times a run.
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # A build of local files takes well under a second; nothing it runs waits on the network.
 BUILD_TIMEOUT = 60.0
 FLUX_KUSTOMIZE_GROUP = "kustomize.toolkit.fluxcd.io/"
@@ -109,7 +111,7 @@ def _entries(root: Path, kfile: str) -> list[tuple[str, int, str]]:
     import yaml as pyyaml
 
     try:
-        data = pyyaml.safe_load((root / kfile).read_text(encoding="utf-8", errors="replace"))
+        data = pyyaml.load((root / kfile).read_text(encoding="utf-8", errors="replace"), Loader=_SAFE_LOADER)
     except (OSError, pyyaml.YAMLError):
         return []  # kustomize reports it
     if not isinstance(data, dict):
@@ -239,18 +241,121 @@ def included_dirs(docs: Iterable[Document], directories: set[str]) -> set[str]:
 
 
 def build_all(root: Path, directories: list[str], jobs: int,
-              advance: Callable[[int], None] = lambda n: None) -> list[Build]:
-    """Builds run as subprocesses, so threads give real parallelism."""
+              advance: Callable[[int], None] = lambda n: None, cache: BuildCache | None = None) -> list[Build]:
+    """Builds run as subprocesses, so threads give real parallelism. With a cache, a
+    directory built before from the very same tree is not built again."""
     if not directories:
         return []
-    with ksops_resolved(root) as build_root, ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        results = []
-        for b in pool.map(lambda d: build(build_root, d), directories):
-            if build_root != root and b.fault is not None:
-                b.fault = dataclasses.replace(b.fault, message=b.fault.message.replace(str(build_root) + "/", ""))
-            results.append(b)
+    results: dict[str, Build] = {}
+    todo = []
+    for d in directories:
+        text = cache.get(d) if cache is not None else None
+        if text is not None:
+            results[d] = Build(d, kustomization_file(root, d), text)
             advance(1)
-    return results
+        else:
+            todo.append(d)
+    if todo:
+        with ksops_resolved(root) as build_root, ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            for b in pool.map(lambda d: build(build_root, d), todo):
+                if build_root != root and b.fault is not None:
+                    b.fault = dataclasses.replace(b.fault, message=b.fault.message.replace(str(build_root) + "/", ""))
+                elif b.fault is None and cache is not None:
+                    cache.put(b.directory, b.text)
+                results[b.directory] = b
+                advance(1)
+    return [results[d] for d in directories]
+
+
+class BuildCache:
+    """Successful build outputs, kept by what decides them: every file of the repository
+    (path, mode, bytes; a symlink by its target; .git aside), the directory, and the
+    kustomize binary and settings. A build reads nothing else (unbuildable() refuses the
+    kustomizations that would reach outside the repository or the network), so a repository
+    unchanged since the last run is not built again. Failed builds are never kept."""
+
+    KEEP = 512  # newest entries kept; older ones are removed when a new one is written
+
+    def __init__(self, folder: Path, root: Path):
+        self.folder = folder
+        self._tree = _tree_digest(root)
+        self._tool = _tool_identity(root)
+        self._wrote = False
+
+    def _path(self, directory: str) -> Path | None:
+        if self._tree is None or self._tool is None:
+            return None
+        import hashlib
+
+        key = hashlib.sha256("\0".join((self._tree, self._tool, directory)).encode()).hexdigest()
+        return self.folder / f"{key}.yaml"
+
+    def get(self, directory: str) -> str | None:
+        path = self._path(directory)
+        if path is None:
+            return None
+        try:
+            return path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return None
+
+    def put(self, directory: str, text: str) -> None:
+        path = self._path(directory)
+        if path is None:
+            return
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(text, encoding="utf-8")
+            os.replace(tmp, path)
+            if not self._wrote:
+                self._wrote = True
+                entries = sorted(self.folder.glob("*.yaml"), key=lambda p: p.stat().st_mtime, reverse=True)
+                for old in entries[self.KEEP:]:
+                    old.unlink(missing_ok=True)
+        except OSError:
+            pass  # an unwritable cache only means building again next time
+
+
+def _tree_digest(root: Path) -> str | None:
+    import hashlib
+    import stat as st
+
+    digest = hashlib.sha256()
+    top = os.fspath(root)
+    try:
+        for folder, dirs, files in os.walk(top):
+            if folder == top:
+                dirs[:] = [d for d in dirs if d != ".git"]
+            dirs.sort()
+            rel_folder = os.path.relpath(folder, top)
+            for name in sorted(dirs + files):
+                path = os.path.join(folder, name)
+                rel = os.path.join(rel_folder, name).encode("utf-8", "surrogateescape")
+                info = os.lstat(path)
+                if st.S_ISLNK(info.st_mode):
+                    digest.update(b"L\0" + rel + b"\0" + os.fsencode(os.readlink(path)) + b"\0")
+                elif st.S_ISDIR(info.st_mode):
+                    digest.update(b"D\0" + rel + b"\0")
+                elif st.S_ISREG(info.st_mode):
+                    with open(path, "rb") as stream:
+                        content = hashlib.sha256(stream.read()).hexdigest().encode()
+                    digest.update(b"F\0" + rel + b"\0" + oct(info.st_mode).encode() + b"\0" + content + b"\0")
+                else:
+                    return None  # a FIFO or device: nothing to cache by
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def _tool_identity(root: Path) -> str | None:
+    try:
+        command = tool.kustomize_command(root)
+        info = os.stat(command[0])
+    except (tool.ToolMissing, OSError):
+        return None
+    settings = sorted((k, v) for k, v in os.environ.items() if k.startswith(("KUSTOMIZE", "KUBECTL")))
+    return repr((command[0], command[1], info.st_size, info.st_mtime_ns, sorted(OFFLINE_ENV.items()), settings))
 
 
 # ---- KSOPS generators (Argo CD) ---------------------------------------------------------
@@ -265,7 +370,7 @@ def _ksops_files(directory: Path, generators: list) -> tuple[list[str], list]:
     for entry in generators:
         path = directory / str(entry)
         try:
-            docs = list(yaml.safe_load_all(path.read_text(encoding="utf-8"))) if path.is_file() else []
+            docs = list(yaml.load_all(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)) if path.is_file() else []
         except (OSError, yaml.YAMLError):
             docs = []
         ksops = [d for d in docs if isinstance(d, dict) and d.get("kind") == "ksops" and str(d.get("apiVersion", "")).startswith(KSOPS_API)]
@@ -286,7 +391,7 @@ def ksops_resolved(root: Path) -> Iterator[Path]:
         if ".git" in kfile.relative_to(root).parts:
             continue
         try:
-            data = yaml.safe_load(kfile.read_text(encoding="utf-8"))
+            data = yaml.load(kfile.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)
         except (OSError, yaml.YAMLError):
             continue
         if isinstance(data, dict) and isinstance(data.get("generators"), list):

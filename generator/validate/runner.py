@@ -11,7 +11,7 @@ from ..errors import ValidateUsageError
 from . import downloads, helm, kubeconform, kubernetes, kustomize, model, tool
 from .charts import ChartStore, Network
 from .cloudinit import CloudInitCheck
-from .documents import Document, PathPart, compose, locate_in
+from .documents import Document, PathPart, TextLocator
 from .files import RepoLayout, bootstrap_files, discover, links_leaving, under
 from .options import ValidateOptions
 from .progress import Progress
@@ -24,23 +24,28 @@ from .talos import TalosCheck
 
 
 class Locator:
-    """Line of a JSON path in a document's source file; texts read once, lazily."""
+    """Line of a JSON path in a document's source file; texts read once, lazily, and only
+    the document at fault composed (see TextLocator), from the documents the scan parsed."""
 
     def __init__(self, root: Path):
         self.root = root
-        self._nodes: dict[str, list | None] = {}
+        self.parsed: dict[str, list[Document]] = {}  # the scan's documents of each file
+        self._files: dict[str, TextLocator | None] = {}
 
     def __call__(self, doc: Document, path: tuple[PathPart, ...]) -> int | None:
         if doc.index < 0 or not path:
             return doc.line
-        if doc.file not in self._nodes:
+        if doc.file not in self._files:
             try:
                 text = (self.root / doc.file).read_text(encoding="utf-8", errors="replace")
             except OSError:
                 text = None
-            self._nodes[doc.file] = compose(text) if text is not None else None
-        nodes = self._nodes[doc.file]
-        return locate_in(nodes, doc.index, path) if nodes is not None else doc.line
+            self._files[doc.file] = TextLocator(text, self.parsed.get(doc.file, [])) if text is not None else None
+        found = self._files[doc.file]
+        if found is None:
+            return doc.line
+        line = found(doc, path)
+        return doc.line if line is None and found.broken else line
 
 
 def _tasks(layout: RepoLayout) -> list[FileTask]:
@@ -118,6 +123,7 @@ def _validate(root, options, jobs, report, layout, config, locator, leaving, wor
                 report.skip(*item)
             report.file_errors += int(s.parse_failed)
             raw[s.rel] = s.docs
+        locator.parsed = raw
         yaml_docs = [d for rel in layout.yaml_files for d in raw.get(rel, [])]
         unmanaged = [d for rel in layout.yaml_files if layout.schema_role(rel) is None
                      for d in raw.get(rel, [])]
@@ -126,7 +132,7 @@ def _validate(root, options, jobs, report, layout, config, locator, leaving, wor
 
         with progress.stage("kustomize build", len(layout.kustomize_dirs)) as advance:
             built, sources, by_dir = _kustomize(root, layout, yaml_docs, unmanaged, bootstrap, jobs, report,
-                                                advance, locator)
+                                                advance, locator, options.schema_cache_dir)
         effective = unmanaged + built
         # Bootstrap files outside kustomize trees are already in ``unmanaged``;
         # twins of built objects only repeat entries in set-based indexes.
@@ -277,7 +283,7 @@ def _renderable(d: Document) -> bool:
 
 
 def _kustomize(root, layout, yaml_docs, unmanaged, bootstrap, jobs, report, advance,
-               locator) -> tuple[list[Document], LocalSources, dict[str, list[Document]]]:
+               locator, cache_dir: Path | None = None) -> tuple[list[Document], LocalSources, dict[str, list[Document]]]:
     # A Component only builds inside the kustomization that includes it.
     components = {posixpath.dirname(d.file) for d in yaml_docs
                   if d.kind == "Component" and d.api_version.startswith("kustomize.config.k8s.io/")}
@@ -290,12 +296,14 @@ def _kustomize(root, layout, yaml_docs, unmanaged, bootstrap, jobs, report, adva
     # A base is built inside each kustomization that includes it: building it alone again
     # repeats the same objects (and one with base values only, which nothing applies).
     included = kustomize.included_dirs(yaml_docs, set(directories))
-    builds = kustomize.build_all(root, [d for d in directories if d not in included], jobs, advance)
+    cache = kustomize.BuildCache(cache_dir / "kustomize-builds", root) if cache_dir is not None else None
+    builds = kustomize.build_all(root, [d for d in directories if d not in included], jobs, advance, cache)
     for b in builds:
         kustomize.parse_build(b, None)
     built_dirs = {b.directory for b in builds}
     engine_paths = {p for b in builds for d in b.docs for p in _engine_paths(d)}
-    more = kustomize.build_all(root, sorted(p for p in engine_paths if p in included and p not in built_dirs), jobs, advance)
+    more = kustomize.build_all(root, sorted(p for p in engine_paths if p in included and p not in built_dirs), jobs, advance,
+                               cache)
     for b in more:
         kustomize.parse_build(b, None)
     builds += more

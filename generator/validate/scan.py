@@ -18,7 +18,7 @@ from pathlib import Path
 import yaml
 
 from . import kubernetes, secrets
-from .documents import Document, PathPart, error_line, error_message, locate, parse_documents
+from .documents import Document, PathPart, TextLocator, error_line, error_message, parse_documents
 from .report import Fault, KindCounts
 from .schemas import SchemaStore
 import contextlib
@@ -71,10 +71,8 @@ def store_for(config: ScanConfig) -> SchemaStore:
     return _STORES[config]
 
 
-def text_locator(text: str) -> Callable[[Document, tuple[PathPart, ...]], int | None]:
-    def find(doc: Document, path: tuple[PathPart, ...]) -> int | None:
-        return locate(text, doc.index, path) if path else doc.line
-    return find
+def text_locator(text: str, docs: list[Document] | None = None) -> Callable[[Document, tuple[PathPart, ...]], int | None]:
+    return TextLocator(text, docs or [])
 
 
 def scan_file(config: ScanConfig, task: FileTask) -> FileScan:
@@ -116,7 +114,7 @@ def scan_file(config: ScanConfig, task: FileTask) -> FileScan:
                 result.parse_failed = True
                 result.faults.append(Fault("yaml", task.rel, error_line(exc), None, None,
                                            error_message(exc)))
-    find = text_locator(text)
+    find = text_locator(text, result.docs)
     result.faults.extend(secrets.scan(task.rel, text, result.docs, find))
     if task.schema and config.validate_schemas and result.docs:
         checked = kubernetes.validate_documents(result.docs, store_for(config), config.strict, find)

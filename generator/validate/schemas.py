@@ -20,8 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import kubernetes_validate
-
 from ..errors import ValidateUsageError
 from .documents import PathPart
 
@@ -202,7 +200,18 @@ def load_location(template: str, values: dict[str, str], cache_dir: Path) -> tup
 
 # ---- Kubernetes schemas -----------------------------------------------------------------
 
-_BUNDLED_ROOT = Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema"
+def _package_folder(name: str) -> Path:
+    # Found, not imported: importing kubernetes_validate loads jsonschema, and only its
+    # bundled schema files are wanted.
+    import importlib.util
+
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError(f"{name} is not installed")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+_BUNDLED_ROOT = _package_folder("kubernetes_validate") / "kubernetes-json-schema"
 
 
 def bundled_dir(k8s_version: str) -> Path:

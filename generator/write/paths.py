@@ -9,7 +9,9 @@ followed through any symlinks on disk, still ends inside the repository.
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from pathlib import Path
 
 from ..errors import WriteError
@@ -31,24 +33,50 @@ def path_problem(rel: object) -> str | None:
     return None
 
 
-def symlink_out(repo: Path, rel: str) -> str | None:
+def symlink_out(repo: Path, rel: str, seen: dict[str, str | None] | None = None) -> str | None:
     """The repo-relative path of the first symlink on the way to ``rel`` that leads out of
-    the repository (the file itself included), or None when ``rel`` stays inside."""
-    root = Path(os.path.realpath(repo))
-    current = Path(repo)
-    walked: list[str] = []
+    the repository (the file itself included), or None when ``rel`` stays inside.
+
+    ``seen`` carries what one batch of checks learnt about each folder on the way (a hundred
+    generated files share a dozen folders), while nothing on disk changes."""
+    cache: dict[str, str | None] = {} if seen is None else seen
+    root = cache.get("\0root")
+    if root is None:
+        root = cache["\0root"] = os.path.realpath(repo)
+    base = os.fspath(repo)
+    walked = ""
     for part in rel.split("/"):
-        current = current / part
-        walked.append(part)
-        if current.is_symlink() and not Path(os.path.realpath(current)).is_relative_to(root):
-            return "/".join(walked)
-        if not current.exists() and not current.is_symlink():
+        walked = f"{walked}/{part}" if walked else part
+        verdict = cache.get(walked)
+        if verdict is None:
+            verdict = cache[walked] = _step(base, walked, root)
+        if verdict == "out":
+            return walked
+        if verdict == "end":
             return None  # nothing further on disk to follow
     return None
 
 
-def check_inside(repo: Path, rel: object, what: str, *, file: str | None = None, hint: str | None = None) -> None:
-    """Raise a WriteError unless ``rel`` is a path inside ``repo`` (after following symlinks)."""
+def _step(base: str, walked: str, root: str) -> str:
+    """'out' (a symlink leading out), 'end' (nothing on disk here) or 'on'."""
+    current = os.path.join(base, walked)
+    try:
+        info = os.lstat(current)
+    except OSError as exc:
+        # What Path.exists() and is_symlink() take for "not there"; anything else is raised, as they do.
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP):
+            return "end"
+        raise
+    if stat.S_ISLNK(info.st_mode):
+        real = os.path.realpath(current)
+        return "on" if real == root or real.startswith(root.rstrip("/") + "/") else "out"
+    return "on"
+
+
+def check_inside(repo: Path, rel: object, what: str, *, file: str | None = None, hint: str | None = None,
+                 seen: dict[str, str | None] | None = None) -> None:
+    """Raise a WriteError unless ``rel`` is a path inside ``repo`` (after following symlinks);
+    ``seen`` as for symlink_out."""
     problem = path_problem(rel)
     if problem is not None:
         raise WriteError.single(
@@ -57,7 +85,7 @@ def check_inside(repo: Path, rel: object, what: str, *, file: str | None = None,
             hint=hint or "clustergen only writes and removes files inside the repository folder",
         )
     assert isinstance(rel, str)
-    link = symlink_out(repo, rel)
+    link = symlink_out(repo, rel, seen)
     if link is not None:
         target = os.path.realpath(Path(repo) / link)
         raise WriteError.single(

@@ -165,6 +165,7 @@ def _complete(distribution: str, values: dict[str, Any], source: Path | None = N
     from ..shared import ClusterSecrets
 
     found: dict[str, str] = {}
+    app_passwords: dict[str, str] = {}
     needed = NEEDED_FIELDS[distribution] + tuple(wanted)
     original = ORIGINAL_FIELDS[distribution]
     # A store written for the other distribution (the inventory switched): its fields are
@@ -176,7 +177,7 @@ def _complete(distribution: str, values: dict[str, Any], source: Path | None = N
     for f in dataclasses.fields(ClusterSecrets):
         value = values.get(key_name(f.name))
         if f.name == APP_PASSWORDS_FIELD:
-            found[f.name] = _app_passwords(value, [w for w in wanted if "/" in w], source)  # type: ignore[assignment]
+            app_passwords = _app_passwords(value, [w for w in wanted if "/" in w], source)
             continue
         if value is None and f.name not in needed:
             continue
@@ -193,7 +194,7 @@ def _complete(distribution: str, values: dict[str, Any], source: Path | None = N
         found[f.name] = str(value)
     if distribution == "talos" and source is not None:
         _check_talos_values(found, source)
-    return ClusterSecrets(**found)
+    return ClusterSecrets(**found, app_passwords=app_passwords)
 
 
 def _app_passwords(stored: Any, wanted: list[str], source: Path | None) -> dict[str, str]:

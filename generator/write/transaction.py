@@ -10,12 +10,17 @@ of its own.
 The protocol (a redo log):
   1. stage   every new content goes to a sibling folder `.<repo>.clustergen-stage/files/`
              (same filesystem; `<repo>/.clustergen-stage/` when the repository is a mount
-             point of its own), written and fsynced with its final mode;
-  2. commit  the list of writes and removals is written to `journal.tmp`,
-             fsynced and renamed to `journal`: that rename is the commit point;
+             point of its own), written with its final mode, named by its place in the
+             journal's list (one flat folder: no tree of folders to make and remove);
+  2. commit  the list of writes and removals is written to `journal.tmp`; one syncfs(2)
+             makes the staged files, their folders and the list durable together; it is
+             renamed to `journal` and the stage folder fsynced: that rename is the commit point;
   3. apply   each staged file is renamed over its target (atomic per file),
-             removed files are unlinked, directories fsynced;
+             removed files are unlinked, and one syncfs(2) makes all of it durable;
   4. finish  the journal and the stage folder are removed.
+One filesystem sync per step instead of an fsync per file and folder: every staged file and
+every target lives on the stage's filesystem (stage_folder keeps them together), so a sync of
+that filesystem orders the same writes before the commit point, for about the cost of one fsync.
 A crash before 3 leaves the repository exactly as it was (the next run
 discards the stage folder); from 3 on, the next run finds the journal and
 finishes it, which is idempotent: a staged file already renamed is gone.
@@ -137,17 +142,16 @@ def apply_updates(repo: Path, updates: list[FileUpdate]) -> None:
     writes = [u for u in updates if u.after is not None]
     removals = [u.path for u in updates if u.after is None]
     try:
-        staged_dirs = {stage}
-        for update in writes:
-            target = stage / "files" / update.path
-            target.parent.mkdir(parents=True, exist_ok=True)
-            _write_synced(target, update.after or b"", update.mode)
-            staged_dirs.update(p for p in target.parents if p.is_relative_to(stage))
-        for folder in staged_dirs:
-            _fsync_dir(folder)
+        files = stage / "files"
+        os.mkdir(files, 0o700)
+        for i, update in enumerate(writes):
+            _write_file(files / str(i), update.after or b"", update.mode)
         pause_point("staged")
-        journal = {"repository": str(repo), "write": [u.path for u in writes], "remove": removals}
-        _write_synced(stage / (JOURNAL + ".tmp"), json.dumps(journal, indent=1).encode(), 0o600)
+        journal = {"repository": str(repo), "write": [u.path for u in writes], "remove": removals, "staged": "numbered"}
+        _write_file(stage / (JOURNAL + ".tmp"), json.dumps(journal, indent=1).encode(), 0o600)
+        # The staged files, their folders and the journal's text reach the disk before the rename
+        # that commits them.
+        sync_filesystem(stage)
         os.replace(stage / (JOURNAL + ".tmp"), stage / JOURNAL)
         _fsync_dir(stage)
     except OSError as exc:
@@ -167,17 +171,20 @@ def apply_updates(repo: Path, updates: list[FileUpdate]) -> None:
 def _roll_forward(repo: Path, stage: Path) -> int:
     """Apply the journal; returns how many files this call changed (fewer when resuming)."""
     journal = _read_journal(repo, stage)
-    touched: set[Path] = set()
     writes: list[str] = journal["write"]
+    # A journal of a clustergen before numbered staging keeps each file at its own path.
+    numbered = journal.get("staged") == "numbered"
     changed = 0
+    made: set[Path] = set()
     for i, path in enumerate(writes):
-        source = stage / "files" / path
+        source = stage / "files" / (str(i) if numbered else path)
         target = repo / path
         if source.exists():  # absent: renamed into place before the interruption
-            target.parent.mkdir(parents=True, exist_ok=True)
+            if target.parent not in made:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                made.add(target.parent)
             os.replace(source, target)
             changed += 1
-        touched.update(_parents_within(target, repo))
         if i == len(writes) // 2:
             pause_point("applying")
     for path in journal["remove"]:
@@ -185,11 +192,9 @@ def _roll_forward(repo: Path, stage: Path) -> int:
         if target.exists():
             target.unlink()
             changed += 1
-        touched.update(_parents_within(target, repo))
         _remove_empty_parents(target.parent, repo)
-    for folder in sorted(touched, key=lambda p: len(p.parts), reverse=True):
-        if folder.is_dir():
-            _fsync_dir(folder)
+    # Every rename and removal is on disk before the journal that would redo them goes.
+    sync_filesystem(repo)
     pause_point("applied")
     (stage / JOURNAL).unlink()
     shutil.rmtree(stage, ignore_errors=True)
@@ -208,24 +213,34 @@ def _read_journal(repo: Path, stage: Path) -> dict:
         raise WriteError.single(f"cannot read the journal of an interrupted run: {exc}", file=str(where), hint=hint) from None
     if not isinstance(journal, dict) or not all(isinstance(journal.get(k), list) for k in ("write", "remove")):
         raise WriteError.single("the journal of an interrupted run is damaged", file=str(where), hint=hint)
+    seen: dict[str, str | None] = {}
     for rel in journal["write"] + journal["remove"]:
-        check_inside(repo, rel, "the journal of an interrupted run lists", file=str(where), hint=hint)
+        check_inside(repo, rel, "the journal of an interrupted run lists", file=str(where), hint=hint, seen=seen)
     return journal
 
 
 def _check_targets(repo: Path, updates: list[FileUpdate]) -> None:
     """Refuse before the commit point what would make the apply step fail halfway."""
+    # Thousands of files share a few folders: each folder is looked at once.
+    writable: set[Path] = set()
+    missing: set[Path] = set()
     for update in updates:
         target = repo / update.path
         if target.is_dir() and not target.is_symlink():
             raise WriteError.single(f"{target} is a folder, but clustergen generates a file there", file=str(target), hint="move the folder away")
         for parent in _parents_within(target, repo):
+            if parent in writable:
+                break
+            if parent in missing:
+                continue
             if parent.exists() and not parent.is_dir():
                 raise WriteError.single(f"{parent} is a file, but clustergen needs a folder there", file=str(parent), hint="move the file away")
             if parent.is_dir():
                 if not os.access(parent, os.W_OK | os.X_OK):
                     raise WriteError.single(f"cannot write into {parent}: permission denied", file=str(parent), hint="fix its permissions")
+                writable.add(parent)
                 break  # the nearest existing folder is the one that matters
+            missing.add(parent)
 
 
 def _parents_within(target: Path, repo: Path) -> list[Path]:
@@ -237,16 +252,47 @@ def _parents_within(target: Path, repo: Path) -> list[Path]:
     return parents
 
 
-def _write_synced(path: Path, data: bytes, mode: int) -> None:
+def _write_file(path: Path, data: bytes, mode: int) -> None:
+    # Made 0600 and given its mode only once written: a secret is never readable by others.
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view) :]
         os.fchmod(fd, mode)
-        os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def sync_filesystem(path: Path) -> None:
+    """Make every write to the filesystem holding `path` durable: file data, and the folder
+    entries of creates and renames. Linux has syncfs(2), which waits for just that filesystem;
+    elsewhere sync(2) does it for all of them."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        syncfs = _syncfs()
+        if syncfs is None or syncfs(fd) != 0:
+            os.sync()
+    finally:
+        os.close(fd)
+
+
+_SYNCFS: list = []
+
+
+def _syncfs():  # -> the libc function, or None where there is none
+    if not _SYNCFS:
+        function = None
+        if sys.platform.startswith("linux"):
+            try:
+                import ctypes
+
+                function = ctypes.CDLL(None, use_errno=True).syncfs
+                function.argtypes = [ctypes.c_int]
+            except (OSError, AttributeError):
+                function = None
+        _SYNCFS.append(function)
+    return _SYNCFS[0]
 
 
 def _fsync_dir(path: Path) -> None:

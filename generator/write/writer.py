@@ -69,8 +69,9 @@ class RepositorySession:
 
     def write(self, files: list[RenderedFile], inventory_text: str, base: BaseLoader, *,
               cluster_name: str | None = None, secrets_recipient: str | None = None) -> WriteReport:
+        seen: dict[str, str | None] = {}
         for f in files:
-            check_inside(self.repo, f.path, "generated file")
+            check_inside(self.repo, f.path, "generated file", seen=seen)
         if self.previous is None:
             self._refuse_foreign(files)
         reconciler = Reconciler(self.repo, self.previous, _Lazy(base), find_committed=lambda p, d: committed_version(self.repo, p, d))
@@ -169,13 +170,12 @@ def open_repository(repo: Path, *, dry_run: bool = False) -> Iterator[Repository
 def _locked_session(repo: Path, dry_run: bool) -> Iterator[RepositorySession]:
     with repository_lock(repo, shared=dry_run):
         notes = []
-        if dry_run:
-            if pending_recovery(repo):
-                raise WriteError.single(
-                    f"an interrupted clustergen run left {repo} half-updated",
-                    file=str(repo),
-                    hint="run clustergen generate (without --dry-run) to finish it first",
-                )
+        if dry_run and pending_recovery(repo):
+            raise WriteError.single(
+                f"an interrupted clustergen run left {repo} half-updated",
+                file=str(repo),
+                hint="run clustergen generate (without --dry-run) to finish it first",
+            )
         recovered: list[str] = []
         if not dry_run:
             found = recover(repo)

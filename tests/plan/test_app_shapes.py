@@ -223,7 +223,7 @@ def test_system_directories_are_refused(path: str, refused: bool) -> None:
     if refused:
         [(field, message)] = plan_error(data)
         assert field == "apps[0].volumes[0].hostPath"
-        assert message.startswith(f"app 'cam' mounts the host's ")
+        assert message.startswith("app 'cam' mounts the host's ")
     else:
         plan = plan_of(data)
         assert values_of(plan)["volumes"]["media"]["hostPath"]["path"] == path

@@ -13,7 +13,7 @@ import yaml
 
 from generator.cli import main
 from generator.errors import PlanError
-from generator.plan.storage import _ceph_memory_needed_mib
+from generator.plan.storage import ceph_memory_needed_mib
 
 from .helpers import disk, inventory, load_problems, node, plan_of, warning_codes, warnings_with
 
@@ -106,7 +106,7 @@ def test_even_explicit_control_planes_warn(explicit: int, warned: bool) -> None:
 @pytest.mark.parametrize("osds, needed", [(0, 2048), (1, 6144), (2, 10240), (3, 14336)])
 def test_ceph_memory_is_2_gib_plus_4_gib_per_osd(osds: int, needed: int) -> None:
     plan = plan_of(inventory([node("a", 11, disks=[disk(i) for i in range(osds)])]))
-    assert _ceph_memory_needed_mib(plan.nodes[0]) == needed
+    assert ceph_memory_needed_mib(plan.nodes[0]) == needed
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ... import catalog
 from ..documents import Document, PathPart, get_path, mapping
 from .facts import ClusterFacts
 from .finding import Finding
@@ -20,11 +21,15 @@ from .workloads import embedded_yaml, pod_templates
 
 RULE = "storage"
 STATIC_PROVISIONERS = frozenset({"kubernetes.io/no-provisioner"})
-# Controllers that create their CSIDriver at run time, so no manifest names it.
-RUNTIME_DRIVERS = {("Deployment", "longhorn-driver-deployer"): "driver.longhorn.io"}
 _DATA_KEEPERS = {("monitoring.coreos.com", "Prometheus"): ("spec", "storage"),
                  ("monitoring.coreos.com", "Alertmanager"): ("spec", "storage")}
 
+
+def runtime_drivers() -> dict[tuple[str, str], str]:
+    """Controllers that create their CSIDriver at run time, so no manifest names it: each storage
+    backend's runtime_drivers in the catalog (Longhorn's driver deployer)."""
+    return {(d["kind"], d["name"]): d["provisioner"]
+            for b in catalog.storage_backends().values() for d in b.get("runtime_drivers") or ()}
 
 
 def storage_classes(docs: list[Document]) -> Iterator[tuple[Document, tuple[PathPart, ...], dict]]:
@@ -41,11 +46,12 @@ def storage_classes(docs: list[Document]) -> Iterator[tuple[Document, tuple[Path
 
 def served_provisioners(docs: list[Document], facts: ClusterFacts) -> set[str]:
     served = set(STATIC_PROVISIONERS) | facts.shipped_provisioners
+    drivers = runtime_drivers()
     for d in docs:
         if d.kind == "CSIDriver" or (d.kind == "Driver" and d.api_version.startswith("csi.ceph.io/")):
             served.add(d.name)
-        if (d.kind, d.name) in RUNTIME_DRIVERS:
-            served.add(RUNTIME_DRIVERS[(d.kind, d.name)])
+        if (d.kind, d.name) in drivers:
+            served.add(drivers[(d.kind, d.name)])
     for t in pod_templates(docs):
         for c in list(t.spec.get("containers") or []) + list(t.spec.get("initContainers") or []):
             c = mapping(c)
