@@ -146,4 +146,12 @@ def generate(inventory_path: Path, output: Path, *, strict: bool = False, dry_ru
                 "apps pull with registry credentials, but .clustergen/secrets.sops.yaml has no registryAuths yet: "
                 "put your Docker config JSON there (sops .clustergen/secrets.sops.yaml) and regenerate"
             )
+        from .render.secrets import missing_store_keys
+
+        missing = missing_store_keys(plan, cluster_secrets)
+        if missing:
+            report.notes.append(
+                f"external-dns and cert-manager read the {plan.dns.provider} credentials from a Secret clustergen commits, "
+                f"but .clustergen/secrets.sops.yaml has no {', '.join(missing)} yet: set them (README, DNS) and regenerate"
+            )
     return Generation(plan, files, report)

@@ -54,6 +54,7 @@ def plan_as_data(plan: ClusterPlan) -> dict[str, Any]:
             {"name": a.name, "namespace": a.namespace, "image": a.image, "host": a.host, "nodes": list(a.eligible_nodes), "why": a.placement_reason}
             for a in plan.apps
         ],
+        "network": network_lines(plan),
         "warnings": [{"code": w.code, "message": w.message, "location": w.location(), "field": w.field, "hint": w.hint} for w in plan.warnings],
     }
 
@@ -111,6 +112,37 @@ def _talos_image(node: Any) -> str:
     return f"{extensions}; EPHEMERAL on {ephemeral}"
 
 
+def network_lines(plan: ClusterPlan) -> list[str]:
+    """The network choices, one line each: DNS records, LAN names, ingress, load balancer."""
+    lines = []
+    dns = plan.dns
+    if dns is not None:
+        how = "webhook sidecar" if dns.external_dns_name == "webhook" else f"in-tree provider {dns.external_dns_name}"
+        owner = "committed by clustergen (SOPS)" if dns.secret_managed else "yours"
+        acme = " and cert-manager DNS-01" if plan.acme_solver is not None and plan.acme_solver.kind == "dns01" else ""
+        lines.append(f"DNS: external-dns{acme} through {dns.provider} ({how}); credentials Secret {dns.secret_name}, {owner}")
+    if plan.inventory.components.load_balancer == "metallb":
+        if plan.bgp is not None:
+            peers = ", ".join(f"{p.address} (AS {p.asn})" for p in plan.bgp.peers)
+            lines.append(f"load balancer: MetalLB BGP as AS {plan.bgp.local_asn}, announcing the pool to {peers}")
+        else:
+            lines.append("load balancer: MetalLB Layer 2 (a node answers ARP for each address)")
+    gateway = plan.gateway
+    if gateway is not None:
+        cert = f"wildcard certificate *.{gateway.domain} from {gateway.cluster_issuer}" if gateway.tls else "HTTP only (no TLS issuer)"
+        lines.append(f"ingress: Gateway API, Gateway {gateway.namespace}/{gateway.name} at {plan.ingress_address or 'the load balancer address'}, "
+                     f"{cert}; an HTTPRoute per app")
+    lan = plan.inventory.components.lan_dns
+    if lan is not None:
+        where = "the nodes' addresses (servicelb)" if lan.address is None or plan.inventory.components.load_balancer == "servicelb" else str(lan.address)
+        lines.append(f"LAN DNS: k8s_gateway answers *.{plan.inventory.domain} at {where}, port 53: forward the domain there from your router")
+    registries = plan.node_registries
+    for address, names in registries.host_entries if registries is not None else ():
+        served = [r for r, _ in registries.mirrors if r.split(":")[0] in names]
+        lines.append(f"registry: {', '.join(served)} → {address} on every node (host entry and mirror)")
+    return lines
+
+
 def print_plan(plan: ClusterPlan) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -157,6 +189,8 @@ def print_plan(plan: ClusterPlan) -> None:
         for a in plan.apps:
             apps.add_row(a.name, a.namespace, a.image, f"https://{a.host}" if a.host else "-", a.placement_reason)
         console.print(apps)
+    for line in network_lines(plan):
+        console.print(line, highlight=False)
     for w in plan.warnings:
         console.print(f"[yellow]warning{'[' + w.code + ']' if w.code else ''}[/yellow] {w.location()}: {w.message}" + (f"\n  hint: {w.hint}" if w.hint else ""), highlight=False)
     if not plan.warnings:

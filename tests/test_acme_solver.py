@@ -61,7 +61,15 @@ ROWS = [
         {"provider": "digitalocean", "credentialsSecret": "do"},
         {},
         {"dns01": {"digitalocean": {"tokenSecretRef": ref("do", "token")}}},
-        None,  # external-dns 0.21 has no in-tree DigitalOcean provider: not deployed (warning)
+        # external-dns 0.21 has no in-tree DigitalOcean provider: the webhook sidecar serves it.
+        {"extraArgs": ["--webhook-provider-url=http://localhost:8080"]},
+    ),
+    (
+        "credentials-committed-by-clustergen",
+        {"provider": "cloudflare"},
+        {},
+        {"dns01": {"cloudflare": {"apiTokenSecretRef": ref("external-dns-credentials", "api-token")}}},
+        {"env": [{"name": "CF_API_TOKEN", "valueFrom": {"secretKeyRef": ref("external-dns-credentials", "api-token")}}]},
     ),
     (
         "rfc2136",
@@ -122,7 +130,7 @@ def test_acme_solver(external_dns: dict | None, tls: dict, solver: dict, dns_val
     assert plan.acme_solver.kind == kind and plan.acme_solver.config == solver[kind]
     if kind == "dns01":
         assert plan.acme_solver.provider == external_dns["provider"]
-        assert plan.acme_solver.credentials_secret == external_dns["credentialsSecret"]
+        assert plan.acme_solver.credentials_secret == external_dns.get("credentialsSecret", "external-dns-credentials")
     if dns_values is None:
         assert EXTERNAL_DNS_VALUES not in files
     else:
@@ -143,9 +151,10 @@ def test_cluster_issuer_matches_the_crd_schema(external_dns: dict | None, tls: d
 # (id, externalDns, tls extras, message, field)
 ERRORS = [
     ("no-provider-no-solver", None, {}, "Let's Encrypt cannot check a domain on a home LAN", "components.tls.issuer"),
-    ("pihole", {"provider": "pihole", "credentialsSecret": "pi"}, {}, "cannot solve Let's Encrypt's DNS-01 challenge through pihole", "components.externalDns.provider"),
+    ("pihole", {"provider": "pihole", "credentialsSecret": "pi", "pihole": {"server": "http://192.168.1.3"}}, {},
+     "cannot solve Let's Encrypt's DNS-01 challenge through pihole", "components.externalDns.provider"),
+    ("hetzner", {"provider": "hetzner"}, {}, "cannot solve Let's Encrypt's DNS-01 challenge through hetzner", "components.externalDns.provider"),
     ("dns01-without-provider", None, {"solver": "dns01"}, "solver: dns01 needs a DNS provider", "components.tls.solver"),
-    ("no-credentials", {"provider": "cloudflare"}, {}, "DNS-01 through cloudflare needs the provider's credentials", "components.externalDns"),
     ("rfc2136-without-server", {"provider": "rfc2136", "credentialsSecret": "tsig"}, {}, "needs the DNS server and its TSIG key name", "components.externalDns"),
 ]
 
@@ -166,13 +175,6 @@ def test_letsencrypt_without_a_working_solver_is_an_error(
     assert match.group(2) == field
     assert field.split(".")[-1] in path.read_text().splitlines()[int(match.group(1)) - 1]
     assert "hint:" in err
-
-
-def test_digitalocean_records_are_not_managed() -> None:
-    plan, files = rendered(inventory({"provider": "digitalocean", "credentialsSecret": "do"}))
-    assert "external-dns" not in {c.key for c in plan.components}
-    warning = next(w for w in plan.warnings if w.code == "dns-records-not-managed")
-    assert "no in-tree digitalocean provider" in warning.message and warning.field == "components.externalDns.provider"
 
 
 def test_solver_needs_letsencrypt(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -39,6 +39,11 @@ from .model import (
     Network,
     Node,
     Profile,
+    Bgp,
+    BgpPeer,
+    LanDns,
+    PiholeServer,
+    PrivateRegistry,
     Rfc2136Server,
     SharedVolume,
     Taint,
@@ -628,6 +633,11 @@ def _build(data: dict[str, Any], filename: str, source: SourceMap) -> Inventory:
         ingress_address=_ips(net.get("ingressAddress"))[0] if net.get("ingressAddress") else None,
         pod_cidrs=_nets(net.get("podCidr", "10.42.0.0/16")),
         service_cidrs=_nets(net.get("serviceCidr", "10.43.0.0/16")),
+        registries=tuple(
+            PrivateRegistry(i, r["name"], ipaddress.ip_address(r["address"]), r.get("tls", "none")) for i, r in enumerate(net.get("registries", []))
+        ),
+        bgp=Bgp(net["bgp"]["localAsn"], tuple(BgpPeer(ipaddress.ip_address(p["address"]), p["asn"], p.get("port", 179)) for p in net["bgp"]["peers"]))
+        if "bgp" in net else None,
     )
     profiles = {
         name: Profile(
@@ -665,6 +675,9 @@ def _build(data: dict[str, Any], filename: str, source: SourceMap) -> Inventory:
             external_dns_provider=edns.get("provider", "none"),
             external_dns_secret=edns.get("credentialsSecret"),
             external_dns_rfc2136=_rfc2136(edns.get("rfc2136")),
+            external_dns_pihole=PiholeServer(edns["pihole"]["server"], str(edns["pihole"].get("apiVersion", "6"))) if "pihole" in edns else None,
+            external_dns_ovh_endpoint=edns.get("ovh", {}).get("endpoint", "ovh-eu"),
+            lan_dns=_lan_dns(comps.get("lanDns", False)),
             load_balancer=comps.get("loadBalancer", "metallb"),
             storage=comps.get("storage", "auto"),
             monitoring=comps.get("monitoring", False),
@@ -704,6 +717,13 @@ def _sync_path(raw: str) -> str:
     while path.startswith("./"):
         path = path[2:]
     return path or "."
+
+
+def _lan_dns(data: bool | dict[str, Any]) -> LanDns | None:
+    if data is False:
+        return None
+    address = data.get("address") if isinstance(data, dict) else None
+    return LanDns(ipaddress.ip_address(address) if address else None)
 
 
 def _rfc2136(data: dict[str, Any] | None) -> Rfc2136Server | None:
@@ -827,6 +847,8 @@ def _backup(raw: Any) -> Backup | None:
         s3_endpoint=raw["s3"]["endpoint"].rstrip("/"),
         s3_bucket=raw["s3"]["bucket"],
         schedule=raw.get("schedule", "@daily-random"),
+        engine=raw.get("engine", "k8up"),
+        s3_region=raw["s3"].get("region", "us-east-1"),
         keep=tuple((k, keep[k]) for k in ("last", "daily", "weekly", "monthly", "yearly") if k in keep),
     )
 

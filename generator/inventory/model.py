@@ -101,6 +101,42 @@ class Node:
 
 
 @dataclass(frozen=True)
+class PrivateRegistry:
+    """A registry the nodes reach by a name no DNS serves (network.registries)."""
+
+    index: int
+    name: str  # host[:port], as image references spell it
+    address: IPAddress
+    tls: str = "none"  # none (plain HTTP) | verify | skip-verify
+
+    @property
+    def host(self) -> str:
+        return self.name.rsplit(":", 1)[0] if ":" in self.name else self.name
+
+
+@dataclass(frozen=True)
+class BgpPeer:
+    address: IPAddress
+    asn: int
+    port: int = 179
+
+
+@dataclass(frozen=True)
+class Bgp:
+    """network.bgp: MetalLB announces the pool to these routers instead of answering ARP."""
+
+    local_asn: int
+    peers: tuple[BgpPeer, ...]
+
+
+@dataclass(frozen=True)
+class LanDns:
+    """components.lanDns: an in-cluster DNS server for the cluster domain on the LAN."""
+
+    address: IPAddress | None = None
+
+
+@dataclass(frozen=True)
 class Network:
     node_cidrs: tuple[IPNetwork, ...]
     gateways: tuple[IPAddress, ...]
@@ -110,6 +146,8 @@ class Network:
     ingress_address: IPAddress | None
     pod_cidrs: tuple[IPNetwork, ...]
     service_cidrs: tuple[IPNetwork, ...]
+    registries: tuple[PrivateRegistry, ...] = ()
+    bgp: Bgp | None = None
 
 
 @dataclass(frozen=True)
@@ -127,12 +165,22 @@ DEFAULT_KEEP: tuple[tuple[str, int], ...] = (("last", 5), ("daily", 7), ("weekly
 
 
 @dataclass(frozen=True)
+class PiholeServer:
+    """The Pi-hole whose local DNS records external-dns keeps (provider: pihole)."""
+
+    server: str  # base URL of its web interface, e.g. http://192.168.1.3
+    api_version: str = "6"  # Pi-hole v6 (2025) and later; "5" for the older API
+
+
+@dataclass(frozen=True)
 class Backup:
     """Where and how often k8up backs up the cluster's volumes (components.backup)."""
 
     s3_endpoint: str
     s3_bucket: str
     schedule: str = "@daily-random"
+    engine: str = "k8up"  # k8up | longhorn
+    s3_region: str = "us-east-1"
     # restic forget --keep-* counts for the prune schedule.
     keep: tuple[tuple[str, int], ...] = DEFAULT_KEEP
 
@@ -147,6 +195,9 @@ class Components:
     external_dns_provider: str = "none"
     external_dns_secret: str | None = None
     external_dns_rfc2136: Rfc2136Server | None = None
+    external_dns_pihole: PiholeServer | None = None
+    external_dns_ovh_endpoint: str = "ovh-eu"
+    lan_dns: LanDns | None = None
     load_balancer: str = "metallb"
     storage: str = "auto"
     monitoring: bool = False

@@ -9,12 +9,15 @@ from ..errors import PlanError, Problem
 from ..inventory.model import Inventory
 from .app_shapes import plan_shared_volumes
 from .apps import plan_apps
-from .backup import plan_backup
+from .backup import backup_problems, plan_backup
 from . import backends
-from .components import cluster_issuer_name, external_dns_warnings, ingress_address, plan_components
+from .components import cluster_issuer_name, ingress_address, plan_components
+from .dns import dns_problems, plan_dns
+from .gateway import gateway_problems, plan_gateway
+from .lan import lan_dns_problems, plan_node_registries
 from .hardware import apply_hardware_rules
 from .lessons import check_lessons
-from .load_balancer import k3s_disabled_components, load_balancer_warnings
+from .load_balancer import bgp_problems, k3s_disabled_components, load_balancer_warnings, metallb_bgp
 from .gpu_drivers import plan_gpu_drivers
 from .monitoring import plan_monitoring
 from .storage import choose_storage
@@ -64,18 +67,20 @@ def plan_cluster(inv: Inventory, warnings: list[Problem] | None = None) -> Clust
     collected.extend(_raise_errors(hardware_problems + storage_problems + distribution_problems))
     issuer = cluster_issuer_name(inv)
     acme_solver, tls_problems = choose_acme_solver(inv)
-    collected.extend(_raise_errors(tls_problems))
+    node_registries, registry_problems = plan_node_registries(inv)
+    collected.extend(_raise_errors(dns_problems(inv) + tls_problems + registry_problems + lan_dns_problems(inv, ingress_address(inv))
+                                     + gateway_problems(inv) + bgp_problems(inv)))
     # The cluster's ReadWriteMany class, for claims that ask for one without naming a class.
     # None until the storage backend provides one (CephFS, Longhorn RWX).
     rwx_class = None
     apps, app_warnings = plan_apps(inv, nodes, issuer, rwx_class)
     collected.extend(app_warnings)
+    collected.extend(_raise_errors(backup_problems(inv, storage_backend, apps)))
     shared_volumes, shared_warnings = plan_shared_volumes(inv, {a.name: a.namespace for a in apps}, rwx_class)
     collected.extend(shared_warnings)
     apps, generated_secrets, databases = plan_wiring(inv, apps, backends.backend(storage_backend).spec.storage_class)
     collected.extend(_raise_errors(check_lessons(inv, nodes, apps)))
     collected.extend(load_balancer_warnings(inv))
-    collected.extend(external_dns_warnings(inv))
     collected.extend(network_policy_warnings(inv))
     components = plan_components(inv, nodes, storage_backend)
     backend = backends.backend(storage_backend)
@@ -104,6 +109,11 @@ def plan_cluster(inv: Inventory, warnings: list[Problem] | None = None) -> Clust
         shared_volumes=shared_volumes,
         generated_secrets=generated_secrets,
         databases=databases,
+        node_registries=node_registries,
+        bgp=metallb_bgp(inv),
+        gateway=plan_gateway(inv, issuer, ingress_address(inv)),
+        dns=plan_dns(inv, dns01=acme_solver is not None and acme_solver.kind == "dns01"),
+        lan_dns=inv.components.lan_dns,
     )
     # The Schedules follow the namespaces' Pod Security levels, which the apps decide.
     backup = plan_backup(inv, apps, plan.namespaces)

@@ -21,6 +21,13 @@ from .app_shapes import (
 from .merge import deep_merge
 from .model import DEVICE_LABEL_PREFIX, LABEL_PREFIX, AppPlan, NodePlan
 
+
+def gateway_parent_ref(inv: Inventory, cluster_issuer: str | None) -> dict[str, str] | None:
+    from .gateway import plan_gateway
+
+    gateway = plan_gateway(inv, cluster_issuer, None)
+    return gateway.parent_ref() if gateway is not None else None
+
 INGRESS_CLASS = {"ingress-nginx": "nginx", "traefik": "traefik"}
 DEFAULT_ARCHES = ("amd64", "arm64")
 # A hostPath character device opens only in a privileged container: the runtime's device
@@ -221,9 +228,14 @@ def _ingress_values(inv: Inventory, app: App, entry: dict[str, Any], cluster_iss
     """The app's Ingress (its web port at its host) and its extra routes."""
     web = entry.get("web")
     ingress_class = INGRESS_CLASS.get(inv.components.ingress)
+    gateway_ref = gateway_parent_ref(inv, cluster_issuer)
     wants_ingress = app.ingress if app.ingress is not None else bool(web)
-    if (wants_ingress or app.routes) and not ingress_class:
+    if (wants_ingress or app.routes) and not (ingress_class or gateway_ref):
         return {}, None, [Problem(f"app '{app.name}' wants an ingress but components.ingress is none", severity="warning", **inv.where("apps", app.index, "name"))]
+    if app.routes and gateway_ref:
+        raise PlanError([Problem(f"app '{app.name}' has routes, which clustergen renders as Ingresses, but the ingress is Gateway API (envoy-gateway)",
+                                 hint="remove the routes (the app's web port is served at its host), or use ingress: traefik",
+                                 **inv.where("apps", app.index, "routes"))])
     if app.routes and not web:
         raise PlanError([Problem(f"app '{app.name}' has routes but no port to route to", hint="add ports: [{name: http, port: 8080}]", **inv.where("apps", app.index, "routes"))])
     host = None
@@ -231,6 +243,10 @@ def _ingress_values(inv: Inventory, app: App, entry: dict[str, Any], cluster_iss
     if wants_ingress and web:
         host = app.host or f"{app.name}.{inv.domain}"
         _check_host(inv, app, host, "host")
+        if gateway_ref:
+            # Gateway API: an HTTPRoute on the cluster's Gateway (charts/app/templates/httproute.yaml)
+            # from the same host and port; the Gateway holds the TLS certificate.
+            return {"ingress": {"enabled": False, "host": host, "servicePort": web["port"], "gateway": gateway_ref}}, host, []
         ingress = {"host": host}
     if app.routes and web:
         ingress["routes"] = _routes_values(inv, app, web["port"])

@@ -9,6 +9,10 @@ from .. import catalog
 from . import backends
 from ..errors import Problem
 from ..inventory.model import Inventory
+from .backup import longhorn_backup_values
+from .dns import external_dns_values
+from .gateway import uses_gateway_api
+from .lan import k8s_gateway_values
 from .load_balancer import ingress_without_load_balancer
 from .monitoring import monitoring_values, service_monitor_values
 from .merge import deep_merge
@@ -17,21 +21,6 @@ from .model import LABEL_PREFIX, ComponentPlan, NodePlan
 
 # Annotation each load balancer reads to give a Service a fixed address.
 LB_IP_ANNOTATION = {"metallb": "metallb.io/loadBalancerIPs", "kube-vip": "kube-vip.io/loadbalancerIPs"}
-
-# The inventory's DNS provider → external-dns's in-tree provider at the pinned app
-# version (0.21): Route53 is "aws"; DigitalOcean left the tree in 0.21 (webhook only),
-# so a DigitalOcean zone gets no external-dns (cert-manager still solves DNS-01 there).
-EXTERNAL_DNS_PROVIDER_NAME = {"cloudflare": "cloudflare", "pihole": "pihole", "rfc2136": "rfc2136", "route53": "aws"}
-
-# Environment variable ← key in the user's credentials Secret, per DNS provider.
-EXTERNAL_DNS_CREDENTIALS = {
-    "cloudflare": (("CF_API_TOKEN", "api-token"),),
-    "digitalocean": (("DO_TOKEN", "token"),),
-    "pihole": (("EXTERNAL_DNS_PIHOLE_PASSWORD", "password"),),
-    "rfc2136": (("EXTERNAL_DNS_RFC2136_TSIG_SECRET", "tsig-secret"),),
-    "route53": (("AWS_ACCESS_KEY_ID", "access-key-id"), ("AWS_SECRET_ACCESS_KEY", "secret-access-key")),
-}
-
 
 def cluster_issuer_name(inv: Inventory) -> str | None:
     comps = inv.components
@@ -52,24 +41,6 @@ def ingress_address(inv: Inventory) -> str | None:
     return None
 
 
-def external_dns_warnings(inv: Inventory) -> list[Problem]:
-    provider = inv.components.external_dns_provider
-    if provider == "none" or provider in EXTERNAL_DNS_PROVIDER_NAME:
-        return []
-    version = catalog.component("external-dns")["chart"]["version"]
-    return [
-        Problem(
-            f"external-dns (chart {version}) has no in-tree {provider} provider, so clustergen does not deploy it: "
-            "DNS records for the ingress are yours to create",
-            hint=f"create the records in {provider} (a wildcard *.{inv.domain} to the ingress address covers every app), "
-            "or use a provider external-dns manages: " + ", ".join(sorted(EXTERNAL_DNS_PROVIDER_NAME)),
-            severity="warning",
-            code="dns-records-not-managed",
-            **inv.where("components", "externalDns", "provider"),
-        )
-    ]
-
-
 def wanted_components(inv: Inventory) -> list[str]:
     comps = inv.components
     keys = []
@@ -81,11 +52,13 @@ def wanted_components(inv: Inventory) -> list[str]:
         keys.append("metallb")
     elif comps.load_balancer == "kube-vip":
         keys.append("kube-vip-cloud-provider")
-    if comps.external_dns_provider in EXTERNAL_DNS_PROVIDER_NAME:
+    if comps.external_dns_provider != "none":
         keys.append("external-dns")
+    if comps.lan_dns is not None:
+        keys.append("k8s-gateway")
     if comps.monitoring:
         keys.append(MONITORING_CRDS)
-    if comps.backup is not None:
+    if comps.backup is not None and comps.backup.engine == "k8up":
         keys.append("k8up")
     if wants_database(inv):
         keys.append(CNPG)
@@ -141,7 +114,10 @@ def plan_components(inv: Inventory, nodes: list[NodePlan], storage_backend: str)
         if monitoring and monitor_values is not None:
             cluster_values = deep_merge(cluster_values, monitor_values)
         if key == MONITORING:
-            cluster_values = deep_merge(cluster_values, monitoring_values(nodes, storage_backend, backend.spec.storage_class, inv.components.backup is not None))
+            cluster_values = deep_merge(cluster_values, monitoring_values(nodes, storage_backend, backend.spec.storage_class,
+                                                                          inv.components.backup is not None and inv.components.backup.engine == "k8up"))
+        if key == "longhorn":
+            cluster_values = deep_merge(cluster_values, longhorn_backup_values(inv))
         if key == "k8up":
             cluster_values = deep_merge(cluster_values, {"k8up": {"timezone": inv.timezone}})
         owns_namespace = entry["namespace"] not in declared
@@ -194,33 +170,10 @@ def _cluster_values(inv: Inventory, key: str, nodes: list[NodePlan]) -> dict[str
             data["range-global"] = ",".join(ranges)
         return {"cm": {"data": data}}
     if key == "external-dns":
-        return external_dns_values(inv)
+        return external_dns_values(inv, {n.arch for n in nodes})
+    if key == "k8s-gateway":
+        return k8s_gateway_values(inv, nodes, gateway_api=uses_gateway_api(inv))
     return {}
-
-
-def external_dns_values(inv: Inventory) -> dict[str, Any]:
-    comps = inv.components
-    values: dict[str, Any] = {
-        "provider": {"name": EXTERNAL_DNS_PROVIDER_NAME[comps.external_dns_provider]},
-        "domainFilters": [inv.domain],
-        "txtOwnerId": inv.cluster_name,
-    }
-    if comps.external_dns_secret:
-        values["env"] = [
-            {"name": env, "valueFrom": {"secretKeyRef": {"name": comps.external_dns_secret, "key": key}}}
-            for env, key in EXTERNAL_DNS_CREDENTIALS.get(comps.external_dns_provider, ())
-        ]
-    server = comps.external_dns_rfc2136
-    if comps.external_dns_provider == "rfc2136" and server is not None:
-        values["extraArgs"] = [
-            f"--rfc2136-host={server.server}",
-            f"--rfc2136-port={server.port}",
-            f"--rfc2136-zone={inv.domain}",
-            f"--rfc2136-tsig-keyname={server.tsig_key_name}",
-            f"--rfc2136-tsig-secret-alg={server.tsig_algorithm}",
-            "--rfc2136-tsig-axfr",
-        ]
-    return values
 
 
 def time_slicing_config(replicas: int) -> str:

@@ -61,3 +61,30 @@ def load_balancer_warnings(inv: Inventory) -> list[Problem]:
             **inv.where("components", "loadBalancer"),
         )
     ]
+
+
+def bgp_problems(inv: Inventory) -> list[Problem]:
+    """network.bgp is MetalLB's BGP mode: with another load balancer nothing would read it."""
+    bgp = inv.network.bgp
+    if bgp is None:
+        return []
+    problems = []
+    if inv.components.load_balancer != "metallb":
+        problems.append(
+            Problem(
+                f"network.bgp configures MetalLB's BGP mode, but components.loadBalancer is {inv.components.load_balancer}",
+                hint="set components.loadBalancer: metallb, or remove network.bgp",
+                **inv.where("network", "bgp"),
+            )
+        )
+    seen = set()
+    for i, peer in enumerate(bgp.peers):
+        if peer.address in seen:
+            problems.append(Problem(f"BGP peer {peer.address} is listed twice", hint="one entry per router", **inv.where("network", "bgp", "peers", i, "address")))
+        seen.add(peer.address)
+    return problems
+
+
+def metallb_bgp(inv: Inventory) -> Any:
+    """The BGP settings MetalLB announces with, or None for Layer 2."""
+    return inv.network.bgp if inv.components.load_balancer == "metallb" else None

@@ -13,6 +13,7 @@ from ..inventory.model import Device, Disk, ExternalService, Gpu, Inventory, IPA
 __all__ = [
     "AcmeSolver", "AppPlan", "ClusterPlan", "ClusterSettings", "ComponentPlan", "Device", "Disk", "ExternalService", "Gpu",
     "IPAddress", "MonitoringPlan", "NamespacePolicy", "Network", "NodePlan", "Peer", "Taint", "TalosNode",
+    "DnsPlan", "NodeRegistries", "GatewayPlan", "LonghornBackup", "HTTP_LISTENER", "HTTPS_LISTENER",
 ]
 
 LABEL_PREFIX = "clustergen.dev"
@@ -295,6 +296,85 @@ class NamespacePolicy:
 
 
 @dataclass(frozen=True)
+class DnsPlan:
+    """external-dns's provider and credentials (plan.dns decides)."""
+
+    provider: str  # the inventory's name: route53, digitalocean, ...
+    external_dns_name: str  # external-dns's --provider: aws, webhook, ...
+    secret_name: str
+    secret_managed: bool  # clustergen commits the Secret (SOPS); False: the user's own
+    credentials: tuple[tuple[str, str], ...]  # (environment variable, Secret key)
+    secret_namespaces: tuple[str, ...]  # where the Secret must exist: external-dns, and cert-manager for DNS-01
+    webhook_image: str | None = None  # the pinned webhook sidecar serving a provider external-dns has not in-tree
+
+    @property
+    def secret_keys(self) -> tuple[str, ...]:
+        return tuple(key for _, key in self.credentials)
+
+    @staticmethod
+    def store_field(key: str) -> str:
+        """The ClusterSecrets field a managed Secret's key is read from: token → dns_token."""
+        return "dns_" + key.replace("-", "_")
+
+
+@dataclass(frozen=True)
+class NodeRegistries:
+    """What every node's container runtime and resolver get (k3s registries.yaml, Talos documents)."""
+
+    mirrors: tuple[tuple[str, tuple[str, ...]], ...] = ()  # registry → endpoint URLs, in order
+    skip_verify: tuple[str, ...] = ()  # endpoint hosts (host:port) whose certificate is not checked
+    host_entries: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (address, host names)
+
+    def __bool__(self) -> bool:
+        return bool(self.mirrors or self.host_entries)
+
+
+HTTPS_LISTENER = "https"
+HTTP_LISTENER = "http"
+
+
+@dataclass(frozen=True)
+class GatewayPlan:
+    """The cluster's one Gateway (components.ingress: envoy-gateway; plan.gateway decides)."""
+
+    name: str
+    namespace: str
+    class_name: str
+    controller_name: str
+    envoy_proxy_api: str
+    domain: str
+    certificate_secret: str
+    cluster_issuer: str | None  # None: no TLS (tls.issuer none): HTTP listener only, no redirect
+    service_annotations: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def tls(self) -> bool:
+        return self.cluster_issuer is not None
+
+    @property
+    def app_listener(self) -> str:
+        """The listener apps attach to."""
+        return HTTPS_LISTENER if self.tls else HTTP_LISTENER
+
+    def parent_ref(self) -> dict[str, str]:
+        """The app chart's ingress.gateway values (charts/app/templates/httproute.yaml)."""
+        return {"name": self.name, "namespace": self.namespace, "sectionName": self.app_listener}
+
+
+@dataclass(frozen=True)
+class LonghornBackup:
+    """Longhorn's own backups (components.backup.engine: longhorn; plan.backup decides)."""
+
+    target: str  # s3://<bucket>@<region>/<cluster>/, Longhorn's default backup target
+    endpoint: str  # AWS_ENDPOINTS in the credentials Secret (MinIO, Garage, ...)
+    credential_secret: str
+    namespace: str  # Longhorn's, where the credentials Secret lives
+    cron: str
+    retain: int
+    groups: tuple[str, ...] = ("default",)
+
+
+@dataclass(frozen=True)
 class ClusterPlan:
     inventory: Inventory  # for the report and the pipeline; render reads settings instead
     settings: ClusterSettings
@@ -323,6 +403,11 @@ class ClusterPlan:
     generated_secrets: tuple[GeneratedSecret, ...] = ()  # credentials between apps (plan.wiring)
     databases: tuple[DatabasePlan, ...] = ()  # CloudNativePG Clusters (plan.wiring)
     storage: StoragePlan = field(default_factory=StoragePlan)  # the backend's data render uses
+    bgp: Any = None  # inventory Bgp when MetalLB announces by BGP; None: Layer 2
+    node_registries: Any = None  # NodeRegistries (plan.lan): mirrors, TLS and host entries for every node
+    gateway: Any = None  # GatewayPlan (plan.gateway) when the ingress is Gateway API (envoy-gateway)
+    dns: Any = None  # DnsPlan (plan.dns) when components.externalDns names a provider
+    lan_dns: Any = None  # inventory LanDns when k8s_gateway answers the domain on the LAN
 
     @cached_property
     def servers(self) -> tuple[NodePlan, ...]:

@@ -15,11 +15,14 @@ from typing import Any
 from ..errors import Problem
 from ..inventory.model import Inventory
 from .apps import INGRESS_CLASS
-from .components import EXTERNAL_DNS_CREDENTIALS
+from .dns import provider_credentials, secret_name
 from .model import AcmeSolver
 
-# DNS providers cert-manager solves DNS-01 through natively (pihole is not one).
-# Their credentials are the keys of the Secret external-dns reads (EXTERNAL_DNS_CREDENTIALS).
+# DNS providers cert-manager solves DNS-01 through natively: the solvers in-tree at v1.21.1
+# (pkg/issuer/acme/dns: acmedns, akamai, azuredns, clouddns, cloudflare, digitalocean,
+# rfc2136, route53) that clustergen's providers match. civo, gandi, hetzner, linode, ovh and
+# pihole would need a cert-manager webhook solver, which clustergen does not pin.
+# Their credentials are the keys of the Secret external-dns reads (plan.dns).
 DNS01_PROVIDERS = frozenset({"cloudflare", "digitalocean", "rfc2136", "route53"})
 # BIND's TSIG algorithm names (the inventory's, external-dns's) → cert-manager's.
 CERT_MANAGER_TSIG_ALGORITHM = {"hmac-md5": "HMACMD5", "hmac-sha1": "HMACSHA1", "hmac-sha256": "HMACSHA256", "hmac-sha512": "HMACSHA512"}
@@ -47,7 +50,7 @@ def choose_acme_solver(inv: Inventory) -> tuple[AcmeSolver | None, list[Problem]
     problems = _dns01_problems(inv)
     if problems:
         return None, problems
-    return AcmeSolver("dns01", comps.external_dns_provider, dns01_config(inv), comps.external_dns_secret), []
+    return AcmeSolver("dns01", comps.external_dns_provider, dns01_config(inv), secret_name(inv)), []
 
 
 def _solver_without_letsencrypt(inv: Inventory) -> list[Problem]:
@@ -66,7 +69,7 @@ def _no_solver(inv: Inventory) -> Problem:
     return Problem(
         "Let's Encrypt cannot check a domain on a home LAN: there is no DNS provider for DNS-01, "
         "and nothing says the ingress is reachable from the internet for HTTP-01",
-        hint="set components.externalDns.provider (cloudflare, digitalocean, rfc2136 or route53) with credentialsSecret for DNS-01; "
+        hint="set components.externalDns.provider (cloudflare, digitalocean, rfc2136 or route53) for DNS-01; "
         "or components.tls.solver: http01 if port 80 of the ingress is reachable from the internet; or use issuer: selfsigned",
         **inv.where("components", "tls", "issuer"),
     )
@@ -92,7 +95,7 @@ def _dns01_problems(inv: Inventory) -> list[Problem]:
         return [
             Problem(
                 "solver: dns01 needs a DNS provider to write the challenge's TXT record",
-                hint="set components.externalDns.provider and credentialsSecret, or solver: http01 if the ingress is reachable from the internet",
+                hint="set components.externalDns.provider, or solver: http01 if the ingress is reachable from the internet",
                 **inv.where("components", "tls", "solver"),
             )
         ]
@@ -100,40 +103,25 @@ def _dns01_problems(inv: Inventory) -> list[Problem]:
         return [
             Problem(
                 f"cert-manager cannot solve Let's Encrypt's DNS-01 challenge through {provider}",
-                hint="use a provider cert-manager supports (" + ", ".join(sorted(DNS01_PROVIDERS)) + "), "
+                hint=f"external-dns keeps the {provider} records, but cert-manager has no built-in {provider} solver "
+                "(only a third-party webhook, which clustergen does not pin): "
+                "use a provider cert-manager supports (" + ", ".join(sorted(DNS01_PROVIDERS)) + "), "
                 "or components.tls.solver: http01 if the ingress is reachable from the internet, or issuer: selfsigned",
                 **inv.where("components", "externalDns", "provider"),
             )
         ]
-    problems = []
-    if not comps.external_dns_secret:
-        keys = ", ".join(_secret_keys(provider))
-        problems.append(
-            Problem(
-                f"DNS-01 through {provider} needs the provider's credentials",
-                hint=f"set components.externalDns.credentialsSecret to a Secret (keys: {keys}) that you create in the external-dns and cert-manager namespaces",
-                **inv.where("components", "externalDns"),
-            )
-        )
-    if provider == "rfc2136" and comps.external_dns_rfc2136 is None:
-        problems.append(
-            Problem(
-                "DNS-01 through rfc2136 needs the DNS server and its TSIG key name",
-                hint="add components.externalDns.rfc2136: {server: 192.168.1.2, tsigKeyName: cert-manager}",
-                **inv.where("components", "externalDns"),
-            )
-        )
-    return problems
+    # The provider settings (rfc2136's server) are plan.dns's to check.
+    return []
 
 
 def _secret_keys(provider: str) -> list[str]:
-    return [key for _, key in EXTERNAL_DNS_CREDENTIALS[provider]]
+    return [key for _, key in provider_credentials(provider)]
 
 
 def _secret_ref(inv: Inventory, key: str) -> dict[str, str]:
     """A key of the credentials Secret external-dns reads too."""
     assert key in _secret_keys(inv.components.external_dns_provider)
-    return {"name": inv.components.external_dns_secret or "", "key": key}
+    return {"name": secret_name(inv), "key": key}
 
 
 def dns01_config(inv: Inventory) -> dict[str, Any]:
@@ -152,7 +140,9 @@ def dns01_config(inv: Inventory) -> dict[str, Any]:
             }
         }
     server = inv.components.external_dns_rfc2136
-    assert provider == "rfc2136" and server is not None
+    if server is None:  # plan.dns reports it; the plan stops before anything renders
+        return {}
+    assert provider == "rfc2136"
     return {
         "rfc2136": {
             "nameserver": f"{_bracketed(server.server)}:{server.port}",

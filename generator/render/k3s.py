@@ -18,6 +18,8 @@ def packaged_components(plan: ClusterPlan) -> list[str]:
     """The k3s packaged components left running (validation models what they provide)."""
     return [c for c in PACKAGED_COMPONENTS if c not in plan.k3s_disable]
 KUBELET_DROPIN_DIR = "/etc/rancher/k3s/kubelet.conf.d"
+# cloud-init's /etc/hosts template for the Debian family (Ubuntu, Debian, Raspberry Pi OS).
+ETC_HOSTS_TEMPLATE = "/etc/cloud/templates/hosts.debian.tmpl"
 # Services a Raspberry Pi cannot spare memory or SD writes for.
 PI_DISABLED_SERVICES = ["snapd.service", "snapd.socket", "ModemManager.service", "unattended-upgrades.service", "multipathd.service", "multipathd.socket", "bluetooth.service"]
 # Where the kernel command line lives: Ubuntu, Debian's Pi images and Raspberry
@@ -102,13 +104,30 @@ def _extra_files(plan: ClusterPlan, node: NodePlan) -> list[dict[str, str]]:
                 "content": "# Kernel modules listed in the inventory, loaded at every boot.\n" + "\n".join(node.kernel_modules),
             }
         )
-    if settings.registry_mirrors:
+    registries = plan.node_registries
+    if registries is not None and registries.mirrors:
+        config: dict[str, Any] = {"mirrors": {registry: {"endpoint": list(urls)} for registry, urls in registries.mirrors}}
+        if registries.skip_verify:
+            config["configs"] = {host: {"tls": {"insecure_skip_verify": True}} for host in registries.skip_verify}
         extra.append(
             {
                 "path": "/etc/rancher/k3s/registries.yaml",
                 "permissions": "0644",
                 # containerd tries the mirrors in order and falls back to the registry itself.
-                "content": to_yaml({"mirrors": {registry: {"endpoint": list(urls)} for registry, urls in settings.registry_mirrors.items()}}).rstrip("\n"),
+                "content": to_yaml(config).rstrip("\n"),
+            }
+        )
+    if registries is not None and registries.host_entries:
+        extra.append(
+            {
+                # manage_etc_hosts re-renders /etc/hosts from this template at every boot, so
+                # the entries go into the template (cloud-init's own advice in the file);
+                # write_files runs before update_etc_hosts, so the first boot has them too.
+                "path": ETC_HOSTS_TEMPLATE,
+                "permissions": "0644",
+                "append": True,
+                "content": "# Private registries (clustergen, network.registries)\n"
+                + "\n".join(f"{address} {' '.join(names)}" for address, names in registries.host_entries),
             }
         )
     vip = settings.network.control_plane_endpoint

@@ -17,6 +17,7 @@ from .gitops import ReleaseStyle
 from .network_policies import network_policy_files
 from .secrets import backup_folder, credentials_folder, pull_secret_namespaces, registry_folder, secret_file_names
 from .templates import render_template
+from .yamltext import to_yaml
 
 APP_BASES = "bases/apps"
 
@@ -144,7 +145,7 @@ def _apps_layer(plan: ClusterPlan, style: ReleaseStyle, apps_dir: str) -> list[R
     if plan.apps:
         files.extend(_app_releases(plan, style, f"{apps_dir}/releases"))
         resources.append("releases")
-    if plan.backup is not None:
+    if plan.backup is not None and plan.backup.k8up:
         files.extend(_backup_files(plan, style))
         resources.append("backup")
     if plan.generated_secrets or plan.databases:
@@ -264,8 +265,15 @@ def _config_files(plan: ClusterPlan) -> list[tuple[str, str]]:
                 ),
             )
         )
+    if plan.gateway is not None:
+        from .gateway import gateway_objects
+
+        result.append(("gateway.yaml", "\n---\n".join(to_yaml(o).rstrip("\n") for o in gateway_objects(plan.gateway)) + "\n"))
+    longhorn = plan.backup.longhorn if plan.backup is not None else None
+    if longhorn is not None:
+        result.append(("longhorn-backup.yaml", render_template("overlays/cluster/configs/longhorn-backup.yaml.j2", backup=longhorn)))
     if settings.load_balancer == "metallb":
-        result.append(("metallb-pool.yaml", render_template("overlays/cluster/configs/metallb-pool.yaml.j2", pools=list(settings.network.load_balancer_pools))))
+        result.append(("metallb-pool.yaml", render_template("overlays/cluster/configs/metallb-pool.yaml.j2", pools=list(settings.network.load_balancer_pools), bgp=plan.bgp)))
     return result
 
 
@@ -305,7 +313,8 @@ def _external_services(plan: ClusterPlan) -> str:
             "port": s.port,
             "port_name": s.protocol.lower() if s.protocol != "TCP" else "tcp",
             "protocol": s.protocol,
-            "host": s.host if plan.settings.ingress_class else None,
+            "host": s.host if plan.settings.ingress_class or plan.gateway is not None else None,
+            "gateway": plan.gateway.parent_ref() if plan.gateway is not None else None,
             "ingress_class": plan.settings.ingress_class,
             "issuer": plan.cluster_issuer,
         }

@@ -116,8 +116,32 @@ def render_readme(plan: ClusterPlan, layers: dict[str, str], engine: Engine) -> 
         engine_name=engine.name,
         engine=readme,
         **readme.context,
+        **_dns_readme(plan),
+        lan=_lan_readme(plan),
     )
     return RenderedFile.text("README.md", text)
+
+
+def _lan_readme(plan: ClusterPlan) -> dict[str, Any]:
+    lan = plan.lan_dns
+    dns = None
+    if lan is not None:
+        dns = str(lan.address) if lan.address is not None and plan.settings.load_balancer != "servicelb" else "nodes"
+    return {"dns": dns, "registries": plan.settings.network.registries}
+
+
+def _dns_readme(plan: ClusterPlan) -> dict[str, Any]:
+    if plan.dns is None:
+        return {"dns_webhook": None, "dns_store_keys": {}}
+
+    def camel(field: str) -> str:
+        first, *rest = field.split("_")
+        return first + "".join(part.title() for part in rest)
+
+    return {
+        "dns_webhook": plan.dns.webhook_image,
+        "dns_store_keys": {key: camel(plan.dns.store_field(key)) for key in plan.dns.secret_keys},
+    }
 
 
 def _monitoring_readme(plan: ClusterPlan) -> dict[str, Any] | None:

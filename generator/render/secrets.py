@@ -1,6 +1,8 @@
 """Kubernetes Secrets this repository commits SOPS-encrypted: Grafana's admin login, each
 backed-up namespace's k8up credentials, the registry credentials of namespaces whose apps
-pull from a private registry (pullSecret), and the logins between apps (plan.wiring).
+pull from a private registry (pullSecret), the logins between apps (plan.wiring), and the DNS
+provider's credentials (external-dns, and cert-manager for DNS-01) unless the inventory names a
+Secret of its own.
 
 The render stage is pure, so it only says which Secrets exist and what they hold; the write
 stage encrypts them (write.secrets.secret_files), keeping a file's bytes while its decrypted
@@ -26,10 +28,15 @@ if TYPE_CHECKING:
 S3_PLACEHOLDER = "unset: store it in .clustergen/secrets.sops.yaml (README, Backups)"
 # Until the user stores registryAuths, pulls go without credentials (and a private registry refuses them).
 REGISTRY_PLACEHOLDER = '{"auths": {}}'
+DNS_PLACEHOLDER = "unset: store it in .clustergen/secrets.sops.yaml (README, DNS)"
 
 
 def controllers_folder(plan: ClusterPlan) -> str:
     return layout.controllers_folder(plan.settings.cluster_name)
+
+
+def storage_folder(plan: ClusterPlan) -> str:
+    return f"overlays/{plan.settings.cluster_name}/infrastructure/storage"
 
 
 def backup_folder(plan: ClusterPlan) -> str:
@@ -54,7 +61,7 @@ def wanted_secret_fields(plan: ClusterPlan) -> tuple[str, ...]:
     fields = []
     if plan.monitoring is not None:
         fields.append("grafana_admin_password")
-    if plan.backup is not None:
+    if plan.backup is not None and plan.backup.k8up:
         fields.append("restic_password")
     for secret in plan.generated_secrets:
         fields.extend(k for k in secret.password_keys if k not in fields)
@@ -124,7 +131,34 @@ def secret_manifests(plan: ClusterPlan, secrets: ClusterSecrets | None) -> list[
         data = {key: _generated_value(source, passwords) for key, source in generated.data}
         result.append((posixpath.join(credentials_folder(plan), f"{generated.namespace}-{generated.name}.sops.yaml"),
                        _secret(generated.name, generated.namespace, data, generated.type)))
+    longhorn = plan.backup.longhorn if plan.backup is not None else None
+    if longhorn is not None:
+        # Longhorn's S3 backup target reads these keys (types/types.go at longhorn-manager v1.12.1).
+        data = {
+            "AWS_ACCESS_KEY_ID": value("backup_s3_access_key_id", S3_PLACEHOLDER),
+            "AWS_SECRET_ACCESS_KEY": value("backup_s3_secret_access_key", S3_PLACEHOLDER),
+            "AWS_ENDPOINTS": longhorn.endpoint,
+        }
+        result.append((posixpath.join(storage_folder(plan), f"{longhorn.credential_secret}.sops.yaml"),
+                       _secret(longhorn.credential_secret, longhorn.namespace, data)))
+    dns = plan.dns
+    if dns is not None and dns.secret_managed:
+        data = {key: value(dns.store_field(key), DNS_PLACEHOLDER) for key in dns.secret_keys}
+        for ns in dns.secret_namespaces:
+            result.append((posixpath.join(controllers_folder(plan), f"{dns.secret_name}.{ns}.sops.yaml"), _secret(dns.secret_name, ns, data)))
     return result
+
+
+def missing_store_keys(plan: ClusterPlan, secrets: ClusterSecrets) -> list[str]:
+    """Keys of the secrets store the user still has to fill for the DNS Secret clustergen commits."""
+    def key_name(field: str) -> str:  # the store's spelling (write.secrets.key_name): dns_token → dnsToken
+        first, *rest = field.split("_")
+        return first + "".join(part.title() for part in rest)
+
+    dns = plan.dns
+    if dns is None or not dns.secret_managed:
+        return []
+    return [key_name(dns.store_field(key)) for key in dns.secret_keys if getattr(secrets, dns.store_field(key)) is None]
 
 
 def secret_file_names(plan: ClusterPlan, folder: str) -> list[str]:

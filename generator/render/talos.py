@@ -138,10 +138,16 @@ def cluster_patch(plan: ClusterPlan) -> list[dict[str, Any]]:
         },
     }
     documents: list[dict[str, Any]] = [{"version": "v1alpha1", **config}]
-    for registry, urls in settings.registry_mirrors.items():
+    registries = plan.node_registries
+    for registry, urls in registries.mirrors if registries is not None else ():
         documents.append(
             {"apiVersion": "v1alpha1", "kind": "RegistryMirrorConfig", "name": registry, "endpoints": [{"url": u} for u in urls]}
         )
+    for host in registries.skip_verify if registries is not None else ():
+        documents.append({"apiVersion": "v1alpha1", "kind": "RegistryTLSConfig", "name": host, "insecureSkipVerify": True})
+    # Talos's resolver answers these names on the node (and to pods using host DNS).
+    for address, names in registries.host_entries if registries is not None else ():
+        documents.append({"apiVersion": "v1alpha1", "kind": "StaticHostConfig", "name": address, "hostnames": list(names)})
     return documents
 
 

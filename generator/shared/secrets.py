@@ -24,3 +24,14 @@ class ClusterSecrets:
     # needs generated), by store key (mqtt/<app>, postgres/<app>, app/<app>/<ENV>): made once
     # when an app first needs one, never rotated.
     app_passwords: dict[str, str] = field(default_factory=dict)
+    # DNS: the provider's credentials (plan.dns store_field: Secret key token → dns_token), put
+    # into the store by the user when clustergen commits the external-dns Secret.
+    dns_api_token: str | None = None
+    dns_token: str | None = None
+    dns_access_key_id: str | None = None
+    dns_secret_access_key: str | None = None
+    dns_tsig_secret: str | None = None
+    dns_password: str | None = None
+    dns_application_key: str | None = None
+    dns_application_secret: str | None = None
+    dns_consumer_key: str | None = None

@@ -302,8 +302,9 @@ def test_acme_solver_choice(tls: dict[str, Any], dns: dict[str, Any], kind: str 
     [
         ({"issuer": "letsencrypt"}, {}, "components.tls.issuer", "cannot check a domain on a home LAN"),
         ({"issuer": "letsencrypt", "solver": "dns01"}, {}, "components.tls.solver", "needs a DNS provider"),
-        ({"issuer": "letsencrypt"}, {"provider": "pihole", "credentialsSecret": "ph"}, "components.externalDns.provider", "through pihole"),
-        ({"issuer": "letsencrypt"}, {"provider": "cloudflare"}, "components.externalDns", "needs the provider's credentials"),
+        ({"issuer": "letsencrypt"}, {"provider": "pihole", "credentialsSecret": "ph", "pihole": {"server": "http://10.0.0.3"}},
+         "components.externalDns.provider", "through pihole"),
+        # Without credentialsSecret clustergen commits the Secret (tests/test_dns_providers.py): no error.
         ({"issuer": "letsencrypt"}, {"provider": "rfc2136", "credentialsSecret": "t"}, "components.externalDns", "TSIG key name"),
         ({"issuer": "selfsigned", "solver": "dns01"}, {}, "components.tls.solver", "applies to issuer: letsencrypt only"),
     ],
@@ -322,9 +323,13 @@ def test_http01_needs_an_ingress() -> None:
     assert "components.ingress is none" in err.value.problems[0].message
 
 
-@pytest.mark.parametrize("provider, deployed, warned", [("cloudflare", True, False), ("route53", True, False), ("pihole", True, False), ("digitalocean", False, True), ("none", False, False)])
+# Every offered provider is deployed now (DigitalOcean and Hetzner through the webhook sidecar).
+@pytest.mark.parametrize("provider, deployed, warned", [("cloudflare", True, False), ("route53", True, False), ("pihole", True, False),
+                                                      ("digitalocean", True, False), ("hetzner", True, False), ("none", False, False)])
 def test_external_dns_only_for_in_tree_providers(provider: str, deployed: bool, warned: bool) -> None:
     dns = {"provider": provider, **({"credentialsSecret": "s"} if provider != "none" else {})}
+    if provider == "pihole":
+        dns["pihole"] = {"server": "http://10.0.0.3"}
     plan = plan_of(inventory([node("a", 11)], components={"externalDns": dns}))
     assert ("external-dns" in [c.key for c in plan.components]) is deployed
     assert ("dns-records-not-managed" in warning_codes(plan)) is warned

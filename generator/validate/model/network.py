@@ -99,6 +99,13 @@ def check_network(templates: list[PodTemplate], docs: list[Document],
     for ingress, path, name, port in backends:
         cls = get_path(ingress.data, ("spec", "ingressClassName"))
         from_ns = controllers.get(str(cls)) if cls else None
+        if ingress.kind == "HTTPRoute":
+            # Traffic comes from the parent Gateway's data plane; Envoy Gateway (clustergen's
+            # Gateway API choice) runs it in the Gateway's namespace.
+            parents = [mapping(r) for r in get_path(ingress.data, ("spec", "parentRefs")) or []]
+            gateways = {str(r.get("namespace") or ingress.namespace or "default") for r in parents if r.get("kind", "Gateway") == "Gateway"}
+            cls = "Gateway"
+            from_ns = gateways.pop() if len(gateways) == 1 else None
         service = services.get((ingress.namespace or "default", name))
         if service is None:
             continue  # the services rule reports it

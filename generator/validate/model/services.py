@@ -135,16 +135,40 @@ def _acme_reachability(docs: list[Document], facts: ClusterFacts) -> Iterator[Fi
                               "not said to be: use a DNS-01 solver")
 
 
+def _longhorn_backed_classes(docs: list[Document]) -> tuple[set[str], str | None]:
+    """StorageClasses whose volumes a Longhorn backup RecurringJob takes: with a job in the
+    `default` group (where Longhorn puts every volume without a recurring-job label), all
+    Longhorn classes. Also the default StorageClass's name."""
+    default = next((d.name for d in docs if d.kind == "StorageClass"
+                    and str(mapping(get_path(d.data, ("metadata", "annotations"))).get("storageclass.kubernetes.io/is-default-class")) == "true"), None)
+    jobs = [d for d in docs if d.kind == "RecurringJob" and d.api_version.startswith("longhorn.io/")
+            and get_path(d.data, ("spec", "task")) in ("backup", "backup-force-create")
+            and "default" in (get_path(d.data, ("spec", "groups")) or [])]
+    if not jobs:
+        return set(), default
+    return {d.name for d in docs if d.kind == "StorageClass" and get_path(d.data, ("provisioner",)) == "driver.longhorn.io"}, default
+
+
+def _claim_classes(d: Document) -> list[str | None]:
+    if d.kind == "PersistentVolumeClaim":
+        return [get_path(d.data, ("spec", "storageClassName"))]
+    return [mapping(t).get("spec", {}).get("storageClassName") for t in get_path(d.data, ("spec", "volumeClaimTemplates")) or []]
+
+
 def check_backups(docs: list[Document], facts: ClusterFacts) -> list[Finding]:
-    """Rule `backup`: with backups on, every namespace that holds claims has a k8up Schedule."""
+    """Rule `backup`: with backups on, every namespace that holds claims has a k8up Schedule,
+    or its claims are Longhorn volumes a Longhorn backup RecurringJob takes."""
     if not facts.backups:
         return []
     scheduled = {d.namespace for d in docs if d.kind == "Schedule" and d.api_version.startswith("k8up.io/")}
+    longhorn, default_class = _longhorn_backed_classes(docs)
     findings, seen = [], set()
     for d in docs:
         holds = d.kind == "PersistentVolumeClaim" or (d.kind == "StatefulSet" and get_path(d.data, ("spec", "volumeClaimTemplates")))
+        if holds and longhorn and all((c or default_class) in longhorn for c in _claim_classes(d)):
+            continue
         if holds and d.namespace not in scheduled and d.namespace not in seen:
             seen.add(d.namespace)
             findings.append(Finding(d, ("metadata",), f"backups are on, but namespace {d.namespace} holds volumes and "
-                                                     "has no k8up Schedule: nothing backs them up"))
+                                                     "has no k8up Schedule (nor a Longhorn backup job for their class): nothing backs them up"))
     return findings

@@ -472,3 +472,30 @@ spec: {selector: {k8s-app: kube-dns}, ports: [{name: http-metrics, port: 9153}]}
 def test_services_may_select_pods_an_operator_or_the_distribution_makes(model, text, facts, served):
     no_pod = [m for m in messages(model({"a": text}, **facts), "services") if "matches no pod" in m]
     assert (not no_pod) is served, no_pod
+
+
+LONGHORN_CLASS = ("apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata: {name: lh, annotations: {storageclass.kubernetes.io/is-default-class: 'true'}}\n"
+                  "provisioner: driver.longhorn.io\n")
+LOCAL_CLASS = "apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata: {name: local}\nprovisioner: rancher.io/local-path\n"
+
+
+def _job(groups: str, task: str = "backup") -> str:
+    return f"apiVersion: longhorn.io/v1beta2\nkind: RecurringJob\nmetadata: {{name: b, namespace: longhorn-system}}\nspec: {{task: {task}, cron: '0 3 * * *', groups: {groups}}}\n"
+
+
+def _pvc(storage_class: str | None) -> str:
+    spec = f"{{storageClassName: {storage_class}}}" if storage_class else "{}"
+    return f"apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {{name: data, namespace: ha}}\nspec: {spec}\n"
+
+
+@pytest.mark.parametrize(("claim_class", "job", "backed_up"), [
+    ("lh", _job("[default]"), True),
+    (None, _job("[default]"), True),  # the default class is Longhorn's
+    ("lh", _job("[default]", task="snapshot"), False),  # a snapshot is not a backup
+    ("lh", _job("[nightly]"), False),  # only labelled volumes are in that group
+    ("local", _job("[default]"), False),  # not a Longhorn volume
+    ("lh", "", False),
+], ids=["longhorn-class", "default-class", "snapshot-job", "other-group", "local-path-claim", "no-job"])
+def test_longhorn_backup_job_covers_longhorn_claims(model, claim_class, job, backed_up):
+    docs = "---\n".join(x for x in (LONGHORN_CLASS, LOCAL_CLASS, job, _pvc(claim_class)) if x)
+    assert (messages(model({"a": docs}, backups=True), "backup") == []) == backed_up
