@@ -294,7 +294,7 @@ def test_grafana_login_is_encrypted_stable_and_never_plaintext_in_git(tmp_path: 
     subprocess.run(["git", "init", "-q", str(repo)], check=True)
     subprocess.run(["git", "-C", str(repo), "add", "-A"], check=True)
     for value in (password, store["resticPassword"]):
-        found = subprocess.run(["git", "-C", str(repo), "grep", "--cached", "-F", value], capture_output=True, text=True)
+        found = subprocess.run(["git", "-C", str(repo), "grep", "--cached", "-F", "-e", value], capture_output=True, text=True)
         assert found.returncode == 1 and not found.stdout, found.stdout
 
     before = {p: p.read_bytes() for p in (repo / ".clustergen" / "secrets.sops.yaml", secret_file)}

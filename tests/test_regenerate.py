@@ -246,7 +246,7 @@ def test_secrets_never_reach_git(tmp_path: Path) -> None:
     assert ".clustergen/age.key" not in tracked and not any(p.endswith("/user-data") for p in tracked)
     key_line = (repo / ".clustergen" / "age.key").read_text().splitlines()[1]
     for needle in (TEST_TOKEN, key_line, "AGE-SECRET-KEY-1"):
-        assert subprocess.run(["git", "-C", str(repo), "grep", "-q", "-F", needle], capture_output=True, check=False).returncode == 1, needle
+        assert subprocess.run(["git", "-C", str(repo), "grep", "-q", "-F", "-e", needle], capture_output=True, check=False).returncode == 1, needle
     faults = [f for f in validate_repository(repo, ValidateOptions(charts="local")).faults if f.check == "secrets"]
     assert faults == []
 

@@ -136,7 +136,7 @@ def test_logins_are_only_encrypted_in_git(repo: Path) -> None:
     subprocess.run(["git", "-C", str(repo), "add", "-A"], check=True)
     for value in passwords.values():
         assert len(value) >= 32
-        found = subprocess.run(["git", "-C", str(repo), "grep", "--cached", "-F", value], capture_output=True, text=True)
+        found = subprocess.run(["git", "-C", str(repo), "grep", "--cached", "-F", "-e", value], capture_output=True, text=True)
         assert found.returncode == 1, found.stdout
     raw = yaml.safe_load((repo / "overlays" / CLUSTER / "apps" / "credentials" / "zigbee2mqtt-zigbee2mqtt-mqtt.sops.yaml").read_text())
     assert all(v.startswith("ENC[") for v in raw["stringData"].values())

@@ -7,7 +7,6 @@ from typing import Any
 
 from .. import catalog
 from . import backends
-from ..errors import Problem
 from ..inventory.model import Inventory
 from .backup import longhorn_backup_values
 from .dns import external_dns_values

@@ -75,7 +75,7 @@ def _host(address: Any) -> str:
 
 
 def _extra_files(plan: ClusterPlan, node: NodePlan) -> list[dict[str, str]]:
-    extra = []
+    extra: list[dict[str, Any]] = []
     if node.swap_mib:
         extra.append(
             {
