@@ -3,6 +3,7 @@ of their lines outside a marked conflict, and markers appear exactly where a con
 
 from __future__ import annotations
 
+import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,7 +66,7 @@ def renders(tmp_path_factory: pytest.TempPathFactory) -> Renders:
 EDITS = st.lists(st.tuples(st.sampled_from(["insert", "delete", "replace"]), st.integers(0, 10_000)), min_size=1, max_size=5)
 
 
-@settings(max_examples=25, deadline=None, database=None)
+@settings(max_examples=int(os.environ.get("CG_PROP_EXAMPLES", "25")), deadline=None, database=None)
 @given(data=st.data())
 def test_no_user_line_is_lost(renders: Renders, data: st.DataObject) -> None:
     variant = renders.variants[data.draw(st.sampled_from(sorted(renders.variants)), label="inventory change")]
