@@ -273,3 +273,55 @@ def test_plan_and_readme_explain_the_gateway(tmp_path: Path, capsys: pytest.Capt
     readme = files["README.md"]
     section = readme[readme.index("## Gateway API"):]
     assert "`envoy-gateway-system/homelab`" in section and "Secret\n`homelab-wildcard-tls`" in section
+
+
+def _with_routes(routes: list[dict[str, Any]]) -> dict[str, Any]:
+    data = inventory()
+    whoami = next(a for a in data["apps"] if a["name"] == "whoami")
+    whoami["routes"] = routes
+    return data
+
+
+def test_app_routes_become_httproutes_with_prefix_stripping(crd_schemas: dict) -> None:
+    """apps[].routes under a Gateway: one more HTTPRoute per route, and stripPrefix as the standard
+    URLRewrite filter (it used to be refused: routes rendered only as Ingresses)."""
+    _, files = generated(_with_routes([{"name": "api", "path": "/api", "stripPrefix": True},
+                                       {"name": "docs", "host": "docs.lab.example.org", "path": "/"}]))
+    values = yaml.safe_load(files["overlays/trio/apps/releases/whoami-values.yaml"])["spec"]["values"]["ingress"]
+    assert values["enabled"] is False and values["gateway"]["name"] == "homelab"
+    with helm.Chart.load(CHART_APP) as chart:
+        base = yaml.safe_load(files["bases/apps/whoami/helmrelease.yaml"])["spec"]["values"]
+        rendered = chart.render(deep_merge(base, {"ingress": values}), name="whoami", namespace="whoami")
+    routes = {d["metadata"]["name"]: d for path, t in rendered.items() if path.endswith("httproute.yaml") for d in docs(t)}
+    assert sorted(routes) == ["whoami", "whoami-api", "whoami-docs"]
+    for route in routes.values():
+        assert_valid(route, crd_schemas)
+    api = routes["whoami-api"]["spec"]
+    assert api["hostnames"] == ["whoami.lab.example.org"]
+    assert api["rules"][0]["matches"] == [{"path": {"type": "PathPrefix", "value": "/api"}}]
+    assert api["rules"][0]["filters"] == [{"type": "URLRewrite", "urlRewrite": {"path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/"}}}]
+    assert "filters" not in routes["whoami-docs"]["spec"]["rules"][0]
+    assert routes["whoami-docs"]["spec"]["hostnames"] == ["docs.lab.example.org"]
+    assert not any(path.endswith("ingress.yaml") and docs(t) for path, t in rendered.items())
+
+
+@pytest.mark.parametrize("extra, field", [({"middlewares": ["auth"]}, "middlewares"),
+                                          ({"annotations": {"x": "y"}}, "annotations")])
+def test_ingress_controller_settings_on_a_gateway_route_are_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                                     extra: dict, field: str) -> None:
+    path = tmp_path / "inventory.yaml"
+    path.write_text(yaml.safe_dump(_with_routes([{"name": "api", "path": "/api", **extra}]), sort_keys=False))
+    assert main(["generate", str(path), "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert f".routes[0].{field}" in err and "Gateway API" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_chart_refuses_controller_settings_under_a_gateway() -> None:
+    values = {
+        "image": {"repository": "docker.io/library/busybox", "tag": "1.37.0"},
+        "service": {"ports": [{"name": "http", "port": 8080}]},
+        "ingress": {"gateway": {"name": "gw"}, "routes": [{"name": "api", "host": "a.example.org", "path": "/api", "middlewares": ["m"]}]},
+    }
+    with helm.Chart.load(CHART_APP) as chart, pytest.raises(helm.HelmError, match="a Gateway API route takes stripPrefix only"):
+        chart.render(values, name="demo", namespace="demo")

@@ -232,10 +232,6 @@ def _ingress_values(inv: Inventory, app: App, entry: dict[str, Any], cluster_iss
     wants_ingress = app.ingress if app.ingress is not None else bool(web)
     if (wants_ingress or app.routes) and not (ingress_class or gateway_ref):
         return {}, None, [Problem(f"app '{app.name}' wants an ingress but components.ingress is none", severity="warning", **inv.where("apps", app.index, "name"))]
-    if app.routes and gateway_ref:
-        raise PlanError([Problem(f"app '{app.name}' has routes, which clustergen renders as Ingresses, but the ingress is Gateway API (envoy-gateway)",
-                                 hint="remove the routes (the app's web port is served at its host), or use ingress: traefik",
-                                 **inv.where("apps", app.index, "routes"))])
     if app.routes and not web:
         raise PlanError([Problem(f"app '{app.name}' has routes but no port to route to", hint="add ports: [{name: http, port: 8080}]", **inv.where("apps", app.index, "routes"))])
     host = None
@@ -243,13 +239,13 @@ def _ingress_values(inv: Inventory, app: App, entry: dict[str, Any], cluster_iss
     if wants_ingress and web:
         host = app.host or f"{app.name}.{inv.domain}"
         _check_host(inv, app, host, "host")
-        if gateway_ref:
-            # Gateway API: an HTTPRoute on the cluster's Gateway (charts/app/templates/httproute.yaml)
-            # from the same host and port; the Gateway holds the TLS certificate.
-            return {"ingress": {"enabled": False, "host": host, "servicePort": web["port"], "gateway": gateway_ref}}, host, []
         ingress = {"host": host}
     if app.routes and web:
-        ingress["routes"] = _routes_values(inv, app, web["port"])
+        ingress["routes"] = _routes_values(inv, app, web["port"], gateway=gateway_ref is not None)
+    if gateway_ref and ingress and web:
+        # Gateway API: HTTPRoutes on the cluster's Gateway (charts/app/templates/httproute.yaml)
+        # from the same host, port and routes; the Gateway holds the TLS certificate.
+        return {"ingress": {"enabled": False, **ingress, "servicePort": web["port"], "gateway": gateway_ref}}, host, []
     if not ingress or not web:  # an ingress is only ever made for a web port
         return {}, None, []
     values = {"enabled": True, "className": ingress_class, **({"host": host} if host else {}), "servicePort": web["port"],
@@ -259,7 +255,7 @@ def _ingress_values(inv: Inventory, app: App, entry: dict[str, Any], cluster_iss
     return {"ingress": values}, host, []
 
 
-def _routes_values(inv: Inventory, app: App, web_port: str) -> list[dict[str, Any]]:
+def _routes_values(inv: Inventory, app: App, web_port: str, gateway: bool = False) -> list[dict[str, Any]]:
     """apps[].routes as charts/app ingress.routes: hosts default to the app's, under the domain."""
     routes = []
     for route in app.routes:
@@ -268,6 +264,11 @@ def _routes_values(inv: Inventory, app: App, web_port: str) -> list[dict[str, An
         values: dict[str, Any] = {"name": route.name, "host": route_host, "path": route.path, "servicePort": route.port or web_port}
         if route.strip_prefix:
             values["stripPrefix"] = True
+        for field, what in (("middlewares", route.middlewares), ("annotations", route.annotations)):
+            if gateway and what:
+                raise PlanError([Problem(f"app '{app.name}' route '{route.name}' sets {field}, which are Ingress-controller settings, but the ingress is Gateway API (envoy-gateway)",
+                                         hint="drop them: a Gateway API route takes host, path, port and stripPrefix (a URLRewrite filter); or use ingress: traefik",
+                                         **inv.where("apps", app.index, "routes", route.index, field))])
         if route.middlewares and inv.components.ingress != "traefik":
             raise PlanError([Problem(f"app '{app.name}' route '{route.name}' names Traefik middlewares, but the ingress is {inv.components.ingress}", hint="put the controller's settings in the route's annotations", **inv.where("apps", app.index, "routes", route.index, "middlewares"))])
         if route.middlewares:
