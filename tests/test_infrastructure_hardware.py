@@ -67,8 +67,13 @@ def test_driver_branch_by_generation_is_installed_before_k3s(model: str, os_fact
 
 def test_debian_node_gets_the_non_free_sources_of_its_release() -> None:
     files = files_of(inventory([node("cp", 10), gpu_node("gpu", 11, "GeForce GTX 660M", os="debian", osRelease="bookworm")]))
-    sources = next(f for f in user_data(files, "gpu")["write_files"] if f["path"].endswith("clustergen-nonfree.sources"))
-    assert "Suites: bookworm bookworm-updates" in sources["content"] and "non-free" in sources["content"]
+    apt = user_data(files, "gpu")["apt"]
+    # The node's own list stays, and the non-free components come from its own mirror ($MIRROR).
+    assert apt["preserve_sources_list"] is True
+    assert apt["sources"]["clustergen-nonfree.list"]["source"].splitlines() == [
+        "deb $MIRROR bookworm contrib non-free non-free-firmware",
+        "deb $MIRROR bookworm-updates contrib non-free non-free-firmware"]
+    assert "apt" not in user_data(files, "cp")  # nothing to add where no driver is installed
     assert runcmd_text(files, "gpu").index("apt-get update && ") < runcmd_text(files, "gpu").index("nvidia-tesla-470-driver")
 
 

@@ -118,10 +118,9 @@ def plan_gpu_drivers(inv: Inventory, nodes: list[NodePlan]) -> tuple[list[NodePl
 
 def _debian_nonfree_source(release: str | None) -> str:
     """Debian's NVIDIA drivers live in non-free (their firmware in non-free-firmware), which a
-    Debian cloud image does not list."""
-    mirror = _data()["os_packages"]["debian"]["mirror"]
-    return (f"Types: deb\nURIs: {mirror}\nSuites: {release} {release}-updates\n"
-            "Components: contrib non-free non-free-firmware\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg")
+    Debian cloud image does not list. ``$MIRROR`` is the node's own Debian mirror: cloud-init's
+    apt module fills it in from the node's configuration, so no mirror is chosen here."""
+    return "\n".join(f"deb $MIRROR {suite} contrib non-free non-free-firmware" for suite in (release, f"{release}-updates"))
 
 
 def _target(inv: Inventory, node: NodePlan) -> tuple[_Target, list[Problem]]:

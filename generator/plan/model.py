@@ -41,7 +41,7 @@ class NvidiaDriver:
     packages: tuple[str, ...]  # OS packages (k3s) or system extensions (Talos) that install it
     generations: tuple[str, ...]  # the node's GPU generations the branch was chosen for
     reason: str  # generation | override | default (model unknown)
-    apt_source: str | None = None  # Debian: the deb822 source of the non-free components it comes from
+    apt_source: str | None = None  # Debian: the one-line apt sources of the non-free components it comes from ($MIRROR: the node's mirror)
 
 
 @dataclass(frozen=True)

@@ -172,6 +172,7 @@ def render_cloud_init(plan: ClusterPlan, token: str) -> list[RenderedFile]:
             packages=_packages(plan, node),
             k3s_config=k3s_config(plan, node, token),
             extra_files=_extra_files(plan, node),
+            apt_sources=apt_sources(node),
             k3s_version=version,
             install_script_url=script,
             exec="server" if node.is_server else "agent",
@@ -257,7 +258,7 @@ def _prepare_commands(plan: ClusterPlan, node: NodePlan) -> list[str]:
 
 
 NOUVEAU_BLACKLIST = "/etc/modprobe.d/clustergen-nouveau.conf"
-DEBIAN_NONFREE_SOURCES = "/etc/apt/sources.list.d/clustergen-nonfree.sources"
+DEBIAN_NONFREE_SOURCES = "clustergen-nonfree.list"  # under /etc/apt/sources.list.d, written by cloud-init's apt module
 
 
 def nvidia_commands(node: NodePlan) -> list[str]:
@@ -283,13 +284,16 @@ def nvidia_commands(node: NodePlan) -> list[str]:
 def nvidia_files(node: NodePlan) -> list[dict[str, str]]:
     if node.nvidia_driver is None:
         return []
-    files = [
+    return [
         {
             "path": NOUVEAU_BLACKLIST,
             "permissions": "0644",
             "content": f"# The NVIDIA {node.nvidia_driver.branch} driver needs the GPU; nouveau must not take it first.\nblacklist nouveau\noptions nouveau modeset=0",
         }
     ]
-    if node.nvidia_driver.apt_source:
-        files.append({"path": DEBIAN_NONFREE_SOURCES, "permissions": "0644", "content": node.nvidia_driver.apt_source})
-    return files
+
+
+def apt_sources(node: NodePlan) -> dict[str, str]:
+    """Extra apt sources (file name -> lines) for cloud-init's apt module, which expands $MIRROR."""
+    driver = node.nvidia_driver
+    return {DEBIAN_NONFREE_SOURCES: driver.apt_source} if driver is not None and driver.apt_source else {}
