@@ -121,10 +121,7 @@ def _infrastructure_layer(plan: ClusterPlan, style: ReleaseStyle, layer: str, fo
     for name, text in extra:
         files.append(RenderedFile.text(f"{folder}/{name}", text))
     resources = [f"../../../../bases/{c.key}" for c in members] + [name for name, _ in extra]
-    secret_resources, generators, generator_files = encrypted_secrets(style, folder, secret_file_names(plan, folder))
-    files.extend(generator_files)
-    files.append(_kustomization(folder, resources + secret_resources, patches, generators=generators))
-    return files
+    return files + _with_secrets(plan, style, folder, resources, patches)
 
 
 def _configs_layer(plan: ClusterPlan, folder: str) -> list[RenderedFile]:
@@ -220,9 +217,7 @@ def _backup_files(plan: ClusterPlan, style: ReleaseStyle) -> list[RenderedFile]:
         podconfig=backup.podconfig,
         k8up_uid=backup.k8up_uid,
     )
-    secret_resources, generators, generator_files = encrypted_secrets(style, folder, secret_file_names(plan, folder))
-    kustomization = render_template("overlays/cluster/kustomization.yaml.j2", resources=["schedules.yaml", *secret_resources], patches=[], generators=generators)
-    return [RenderedFile.text(f"{folder}/schedules.yaml", schedules), *generator_files, RenderedFile.text(f"{folder}/kustomization.yaml", kustomization)]
+    return [RenderedFile.text(f"{folder}/schedules.yaml", schedules), *_with_secrets(plan, style, folder, ["schedules.yaml"])]
 
 
 def _credentials_files(plan: ClusterPlan, style: ReleaseStyle) -> list[RenderedFile]:
@@ -235,17 +230,20 @@ def _credentials_files(plan: ClusterPlan, style: ReleaseStyle) -> list[RenderedF
                                engine_title=style.title, keep_annotation=style.keep_annotation)
         files.append(RenderedFile.text(f"{folder}/databases.yaml", text))
         resources.append("databases.yaml")
-    secret_resources, generators, generator_files = encrypted_secrets(style, folder, secret_file_names(plan, folder))
-    kustomization = render_template("overlays/cluster/kustomization.yaml.j2", resources=[*resources, *secret_resources], patches=[], generators=generators)
-    return [*files, *generator_files, RenderedFile.text(f"{folder}/kustomization.yaml", kustomization)]
+    return [*files, *_with_secrets(plan, style, folder, resources)]
 
 
 def _registry_files(plan: ClusterPlan, style: ReleaseStyle) -> list[RenderedFile]:
     """apps/registry/: the SOPS-encrypted pull credentials, one Secret per namespace that needs them."""
-    folder = registry_folder(plan)
+    return _with_secrets(plan, style, registry_folder(plan), [])
+
+
+def _with_secrets(plan: ClusterPlan, style: ReleaseStyle, folder: str, resources: list[str],
+                  patches: list[str] | None = None) -> list[RenderedFile]:
+    """A folder's SOPS-encrypted Secrets as the engine applies them, and its kustomization
+    listing ``resources`` and them."""
     secret_resources, generators, generator_files = encrypted_secrets(style, folder, secret_file_names(plan, folder))
-    kustomization = render_template("overlays/cluster/kustomization.yaml.j2", resources=secret_resources, patches=[], generators=generators)
-    return [*generator_files, RenderedFile.text(f"{folder}/kustomization.yaml", kustomization)]
+    return [*generator_files, _kustomization(folder, [*resources, *secret_resources], patches or [], generators=generators)]
 
 
 def _config_files(plan: ClusterPlan) -> list[tuple[str, str]]:
