@@ -276,10 +276,8 @@ class Renderer:
             source = ChartSource("git", url, posixpath.normpath(name.lstrip("/") or "."), pin)
             return self._fetch(doc, (*at, "chart"), source)
         if repo.get("type") == "oci" or url.startswith("oci://"):
-            if not exact_version(version):  # Flux resolves a range against the tags
-                self._unavailable(doc, (*at, "version"), f"chart {name} from {url}",
-                                  f"version {version!r} is not an exact version; only pinned charts are fetched",
-                                  False)
+            # Flux resolves a range against the tags
+            if not self._pinned(doc, (*at, "version"), f"chart {name} from {url}", "version", version, version):
                 return None
             source = ChartSource("oci", f"{url.rstrip('/')}/{name}", version=version,
                                  plain_http=bool(repo.get("insecure")))
@@ -420,16 +418,21 @@ class Renderer:
             self._render(doc, chart, values, release, namespace, [], not h.get("skipCrds"))
         return rendered
 
+    def _pinned(self, doc: Document, path: tuple[PathPart, ...], what: str, field: str, version: str,
+                shown: str) -> bool:
+        """Whether ``version`` is exact; a range or a missing one is a reported skip, never fetched."""
+        if exact_version(version):
+            return True
+        self._unavailable(doc, path, what, f"{field} {shown!r} is not an exact version; only pinned charts are fetched", False)
+        return False
+
     def _argo_oci_source(self, doc: Document, base: tuple[PathPart, ...], url: str, path: object,
                          revision: str) -> _Chart | None:
         """Argo CD's native OCI source (repoURL oci://…, no chart): the artifact is the chart."""
         if self.store is None:
             return None
         what = f"chart {url}"
-        if not exact_version(revision):
-            self._unavailable(doc, (*base, "targetRevision"), what,
-                              f"targetRevision {revision or '(none)'!r} is not an exact version; "
-                              "only pinned charts are fetched", False)
+        if not self._pinned(doc, (*base, "targetRevision"), what, "targetRevision", revision, revision or "(none)"):
             return None
         if posixpath.normpath(str(path or ".")) != ".":
             self._unavailable(doc, (*base, "path"), what,
@@ -446,10 +449,8 @@ class Renderer:
             if url.startswith(("http://", "https://")):
                 source = ChartSource("helm", url, name, revision or "*")
             else:  # Argo CD writes OCI Helm repositories with or without oci://
-                if not exact_version(revision):
-                    self._unavailable(doc, (*base, "targetRevision"), f"chart {name} from {url}",
-                                      f"targetRevision {revision or '(none)'!r} is not an exact version; "
-                                      "only pinned charts are fetched", False)
+                if not self._pinned(doc, (*base, "targetRevision"), f"chart {name} from {url}", "targetRevision",
+                                    revision, revision or "(none)"):
                     return None
                 oci = url if url.startswith("oci://") else "oci://" + url
                 source = ChartSource("oci", f"{oci.rstrip('/')}/{name}", version=revision)
