@@ -15,8 +15,8 @@ from .write import (
     GenerationState,
     WriteReport,
     open_repository,
-    secret_files,
     start_loading_secrets,
+    start_secret_files,
 )
 from .write.secrets import check_identity, recipient_of
 
@@ -50,8 +50,14 @@ def render_files(plan: ClusterPlan, cluster_secrets: ClusterSecrets, inventory_t
     encrypted secrets)."""
     from .render import render_repository, secret_manifests
 
-    files = render_repository(plan, cluster_secrets, inventory_text)
-    files.extend(secret_files(repo, cluster_secrets, secret_manifests(plan, cluster_secrets), plan.inventory.cluster_name))
+    # sops encrypts on the other core while the repository renders: it is most of a fresh run.
+    pending = start_secret_files(repo, cluster_secrets, secret_manifests(plan, cluster_secrets), plan.inventory.cluster_name)
+    try:
+        files = render_repository(plan, cluster_secrets, inventory_text)
+    except BaseException:
+        pending.discard()
+        raise
+    files.extend(pending.files())
     files.sort(key=lambda f: f.path)
     seen: set[str] = set()
     for f in files:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import jinja2
 
 from ..errors import Problem, RenderError
 from ..resources import data_root
+from ..shared.cache import cache_folder
 from .yamltext import check_syntax, to_yaml
 
 
@@ -49,13 +48,8 @@ def _bytecode_cache() -> jinja2.BytecodeCache | None:
     The cache only stores compiled code keyed by template source, so output is
     unchanged; an unwritable cache folder just means no cache.
     """
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    folder = base / "clustergen" / "jinja"
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        return None
-    return jinja2.FileSystemBytecodeCache(str(folder)) if os.access(folder, os.W_OK) else None
+    folder = cache_folder("jinja")
+    return jinja2.FileSystemBytecodeCache(str(folder)) if folder is not None else None
 
 
 def render_template(template: str, check_yaml: bool = True, **context: Any) -> str:
