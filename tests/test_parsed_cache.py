@@ -86,3 +86,26 @@ def test_the_cached_catalog_is_the_catalog(cache_home, name):
     direct = yaml.load(path.read_bytes(), Loader=yaml.CSafeLoader)
     assert cache.parsed_yaml_file(path) == direct  # filled
     assert cache.parsed_yaml_file(path) == direct  # read back
+
+
+@pytest.fixture
+def fresh_environment():
+    from generator.render import templates
+
+    templates.environment.cache_clear()
+    yield
+    templates.environment.cache_clear()
+
+
+def test_a_text_template_is_compiled_once_per_content(cache_home, monkeypatch, fresh_environment):
+    from generator.render import templates
+
+    env = templates.environment()  # its bytecode cache is this test's folder
+    compiled = []
+    original = env.compile
+    monkeypatch.setattr(env, "compile", lambda source, name=None, *a, **k: compiled.append(name) or original(source, name, *a, **k))
+    first = "Storage is {{ backend }} on {{ nodes | join(', ') }}.\n"
+    assert templates.template_from_text(first).render(backend="Ceph", nodes=["a", "b"]) == "Storage is Ceph on a, b.\n"
+    assert templates.template_from_text(first).render(backend="Longhorn", nodes=["c"]) == "Storage is Longhorn on c.\n"
+    assert templates.template_from_text(first.replace("on", "across")).render(backend="Ceph", nodes=["a"]) == "Storage is Ceph across a.\n"
+    assert len(compiled) == 2  # the second use of the first text came from the cache

@@ -52,6 +52,24 @@ def _bytecode_cache() -> jinja2.BytecodeCache | None:
     return jinja2.FileSystemBytecodeCache(str(folder)) if folder is not None else None
 
 
+def template_from_text(source: str) -> jinja2.Template:
+    """A template held as data (a catalog entry's paragraph), compiled through the same bytecode
+    cache as the template files: compiling the storage backend's README text took longer than
+    rendering the rest of the README."""
+    import hashlib
+
+    env = environment()
+    cache = env.bytecode_cache
+    if cache is None:
+        return env.from_string(source)
+    name = "text:" + hashlib.sha256(source.encode("utf-8")).hexdigest()
+    bucket = cache.get_bucket(env, name, None, source)
+    if bucket.code is None:
+        bucket.code = env.compile(source, name)
+        cache.set_bucket(bucket)
+    return env.template_class.from_code(env, bucket.code, env.make_globals(None), None)
+
+
 def render_template(template: str, check_yaml: bool = True, **context: Any) -> str:
     try:
         text = environment().get_template(template).render(**context)
