@@ -49,8 +49,9 @@ class Replay:
 def code_fingerprint() -> str:
     """clustergen's own files and the output libraries, by path, size and modification time."""
     entries: list[str] = [__version__, sys.version]
-    roots = {_PACKAGE} | {data_root() / name for name in ("charts", "bases", "overlays", "bootstrap")}
-    for root in sorted(roots):
+    # An installed wheel keeps the data folders inside the package; a checkout beside it.
+    data = [data_root() / name for name in ("charts", "bases", "overlays", "bootstrap")]
+    for root in [_PACKAGE, *(d for d in data if not d.is_relative_to(_PACKAGE))]:
         for folder, dirs, names in os.walk(root):
             dirs[:] = sorted(d for d in dirs if d != "__pycache__")
             for name in sorted(names):
@@ -89,9 +90,11 @@ def _inputs(inventory_path: Path, inventory_text: str) -> dict[str, str]:
     return {"code": code_fingerprint(), "inventory": digest(inventory_text.encode()), "inventoryPath": str(inventory_path)}
 
 
-def record_run(repo: Path, inventory_path: Path, inventory_text: str, warnings: list[Problem], report: WriteReport, notes: list[str]) -> None:
-    """Remember a run that left every file as rendered; a run that merged, kept or skipped
-    anything is not remembered (the next one does the full work again)."""
+def record_run(repo: Path, inventory_path: Path, inventory_text: str, warnings: list[Problem], report: WriteReport, notes: list[str],
+               written: dict[str, bytes]) -> None:
+    """Remember a run that merged nothing and had nothing to skip; the next one with the same
+    inputs replays it. ``written`` is what the run wrote, by path (read back from memory, not
+    from the disk); an unchanged file is read, as it may hold an edit the run kept."""
     where = _record_path(repo)
     if where is None:
         return
@@ -99,7 +102,7 @@ def record_run(repo: Path, inventory_path: Path, inventory_text: str, warnings: 
                               report.kept_secret_edits, report.approximate_base)):
         where.unlink(missing_ok=True)
         return
-    files = _on_disk(repo, [*report.created, *report.updated, *report.unchanged, STATE_PATH])
+    files = _on_disk(repo, [*report.created, *report.updated, *report.unchanged, STATE_PATH], written)
     if files is None:
         where.unlink(missing_ok=True)
         return
@@ -135,9 +138,10 @@ def replay_if_unchanged(repo: Path, inventory_path: Path, inventory_text: str) -
     return Replay(warnings, report)
 
 
-def _on_disk(repo: Path, paths: list[str]) -> dict[str, list] | None:
-    """Each path's digest and mode, or None when one is missing, not a plain file, or reached
-    through a linked folder (what it names would not be inside the repository)."""
+def _on_disk(repo: Path, paths: list[str], known: dict[str, bytes] | None = None) -> dict[str, list] | None:
+    """Each path's digest and mode (its content from ``known`` when given there), or None when
+    one is missing, not a plain file, or reached through a linked folder (what it names would
+    not be inside the repository)."""
     root = os.path.realpath(repo)
     folders_inside: set[str] = set()
     found: dict[str, list] = {}
@@ -154,8 +158,12 @@ def _on_disk(repo: Path, paths: list[str]) -> dict[str, list] | None:
             info = os.lstat(path)
             if not stat.S_ISREG(info.st_mode):
                 return None
-            with open(path, "rb") as fh:
-                found[rel] = [digest(fh.read()), stat.S_IMODE(info.st_mode)]
+            if known is not None and rel in known:
+                content = known[rel]
+            else:
+                with open(path, "rb") as fh:
+                    content = fh.read()
+            found[rel] = [digest(content), stat.S_IMODE(info.st_mode)]
         except OSError:
             return None
     return found
