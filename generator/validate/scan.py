@@ -18,7 +18,8 @@ from pathlib import Path
 import yaml
 
 from . import kubernetes, secrets
-from .documents import Document, PathPart, TextLocator, error_line, error_message, parse_documents
+from .documents import Document, PathPart, TextLocator, documents_of, error_line, error_message, load_all
+from .parse_cache import KeptParses
 from .report import Fault, KindCounts
 from .schemas import SchemaStore
 import contextlib
@@ -71,6 +72,16 @@ def store_for(config: ScanConfig) -> SchemaStore:
     return _STORES[config]
 
 
+_KEPT: dict[str, KeptParses | None] = {}
+
+
+def _kept(config: ScanConfig) -> KeptParses | None:
+    """Parsed files kept under the cache folder (parse_cache.py); None without one."""
+    if config.cache_dir not in _KEPT:
+        _KEPT[config.cache_dir] = KeptParses(Path(config.cache_dir) / "parsed") if config.cache_dir else None
+    return _KEPT[config.cache_dir]
+
+
 def text_locator(text: str, docs: list[Document] | None = None) -> Callable[[Document, tuple[PathPart, ...]], int | None]:
     return TextLocator(text, docs or [])
 
@@ -107,8 +118,15 @@ def scan_file(config: ScanConfig, task: FileTask) -> FileScan:
         return result
     text = raw.decode("utf-8", errors="replace")
     if task.parse:
+        kept = _kept(config)
+        key = kept.key(raw) if kept is not None else None
+        loaded = kept.get(key) if kept is not None and key is not None else None
         try:
-            result.docs = parse_documents(text, task.rel)
+            if loaded is None:
+                loaded = load_all(text)
+                if kept is not None and key is not None:
+                    kept.put(key, *loaded)
+            result.docs = documents_of(*loaded, task.rel)
         except yaml.YAMLError as exc:
             if task.report_yaml:
                 result.parse_failed = True
