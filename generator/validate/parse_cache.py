@@ -63,17 +63,20 @@ class KeptParses:
 
     def put(self, key: str, docs: list[Any], lines: list[int]) -> None:
         try:
+            # marshal writes exact builtin types only (a subclass raises), so what it reads
+            # back equals what the loader built.
             data = marshal.dumps((docs, lines))
-        except ValueError:  # an object marshal cannot write
+        except ValueError:
             return
-        if len(data) > _MAX_ENTRY or marshal.loads(data) != (docs, lines):
+        if len(data) > _MAX_ENTRY:
             return
-        path = self.folder / key
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f"{key}.{os.getpid()}.tmp")
-            tmp.write_bytes(data)
-            os.replace(tmp, path)
+            if not self._wrote:
+                self.folder.mkdir(parents=True, exist_ok=True)
+            # Written in place, no rename: a reader meeting a half-written entry (or a writer
+            # of the same bytes racing it) gets data too short to unmarshal, which is a miss.
+            with open(self.folder / key, "wb") as stream:
+                stream.write(data)
             if not self._wrote:
                 self._wrote = True
                 self._trim()
