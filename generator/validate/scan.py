@@ -60,6 +60,8 @@ class FileScan:
     kinds: dict[str, KindCounts] = field(default_factory=dict)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     parse_failed: bool = False
+    kept_key: str | None = None  # the parse pack's key of a file that parsed
+    parsed: tuple[list, list[int]] | None = None  # parsed now, not found in the pack
 
 
 _STORES: dict[ScanConfig, SchemaStore] = {}
@@ -76,10 +78,22 @@ _KEPT: dict[str, KeptParses | None] = {}
 
 
 def _kept(config: ScanConfig) -> KeptParses | None:
-    """Parsed files kept under the cache folder (parse_cache.py); None without one."""
-    if config.cache_dir not in _KEPT:
-        _KEPT[config.cache_dir] = KeptParses(Path(config.cache_dir) / "parsed") if config.cache_dir else None
-    return _KEPT[config.cache_dir]
+    """This repository's parsed files kept under the cache folder (parse_cache.py)."""
+    where = f"{config.cache_dir}\0{config.root}"
+    if where not in _KEPT:
+        _KEPT[where] = KeptParses(Path(config.cache_dir) / "parsed", config.root) if config.cache_dir else None
+    return _KEPT[where]
+
+
+def _keep_parses(config: ScanConfig, results: list[FileScan]) -> None:
+    kept = _kept(config)
+    if kept is None:
+        return
+    keys = [r.kept_key for r in results if r.kept_key is not None]
+    kept.save(keys, {r.kept_key: r.parsed for r in results if r.kept_key is not None and r.parsed is not None})
+    kept.release()
+    for r in results:
+        r.parsed = None
 
 
 def text_locator(text: str, docs: list[Document] | None = None) -> Callable[[Document, tuple[PathPart, ...]], int | None]:
@@ -124,9 +138,9 @@ def scan_file(config: ScanConfig, task: FileTask) -> FileScan:
         try:
             if loaded is None:
                 loaded = load_all(text)
-                if kept is not None and key is not None:
-                    kept.put(key, *loaded)
+                result.parsed = loaded  # for the pack, which the scan's caller writes
             result.docs = documents_of(*loaded, task.rel)
+            result.kept_key = key
         except yaml.YAMLError as exc:
             if task.report_yaml:
                 result.parse_failed = True
@@ -162,6 +176,7 @@ def scan_files(config: ScanConfig, tasks: list[FileTask], jobs: int,
         for t in tasks:
             results.append(scan_file(config, t))
             advance(1)
+        _keep_parses(config, results)
         return results
     # Several chunks per worker balance uneven files; few enough to keep
     # per-chunk pickling overhead negligible.
@@ -175,6 +190,7 @@ def scan_files(config: ScanConfig, tasks: list[FileTask], jobs: int,
             advance(futures[fut])
     order = {t.rel: i for i, t in enumerate(tasks)}
     results.sort(key=lambda r: order[r.rel])
+    _keep_parses(config, results)
     return results
 
 

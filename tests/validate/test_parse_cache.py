@@ -117,24 +117,45 @@ def test_the_loader_identity_is_the_loader_source(tmp_path: Path, monkeypatch: p
 def test_kept_objects_are_the_parsed_objects(tmp_path: Path, text: str) -> None:
     from generator.validate.documents import load_all
 
-    kept = parse_cache.KeptParses(tmp_path / "parsed")
-    docs, lines = load_all(text)
+    kept = parse_cache.KeptParses(tmp_path / "parsed", str(tmp_path))
+    entry = load_all(text)
     key = kept.key(text.encode())
-    kept.put(key, docs, lines)
-    got = kept.get(key)
-    assert got == (docs, lines)
+    kept.save([key], {key: entry})
+    got = parse_cache.KeptParses(tmp_path / "parsed", str(tmp_path)).get(key)
+    assert got == entry
     if "&x" in text:
         assert got is not None and got[0][0]["a"] is got[0][0]["c"]
 
 
-def test_a_half_written_entry_is_a_miss(tmp_path: Path) -> None:
+def test_a_broken_pack_is_a_miss(tmp_path: Path) -> None:
     from generator.validate.documents import load_all
 
-    kept = parse_cache.KeptParses(tmp_path / "parsed")
-    text = DEPLOYMENT
-    key = kept.key(text.encode())
-    kept.put(key, *load_all(text))
-    whole = (tmp_path / "parsed" / key).read_bytes()
+    kept = parse_cache.KeptParses(tmp_path / "parsed", str(tmp_path))
+    key = kept.key(DEPLOYMENT.encode())
+    kept.save([key], {key: load_all(DEPLOYMENT)})
+    whole = kept.path.read_bytes()
     for cut in (1, len(whole) // 2, len(whole) - 1):
-        (tmp_path / "parsed" / key).write_bytes(whole[:cut])
-        assert kept.get(key) is None
+        kept.path.write_bytes(whole[:cut])
+        assert parse_cache.KeptParses(tmp_path / "parsed", str(tmp_path)).get(key) is None
+
+
+def test_two_files_alike_never_share_objects(tmp_path: Path, parsed: list[int]) -> None:
+    repo, cache = _repo(tmp_path), tmp_path / "cache"
+    (repo / "apps" / "twin.yaml").write_text(DEPLOYMENT)
+    first = _validate(repo, cache)
+    assert _validate(repo, cache) == first
+    assert len(parsed) == 3 + 1  # the twin is parsed again: one entry is handed out once a run
+
+
+def test_only_changed_runs_write_the_pack(tmp_path: Path, parsed: list[int]) -> None:
+    repo, cache = _repo(tmp_path), tmp_path / "cache"
+    _validate(repo, cache)
+    (pack,) = (cache / "parsed").glob("*.pack")
+    stamp = pack.stat().st_mtime_ns
+    _validate(repo, cache)
+    assert pack.stat().st_mtime_ns == stamp
+    (repo / "apps" / "other.yaml").unlink()  # a file gone: its entry leaves the pack
+    _validate(repo, cache)
+    assert pack.stat().st_mtime_ns != stamp
+    _validate(repo, cache)
+    assert len(parsed) == 2
