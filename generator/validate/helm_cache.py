@@ -5,7 +5,8 @@ repository whose charts did not change. A result is reused only when its key hol
 input Helm reads for it:
 
 * the operation and all its arguments (values, release name, namespace, strictness, the
-  Kubernetes version lint checks against) and the chart folder's path (messages may name it);
+  Kubernetes version lint checks against), the chart folder's path (messages may name it),
+  and the worker's time and memory limits (a render within one may overrun another);
 * every file under the chart folder: its path, mode and bytes (subcharts in charts/ too);
 * the Helm library as installed (the helm-python package's files and its shared library,
   by size and modification time) and any ``HELM_*`` setting in the environment.
@@ -103,7 +104,9 @@ class HelmResults:
         self._wrote = False
         self.hits = 0
 
-    def key(self, op: str, args: tuple[Any, ...]) -> str | None:
+    def key(self, op: str, args: tuple[Any, ...], limits: tuple[float, int] = (0.0, 0)) -> str | None:
+        """``limits``: the worker's time and memory bounds; a render within one bound may
+        overrun another, so a result is only reused under the same bounds."""
         if not args or not isinstance(args[0], str):
             return None
         if self._identity is False:
@@ -119,7 +122,8 @@ class HelmResults:
         try:
             # sort_keys: Helm's values are maps, their order means nothing; anything JSON
             # cannot say exactly (a set, a non-string key beside string ones) is not cached.
-            text = json.dumps([FORMAT, op, list(args), chart, self._identity], sort_keys=True, allow_nan=False)
+            text = json.dumps([FORMAT, op, list(args), list(limits), chart, self._identity], sort_keys=True,
+                              allow_nan=False)
         except (TypeError, ValueError):
             return None
         if _unstable(text):  # values handed to `tpl`

@@ -78,12 +78,12 @@ class HelmWorker:
 
     def cached(self, op: str, *args: Any) -> bool:
         """Whether ``call(op, *args)`` would be answered from the kept results."""
-        key = self.results.key(op, args) if self.results is not None else None
+        key = self.results.key(op, args, (self.timeout, self.memory_mib)) if self.results is not None else None
         return key is not None and (self.results.folder / f"{key}.json").is_file()  # type: ignore[union-attr]
 
     def call(self, op: str, *args: Any) -> Any:
         """Run ``op`` in the worker; its result, or HelmFailed (Helm's error) or WorkerLimit."""
-        key = self.results.key(op, args) if self.results is not None else None
+        key = self.results.key(op, args, (self.timeout, self.memory_mib)) if self.results is not None else None
         if key is not None:
             assert self.results is not None
             kept = self.results.get(key)

@@ -194,6 +194,14 @@ def test_another_helm_build_is_asked_again(tmp_path: Path, starts: list[int], mo
     assert len(starts) == 2
 
 
+@pytest.mark.parametrize("limit", [{"helm_timeout": 30.0}, {"helm_memory_mib": 1024}])
+def test_other_worker_limits_are_asked_again(tmp_path: Path, starts: list[int], limit: dict) -> None:
+    """A render that fit one bound may overrun a tighter one: results are kept per bound."""
+    repo = _cached_clean(tmp_path, starts)
+    _validate(repo, tmp_path, **limit)
+    assert len(starts) == 2
+
+
 def test_helm_settings_in_the_environment_are_in_the_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     repo = _repo(tmp_path)
     args = (str(repo / "charts" / "demo"), {}, "demo", "apps")
