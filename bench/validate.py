@@ -10,6 +10,7 @@ jsonschema, which is the comparison that chose the backend.
 
     python bench/validate.py [--docs 10000] [--per-file 20] [--jobs N]
     python bench/validate.py --pipeline-only --fault-every 100   # the 1%-faulty set, serially
+    python bench/validate.py --repo mixed-shelf --repeat 9 [--cold]  # a generated example, whole processes
 
 Each pipeline figure gives wall time and this process's CPU seconds (steadier on a shared
 machine); kubeconform's own figure on the same files is `kubeconform -n 1 -summary`.
@@ -198,24 +199,76 @@ def peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_pipeline(root: Path, jobs: int, locations: tuple[str, ...], repeat: int) -> None:
-    # Best of several: this shared 2-core VM's timings wander by ±30 %.
-    # Workers are forced on (the pipeline itself keeps them for >16 MB of YAML)
-    # so this measures what they would give.
+def run_pipeline(root: Path, jobs: int, locations: tuple[str, ...], repeat: int, cold: bool = False) -> None:
+    # Several runs after a warm-up, min and median quoted: this shared 2-core VM's timings
+    # wander by ±30 %. Workers are forced on (the pipeline itself keeps them for >16 MB of
+    # YAML) so this measures what they would give.
+    import statistics
+
     scan.PARALLEL_MIN_BYTES = 0 if jobs > 1 else scan.PARALLEL_MIN_BYTES
-    wall = cpu = float("inf")
+    # The cache folder sits beside the repository: inside it, its files would be scanned too.
+    cache = root.parent / "cache"
+    options = ValidateOptions(jobs=jobs, schema_locations=locations, cache_dir=cache, charts="local")
+    validate_repository(root, options)  # warm-up: schema compilation caches, page cache
+    walls, cpus = [], []
     for _ in range(repeat):
+        if cold:  # every file parsed again, as by a first run
+            shutil.rmtree(cache / "parsed", ignore_errors=True)
         start, start_cpu = time.perf_counter(), time.process_time()
-        report = validate_repository(root, ValidateOptions(jobs=jobs, schema_locations=locations,
-                                                           cache_dir=root / ".cache", charts="local"))
-        wall = min(wall, time.perf_counter() - start)
-        cpu = min(cpu, time.process_time() - start_cpu)  # steadier than wall on a shared machine
+        report = validate_repository(root, options)
+        walls.append(time.perf_counter() - start)
+        cpus.append(time.process_time() - start_cpu)  # steadier than wall on a shared machine
     t = report.totals()
+    wall, cpu = statistics.median(walls), statistics.median(cpus)
     own = peak_mib()
-    print(f"pipeline jobs={jobs} (best of {repeat}): {t.total} documents in {report.files} files, "
-          f"{wall:.2f} s wall, {t.total / wall:,.0f} docs/s, {cpu:.2f} s CPU in this process ({t.total / cpu:,.0f} docs/CPU-s) "
+    print(f"pipeline jobs={jobs} ({repeat} runs after a warm-up, {'parse cache emptied before each' if cold else 'parses kept'}): {t.total} documents in {report.files} files; "
+          f"wall median {wall:.3f} s ({t.total / wall:,.0f} docs/s), min {min(walls):.3f} s ({t.total / min(walls):,.0f} docs/s); "
+          f"CPU in this process median {cpu:.3f} s ({t.total / cpu:,.0f} docs/CPU-s), min {min(cpus):.3f} s "
           f"(valid {t.valid}, invalid {t.invalid}, skipped {t.skipped}, faults {len(report.faults)}); "
-          f"peak RSS {own:.0f} MiB")
+          f"peak RSS of this process {own:.0f} MiB")
+
+
+def run_repo(example: str, repeat: int, cold: bool) -> None:
+    """``clustergen validate --charts local`` of a generated example, as whole processes
+    (interpreter start included): our own charts and kustomize, no network. Warm: the Helm
+    results and kustomize builds kept by an earlier run are reused (one untimed run first);
+    ``cold``: every cache folder is emptied before each run."""
+    import os
+    import statistics
+    import subprocess
+
+    tmp = Path(tempfile.mkdtemp(prefix="clustergen-bench-repo-"))
+    try:
+        repo = tmp / "repo"
+        env = {**os.environ, "XDG_CACHE_HOME": str(tmp / "xdg"), "HOME": str(tmp / "home")}
+        exe = [sys.executable, "-m", "generator.cli"]
+        subprocess.run([*exe, "generate", str(ROOT / "examples" / f"{example}.yaml"), "-o", str(repo)],
+                       env=env, check=True, capture_output=True, cwd=ROOT)
+        command = [*exe, "validate", str(repo), "--charts", "local", "-o", "json"]
+        walls, peaks, outputs = [], [], set()
+        for i in range(repeat + 1):
+            if cold:
+                shutil.rmtree(tmp / "xdg", ignore_errors=True)
+                shutil.rmtree(tmp / "home", ignore_errors=True)
+            start = time.perf_counter()
+            proc = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+            assert proc.stdout is not None
+            out = proc.stdout.read()
+            _, status, usage = os.wait4(proc.pid, 0)  # the process's own peak, not its children's
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            proc.stdout.close()
+            wall = time.perf_counter() - start
+            outputs.add(out)
+            if i:  # the first run fills the caches (warm) or is the warm-up (cold)
+                walls.append(wall)
+                peaks.append(usage.ru_maxrss / 1024)
+        same = "identical" if len(outputs) == 1 else f"{len(outputs)} DIFFERENT outputs"
+        peak = f"; peak RSS median {statistics.median(peaks):.0f} MiB (the validate process; the Helm worker aside)"
+        print(f"repo {example} validate --charts local ({'cold caches' if cold else 'warm caches'}, {repeat} runs "
+              f"after one more): wall median {statistics.median(walls):.3f} s, min {min(walls):.3f} s, "
+              f"max {max(walls):.3f} s; reports {same}{peak}")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def run_schema_layer(root: Path, locations: tuple[str, ...], backend: str, limit: int) -> None:
@@ -223,7 +276,7 @@ def run_schema_layer(root: Path, locations: tuple[str, ...], backend: str, limit
     for path in sorted((root / "apps").glob("*.yaml")):
         docs.extend(parse_documents(path.read_text(), path.name))
     docs = docs[:limit]
-    store = SchemaStore("1.34.0", locations, root / ".cache", backend)
+    store = SchemaStore("1.34.0", locations, root.parent / "cache", backend)
     validate_documents(docs[:50], store, False, lambda d, p: None)  # compile outside the timing
     start = time.perf_counter()
     result = validate_documents(docs, store, False, lambda d, p: None)
@@ -265,23 +318,31 @@ def main() -> None:
     parser.add_argument("--fault-every", type=int, default=0,
                         help="one document in N gets a schema fault (100: the 1%%-faulty set)")
     parser.add_argument("--pipeline-only", action="store_true", help="time the whole pipeline only, serially")
+    parser.add_argument("--repo", metavar="EXAMPLE",
+                        help="instead: time `clustergen validate --charts local` of examples/EXAMPLE.yaml's repository")
+    parser.add_argument("--cold", action="store_true",
+                        help="empty the caches before every counted run (--repo: all of them; else: the parse cache)")
     args = parser.parse_args()
+    if args.repo:
+        run_repo(args.repo, args.repeat, args.cold)
+        return
     locations = (str(SHARED_CRDS),) if SHARED_CRDS.is_dir() else ()
     if not locations:
         print(f"note: {SHARED_CRDS} missing; Flux kinds will count as skipped")
     tmp = Path(tempfile.mkdtemp(prefix="clustergen-bench-"))
     try:
-        generate(tmp, args.docs, args.per_file, args.fault_every)
+        repo = tmp / "repo"
+        generate(repo, args.docs, args.per_file, args.fault_every)
         import os
 
         cores = args.jobs or len(os.sched_getaffinity(0))
-        run_pipeline(tmp, 1, locations, args.repeat)
+        run_pipeline(repo, 1, locations, args.repeat, args.cold)
         if args.pipeline_only:
             return
         if cores > 1:
-            run_pipeline(tmp, cores, locations, args.repeat)
-        run_schema_layer(tmp, locations, "jsonschema-rs", args.docs)
-        run_schema_layer(tmp, locations, "jsonschema", min(args.docs, args.python_limit))
+            run_pipeline(repo, cores, locations, args.repeat, args.cold)
+        run_schema_layer(repo, locations, "jsonschema-rs", args.docs)
+        run_schema_layer(repo, locations, "jsonschema", min(args.docs, args.python_limit))
         run_model_layer(args.docs, args.repeat)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

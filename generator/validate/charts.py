@@ -37,9 +37,7 @@ import tarfile
 import tempfile
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -184,9 +182,13 @@ class Network:
         if host in self._down:
             raise Unavailable(f"cannot reach {url}: {self._down[host]}")
         self.requests += 1
-        request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
+        # Here, not at import: 40 ms that a run without fetching never needs.
+        from urllib.error import HTTPError, URLError
+        from urllib.request import Request, urlopen
+
+        request = Request(url, headers={"User-Agent": USER_AGENT})
         try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:
+            with urlopen(request, timeout=timeout) as response:
                 size = response.headers.get("Content-Length")
                 if size and size.isdigit() and int(size) > limit:
                     raise Unavailable(f"{url} is {int(size)} bytes, over the {limit} byte limit", fault=True)
@@ -199,10 +201,10 @@ class Network:
                         raise Unavailable(f"{url}: the run's {self.budget:.0f} s network budget is spent")
                     chunks.append(chunk)
                 return b"".join(chunks)
-        except urllib.error.HTTPError as exc:
+        except HTTPError as exc:
             # A 404 means the repository names something that is not there.
             raise Unavailable(f"{url}: HTTP {exc.code} {exc.reason}", fault=exc.code in (404, 410)) from None
-        except urllib.error.URLError as exc:
+        except URLError as exc:
             self._down[host] = str(exc.reason)
             raise Unavailable(f"cannot reach {url}: {exc.reason}") from None
         except (TimeoutError, OSError, ValueError) as exc:

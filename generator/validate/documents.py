@@ -58,60 +58,80 @@ class _Loader(_BaseLoader):
             return _STR
         return _MAP if kind is _Mapping else _SEQ
 
-    # Path resolvers are unused; libyaml still calls these for every node.
-    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
-        pass
-
-    def ascend_resolver(self) -> None:
-        pass
+    # Path resolvers are unused; libyaml still calls these for every node (twice a node), so
+    # they are builtins that do nothing, not Python functions: a private dict's get(node,
+    # index) and clear().
+    descend_resolver = dict[Any, Any]().get
+    ascend_resolver = {}.clear
 
     def construct_document(self, node: yaml.Node) -> Any:
         self.start_lines.append(node.start_mark.line + 1)
-        memo: dict[int, Any] = {}
-        to_int, to_bool, to_float = self.construct_yaml_int, self.construct_yaml_bool, self.construct_yaml_float
-
-        def build(n: yaml.Node) -> Any:
-            cls, tag = n.__class__, n.tag
-            if cls is _Scalar:
-                # Kubernetes reads YAML through JSON, where a date is text.
-                if tag in (_STR, _TIMESTAMP):
-                    return n.value
-                if tag == _INT:
-                    return to_int(n)
-                if tag == _BOOL:
-                    return to_bool(n)
-                if tag == _NULL:
-                    return None
-                if tag == _FLOAT:
-                    return to_float(n)
-                return self.construct_object(n, deep=True)
-            seen = memo.get(id(n))  # an alias is the anchored node itself
-            if seen is not None:
-                return seen
-            if cls is _Mapping and tag == _MAP:
-                out: dict = {}
-                memo[id(n)] = out
-                for key, value in n.value:
-                    if key.tag == _MERGE:
-                        return self.construct_object(n, deep=True)
-                    try:
-                        out[build(key)] = build(value)
-                    except TypeError:
-                        raise yaml.constructor.ConstructorError(
-                            None, None, "found an unhashable mapping key", key.start_mark) from None
-                return out
-            if cls is _Sequence and tag == _SEQ:
-                items: list = []
-                memo[id(n)] = items
-                items.extend(build(x) for x in n.value)
-                return items
-            return self.construct_object(n, deep=True)
-
         try:
-            return build(node)
+            return _Builder(self).build(node)
         finally:
             self.constructed_objects.clear()
             self.recursive_objects.clear()
+
+
+class _Builder:
+    """One document's Python objects from its nodes. Plain keys and text values are most
+    nodes, so the collection loops take them without a call."""
+
+    def __init__(self, loader: _Loader):
+        self.loader = loader
+        self.memo: dict[int, Any] = {}  # an alias is the anchored node itself
+
+    def scalar(self, n: yaml.Node) -> Any:
+        tag = n.tag
+        # Kubernetes reads YAML through JSON, where a date is text.
+        if tag in (_STR, _TIMESTAMP):
+            return n.value
+        if tag == _INT:
+            return self.loader.construct_yaml_int(n)
+        if tag == _BOOL:
+            return self.loader.construct_yaml_bool(n)
+        if tag == _NULL:
+            return None
+        if tag == _FLOAT:
+            return self.loader.construct_yaml_float(n)
+        return self.loader.construct_object(n, deep=True)
+
+    def build(self, n: yaml.Node) -> Any:
+        cls = n.__class__
+        if cls is _Scalar:
+            return self.scalar(n)
+        seen = self.memo.get(id(n))
+        if seen is not None:
+            return seen
+        if cls is _Mapping and n.tag == _MAP:
+            return self.mapping(n)
+        if cls is _Sequence and n.tag == _SEQ:
+            items: list = []
+            self.memo[id(n)] = items
+            scalar, build = self.scalar, self.build
+            items.extend((x.value if x.tag == _STR else scalar(x)) if x.__class__ is _Scalar else build(x)
+                         for x in n.value)
+            return items
+        return self.loader.construct_object(n, deep=True)
+
+    def mapping(self, n: yaml.Node) -> Any:
+        out: dict = {}
+        self.memo[id(n)] = out
+        scalar, build = self.scalar, self.build
+        for key, value in n.value:
+            if key.__class__ is _Scalar and key.tag == _STR:
+                k = key.value
+            elif key.tag == _MERGE:
+                return self.loader.construct_object(n, deep=True)
+            else:
+                k = build(key)
+            try:
+                out[k] = (value.value if value.tag == _STR else scalar(value)) if value.__class__ is _Scalar \
+                    else build(value)
+            except TypeError:
+                raise yaml.constructor.ConstructorError(
+                    None, None, "found an unhashable mapping key", key.start_mark) from None
+        return out
 
 
 _RESOLVED: dict[str, str] = {}  # plain scalar text -> its tag
@@ -214,6 +234,11 @@ def error_message(exc: yaml.YAMLError) -> str:
 
 def parse_documents(text: str, file: str, source: str = RAW, origin: str = "") -> list[Document]:
     docs, lines = load_all(text)
+    return documents_of(docs, lines, file, source, origin)
+
+
+def documents_of(docs: list[Any], lines: list[int], file: str, source: str = RAW, origin: str = "") -> list[Document]:
+    """``load_all``'s objects and start lines as Documents."""
     # An empty document (a stray '---') is not a resource; keep indexes stable.
     return [
         Document(data, file, i, lines[i] if i < len(lines) else None, source, origin)

@@ -79,12 +79,22 @@ def lint_charts(root: Path, chart_dirs: list[str], k8s_version: str, worker: Hel
     return faults
 
 
+def _lint_args(root: Path, chart: str, values: dict | None, k8s_version: str) -> tuple[Any, ...]:
+    return str(root / chart), values, True, "v" + k8s_version.removeprefix("v")
+
+
+def lint_kept(root: Path, chart_dirs: list[str], k8s_version: str, worker: HelmWorker) -> bool:
+    """Whether every lint of ``chart_dirs`` is answered from the worker's kept results."""
+    return all(worker.cached("lint", *_lint_args(root, chart, values, k8s_version))
+               for chart in chart_dirs for _, values in _value_sets(root, chart))
+
+
 def _lint(worker: HelmWorker, root: Path, chart: str, label: str, values: dict | None, k8s_version: str) -> list[Fault]:
     chart_yaml = posixpath.join(chart, "Chart.yaml")
     using = f" with {label}" if label else ""
     faults = []
     try:
-        result = worker.call("lint", str(root / chart), values, True, "v" + k8s_version.removeprefix("v"))
+        result = worker.call("lint", *_lint_args(root, chart, values, k8s_version))
     except HelmFailed as exc:
         return [Fault(CHECK, chart_yaml, None, None, None, f"helm lint{using} failed: {exc}")]
     except WorkerLimit as exc:

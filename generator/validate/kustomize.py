@@ -278,11 +278,17 @@ class BuildCache:
 
     def __init__(self, folder: Path, root: Path):
         self.folder = folder
-        self._tree = _tree_digest(root)
-        self._tool = _tool_identity(root)
+        self.root = root
+        self._read = False  # the tree is read at the first build asked for, not before
+        self._tree: str | None = None
+        self._tool: str | None = None
         self._wrote = False
 
     def _path(self, directory: str) -> Path | None:
+        if not self._read:
+            self._read = True
+            self._tree = _tree_digest(self.root)
+            self._tool = _tool_identity(self.root)
         if self._tree is None or self._tool is None:
             return None
         import hashlib

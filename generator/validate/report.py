@@ -6,7 +6,6 @@ import json
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import TextIO
-from xml.sax.saxutils import escape, quoteattr
 
 from ..errors import ValidateUsageError
 
@@ -186,6 +185,8 @@ _CHECKS = ("yaml", "kustomize", "helm", "schema", "cloud-init", "talos", "secret
 
 
 def _render_junit(report: ValidationReport, stream: TextIO) -> None:
+    from xml.sax.saxutils import escape, quoteattr  # JUnit output only
+
     checks = list(_CHECKS) + sorted({f.check for f in report.faults} - set(_CHECKS))
     suites = []
     total_cases = 0

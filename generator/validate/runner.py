@@ -12,6 +12,7 @@ from . import downloads, helm, kubeconform, kubernetes, kustomize, model, tool
 from .charts import ChartStore, Network
 from .cloudinit import CloudInitCheck
 from .documents import Document, PathPart, TextLocator
+from .helm_cache import HelmResults
 from .files import RepoLayout, bootstrap_files, discover, links_leaving, under
 from .options import ValidateOptions
 from .progress import Progress
@@ -98,8 +99,12 @@ def validate_repository(root: Path, options: ValidateOptions) -> ValidationRepor
                         options.engine == "builtin", DEFAULT_BACKEND)
     locator = Locator(root)
     # The Helm worker takes ~0.4 s to load; with charts in the repository it loads meanwhile.
-    worker = helm.HelmWorker(options.helm_timeout, options.helm_memory_mib)
-    if layout.chart_dirs and importlib.util.find_spec("helm_python") is not None:
+    worker = helm.HelmWorker(options.helm_timeout, options.helm_memory_mib,
+                             HelmResults(options.chart_cache / "helm-results"))
+    lintable = [d for d in layout.chart_dirs if not layout.links_under(d)]
+    if lintable and importlib.util.find_spec("helm_python") is not None \
+            and not helm.lint_kept(root, lintable, options.kubernetes_version, worker):
+        # Charts that changed since the last run (or a first run): renders will miss too.
         worker.start()
     try:
         return _validate(root, options, jobs, report, layout, config, locator, leaving, worker)

@@ -18,7 +18,8 @@ from pathlib import Path
 import yaml
 
 from . import kubernetes, secrets
-from .documents import Document, PathPart, TextLocator, error_line, error_message, parse_documents
+from .documents import Document, PathPart, TextLocator, documents_of, error_line, error_message, load_all
+from .parse_cache import KeptParses
 from .report import Fault, KindCounts
 from .schemas import SchemaStore
 import contextlib
@@ -59,6 +60,8 @@ class FileScan:
     kinds: dict[str, KindCounts] = field(default_factory=dict)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     parse_failed: bool = False
+    kept_key: str | None = None  # the parse pack's key of a file that parsed
+    parsed: tuple[list, list[int]] | None = None  # parsed now, not found in the pack
 
 
 _STORES: dict[ScanConfig, SchemaStore] = {}
@@ -69,6 +72,28 @@ def store_for(config: ScanConfig) -> SchemaStore:
         _STORES[config] = SchemaStore(config.kubernetes_version, config.schema_locations,
                                       Path(config.cache_dir), config.backend)
     return _STORES[config]
+
+
+_KEPT: dict[str, KeptParses | None] = {}
+
+
+def _kept(config: ScanConfig) -> KeptParses | None:
+    """This repository's parsed files kept under the cache folder (parse_cache.py)."""
+    where = f"{config.cache_dir}\0{config.root}"
+    if where not in _KEPT:
+        _KEPT[where] = KeptParses(Path(config.cache_dir) / "parsed", config.root) if config.cache_dir else None
+    return _KEPT[where]
+
+
+def _keep_parses(config: ScanConfig, results: list[FileScan]) -> None:
+    kept = _kept(config)
+    if kept is None:
+        return
+    keys = [r.kept_key for r in results if r.kept_key is not None]
+    kept.save(keys, {r.kept_key: r.parsed for r in results if r.kept_key is not None and r.parsed is not None})
+    kept.release()
+    for r in results:
+        r.parsed = None
 
 
 def text_locator(text: str, docs: list[Document] | None = None) -> Callable[[Document, tuple[PathPart, ...]], int | None]:
@@ -107,8 +132,15 @@ def scan_file(config: ScanConfig, task: FileTask) -> FileScan:
         return result
     text = raw.decode("utf-8", errors="replace")
     if task.parse:
+        kept = _kept(config)
+        key = kept.key(raw) if kept is not None else None
+        loaded = kept.get(key) if kept is not None and key is not None else None
         try:
-            result.docs = parse_documents(text, task.rel)
+            if loaded is None:
+                loaded = load_all(text)
+                result.parsed = loaded  # for the pack, which the scan's caller writes
+            result.docs = documents_of(*loaded, task.rel)
+            result.kept_key = key
         except yaml.YAMLError as exc:
             if task.report_yaml:
                 result.parse_failed = True
@@ -144,6 +176,7 @@ def scan_files(config: ScanConfig, tasks: list[FileTask], jobs: int,
         for t in tasks:
             results.append(scan_file(config, t))
             advance(1)
+        _keep_parses(config, results)
         return results
     # Several chunks per worker balance uneven files; few enough to keep
     # per-chunk pickling overhead negligible.
@@ -157,6 +190,7 @@ def scan_files(config: ScanConfig, tasks: list[FileTask], jobs: int,
             advance(futures[fut])
     order = {t.rel: i for i, t in enumerate(tasks)}
     results.sort(key=lambda r: order[r.rel])
+    _keep_parses(config, results)
     return results
 
 

@@ -13,8 +13,6 @@ import hashlib
 import json
 import os
 import re
-import urllib.error
-import urllib.request
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -154,15 +152,18 @@ def fetch(url: str, cache_dir: Path) -> dict | None:
         return _read_json(cached)
     if missing.is_file():
         return None
+    from urllib.error import HTTPError, URLError  # only a run that fetches a schema pays for these
+    from urllib.request import urlopen
+
     try:
-        with urllib.request.urlopen(url, timeout=30) as resp:  # noqa: S310 - user-given schema URL
+        with urlopen(url, timeout=30) as resp:  # noqa: S310 - user-given schema URL
             body = resp.read()
-    except urllib.error.HTTPError as exc:
+    except HTTPError as exc:
         if exc.code == 404:
             _write_atomic(missing, b"")
             return None
         raise SchemaError(f"cannot fetch {url}: HTTP {exc.code}") from exc
-    except (urllib.error.URLError, OSError) as exc:
+    except (URLError, OSError) as exc:
         raise SchemaError(f"cannot fetch {url}: {getattr(exc, 'reason', exc)}") from exc
     try:
         schema = json.loads(body)
