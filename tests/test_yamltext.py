@@ -1,0 +1,80 @@
+"""to_yaml's dumper represents plain data itself and remembers what each plain scalar resolves
+to; its bytes must be those of PyYAML's own safe dumper with the same literal-block rule, anchors
+for an object met twice included, on every kind of value."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from generator.shared import yamltext
+from generator.shared.yamltext import to_yaml
+
+
+class StockDumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
+    pass
+
+
+def _literal(dumper: Any, value: str) -> Any:
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None)
+
+
+StockDumper.add_representer(str, _literal)
+
+
+def stock(data: Any) -> str:
+    text = yaml.dump(data, Dumper=StockDumper, sort_keys=False, default_flow_style=False, width=4096, allow_unicode=True)
+    if text.endswith("...\n"):
+        text = text[: -len("...\n")]
+    return text.rstrip("\n")
+
+
+LABELS = {"kubernetes.io/arch": "amd64"}
+CASES: list[Any] = [
+    {},
+    [],
+    None,
+    "plain",
+    "",
+    {"a": ""},
+    # Texts that resolve to another type when plain, so they must be quoted; and near misses.
+    {"s": ["yes", "no", "on", "off", "true", "True", "null", "~", "1", "0x1f", "1_000", "1.5", ".inf", "1e3", "12:30", "<<", "=", "-", "2026-12-01"]},
+    {"s": ["yess", "nope", "1a", "v1.2.3", "a: b", "#x", "x #y", " lead", "trail ", "'q'", '"dq"', "*star", "&amp", "!bang", "%p", "@at", "`tick"]},
+    {"multi": "line one\nline two\n", "no_end": "a\nb", "lead": "  indented\nnext\n", "blank": "\n\nx\n"},
+    {"i": 3, "neg": -4, "b": True, "f": False, "n": None, "big": 10**20, "fl": 1.5, "nan": float("inf")},
+    {"nested": {"list": [{"k": "v", "l": [1, 2, [3, []]]}, {}], "empty": {}}},
+    {"unicode": "café ✓", "tab": "a\tb", "cr": "a\rb"},
+    # One object in two places: an anchor and an alias, in the same places as PyYAML's.
+    {"x": LABELS, "y": LABELS, "z": [LABELS, [LABELS]]},
+    {"t": (1, 2), "set_like": {"a": None}},
+    {1: "int key", False: "bool key", None: "null key", "k": {2: 3}},
+]
+
+
+@pytest.mark.parametrize("data", CASES, ids=range(len(CASES)))
+def test_same_bytes_as_the_stock_dumper(data: Any) -> None:
+    assert to_yaml(data) == stock(data)
+    assert to_yaml(data) == stock(data)  # again: the second time from the remembered tags
+
+
+def test_remembered_tags_stay_bounded() -> None:
+    to_yaml([f"v{i}" for i in range(60_000)])
+    assert len(yamltext._PLAIN_TAGS) <= 50_001
+
+
+texts = st.one_of(st.sampled_from(["yes", "1", "a b", "x: y", "", "- a", "null", "0o7", "a\nb", "é"]), st.text(max_size=8))
+scalars = st.one_of(st.none(), st.booleans(), st.integers(), texts)
+values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(texts, inner, max_size=3)), max_leaves=15)
+
+
+@settings(max_examples=300, deadline=None)
+@given(values, st.booleans())
+def test_any_plain_data(data: Any, share: bool) -> None:
+    if share and isinstance(data, dict) and data:
+        first = next(iter(data.values()))
+        data = {**data, "again": first, "list": [first]}
+    assert to_yaml(data) == stock(data)
