@@ -78,3 +78,34 @@ def test_any_plain_data(data: Any, share: bool) -> None:
         first = next(iter(data.values()))
         data = {**data, "again": first, "list": [first]}
     assert to_yaml(data) == stock(data)
+
+
+SYNTAX = [
+    ("a: 1\n", True),
+    ("---\na: 1\n---\nb: [x, y]\n", True),  # every document of a stream is read
+    ("", True),
+    ("a: |\n  line\n  line\nb: 'q'\n", True),
+    ("a: [1, 2\n", False),  # an unclosed flow sequence
+    ("a: 1\n b: 2\n", False),  # a mapping value where none may start
+    ("---\na: 1\n---\nb: {x\n", False),  # broken in the second document only
+    ("a: 'open\n", False),
+    ("- a\nb: c\n", False),
+    ("a: *nowhere\n", True),  # an unknown alias is the composer's error, not the parser's
+]
+
+
+@pytest.mark.parametrize(("text", "well_formed"), SYNTAX)
+def test_check_syntax(text: str, well_formed: bool) -> None:
+    def parses(check: Any) -> bool:
+        try:
+            check(text)
+        except yaml.YAMLError:
+            return False
+        return True
+
+    def by_events(text: str) -> None:
+        for _ in yaml.parse(text, Loader=yaml.CSafeLoader):
+            pass
+
+    assert parses(yamltext.check_syntax) is well_formed
+    assert parses(by_events) is well_formed  # as the event walk it replaced

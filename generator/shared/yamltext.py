@@ -99,7 +99,15 @@ def load_all(text: str) -> list[Any]:
 
 
 def check_syntax(text: str) -> None:
-    """Raise yaml.YAMLError if text is not well-formed YAML; parses in C and builds nothing."""
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    for _ in yaml.parse(text, Loader=loader):
-        pass
+    """Raise yaml.YAMLError if text is not well-formed YAML; parses in C and builds nothing,
+    not even the events (libyaml's raw_parse walks the whole stream without handing any back)."""
+    loader_class = getattr(yaml, "CSafeLoader", None)
+    if loader_class is None:
+        for _ in yaml.parse(text, Loader=yaml.SafeLoader):
+            pass
+        return
+    loader = loader_class(text)
+    try:
+        loader.raw_parse()
+    finally:
+        loader.dispose()
