@@ -55,7 +55,9 @@ class _BlockDumper(_Dumper):  # type: ignore[misc, valid-type]
         return super().represent_data(data)
 
     def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
-        if kind is ScalarNode and implicit[0] and not self.yaml_path_resolvers:
+        if kind is ScalarNode and not implicit[0] and not self.yaml_path_resolvers:
+            return self.DEFAULT_SCALAR_TAG  # as BaseResolver.resolve answers it: no implicit resolver is tried
+        if kind is ScalarNode and not self.yaml_path_resolvers:
             # Without path resolvers the answer depends on the text alone (implicit[1] only
             # matters when no implicit resolver matches, and then the answer is str either way).
             tag = _PLAIN_TAGS.get(value)
