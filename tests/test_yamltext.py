@@ -52,6 +52,9 @@ CASES: list[Any] = [
     {"x": LABELS, "y": LABELS, "z": [LABELS, [LABELS]]},
     {"t": (1, 2), "set_like": {"a": None}},
     {1: "int key", False: "bool key", None: "null key", "k": {2: 3}},
+    [[["deep"]], [], {}, [{}], {"a": [[]]}],
+    {"k" * 99: 1, "k" * 100: 2, "k" * 150: {"x" * 150: "y" * 150}},  # around the simple-key bound
+    {"k": [{"a": [{"b": {"c": [1]}}]}], "e": [[], {}]},
 ]
 
 
@@ -66,18 +69,40 @@ def test_remembered_tags_stay_bounded() -> None:
     assert len(yamltext._PLAIN_TAGS) <= 50_001
 
 
-texts = st.one_of(st.sampled_from(["yes", "1", "a b", "x: y", "", "- a", "null", "0o7", "a\nb", "é"]), st.text(max_size=8))
+TRICKY = ["yes", "No", "~", "null", "NULL", "1e3", "0x1F", "0o17", "1_000", "12:30:00", "2026-12-01", ".inf", "-.5", "+1", "0", "01",
+          "-", "--", "- a", "a:", "a: b", ":a", "#a", "a #b", "a#b", "@x", "`x", "'", '"', "%x", "!x", "&a", "*a", "?", "? a", "|", ">",
+          "[", "]", "{", "}", ",", "=", "<<", " ", "a ", " a", "é", "a\tb", "\x85", "\u2028", "a\nb", "a\n", "x" * 199, "x" * 201,
+          "a b " * 60, "a=b", "k.io/x", "v1.2", "1.2.3.4", "10.0.0.1:6443", "https://x.example.com", "_x", "x_", "a-b", "-a"]
+texts = st.one_of(st.sampled_from(TRICKY), st.text(max_size=8),
+                  st.text(alphabet="ab:#- '\"=./_0123456789é\n", max_size=6))
 scalars = st.one_of(st.none(), st.booleans(), st.integers(), texts)
-values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(texts, inner, max_size=3)), max_leaves=15)
+keys = st.one_of(texts, st.integers(-3, 3), st.none(), st.booleans())
+values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(keys, inner, max_size=4)), max_leaves=25)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=600, deadline=None)
 @given(values, st.booleans())
 def test_any_plain_data(data: Any, share: bool) -> None:
     if share and isinstance(data, dict) and data:
         first = next(iter(data.values()))
         data = {**data, "again": first, "list": [first]}
     assert to_yaml(data) == stock(data)
+    assert to_yaml(data, indent=6) == stock_indented(data, 6)
+
+
+def stock_indented(data: Any, indent: int) -> str:
+    first, *rest = stock(data).split("\n")
+    return "\n".join([first] + [(" " * indent + line) if line else line for line in rest])
+
+
+def test_the_common_shapes_skip_the_emitter() -> None:
+    """Without this the comparisons above could pass with every value sent through PyYAML."""
+    facts = {"nodes": [{"name": f"node{i:03d}", "role": "controlplane", "labels": {"kubernetes.io/arch": "amd64", "clustergen.dev/gpu": "true"},
+                        "taints": [{"key": "x", "effect": "NoSchedule"}], "allocatable": {"memory": "15000Mi", "cpu": "3500m"}} for i in range(3)],
+             "nested": [[1, [2, []]], {}], "empty": [], "ports": ["10.0.0.1:6443", "yes", "a b"], 7: None, True: False}
+    assert yamltext._block_text(facts) == stock(facts) + "\n"
+    for declined in ({"a": "line\nbreak"}, {"a": LABELS, "b": LABELS}, {"a": 1.5}, {"a": ("t",)}, {"k" * 300: 1}, {}, [], "text"):
+        assert yamltext._block_text(declined) is None
 
 
 SYNTAX = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
@@ -78,11 +79,17 @@ def _str_presenter(dumper: Any, value: str) -> Any:
 _BlockDumper.add_representer(str, _str_presenter)  # str subclasses' way, through represent_data
 
 
+def _pyyaml(data: Any) -> str:
+    return yaml.dump(data, Dumper=_BlockDumper, sort_keys=False, default_flow_style=False, width=4096, allow_unicode=True)
+
+
 def to_yaml(data: Any, indent: int = 0) -> str:
     """YAML for one value; with indent, every line but the first is shifted for embedding in a template."""
-    text = yaml.dump(data, Dumper=_BlockDumper, sort_keys=False, default_flow_style=False, width=4096, allow_unicode=True)
-    if text.endswith("...\n"):
-        text = text[: -len("...\n")]
+    text = _block_text(data)
+    if text is None:
+        text = _pyyaml(data)
+        if text.endswith("...\n"):
+            text = text[: -len("...\n")]
     text = text.rstrip("\n")
     if indent:
         pad = " " * indent
@@ -113,3 +120,164 @@ def check_syntax(text: str) -> None:
         loader.raw_parse()
     finally:
         loader.dispose()
+
+
+# -- the common case without the emitter -------------------------------------------------
+# A large repository's YAML is mostly small mappings and lists of short one-line strings
+# (1,000 nodes' facts, labels and k3s configs). For those, the block layout PyYAML writes is
+# fixed: a mapping's entries at its indent, a list under a key at the key's own indent ("- "),
+# a mapping inside a list item starting on the dash's line; {} and [] for empty ones. Only a
+# scalar's own text (plain, 'single' or "double" quoted) takes PyYAML's analysis, and that
+# depends on the text and on whether it is a key: each is asked once and remembered. Anything
+# else (a text with a line break or long enough to fold, an object met twice (an anchor), a
+# type other than dict, list, str, int, bool and None, an empty or scalar document) goes
+# through PyYAML as a whole.
+
+
+class _Unsure(Exception):
+    pass
+
+
+# Texts PyYAML writes plain whenever they resolve to a string: no indicator, space or quote.
+_SAFE_PLAIN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_./=-]*")
+_MAX_SCALAR = 200  # far below the 4096 columns where PyYAML would fold a line
+_MAX_DEPTH = 40
+_MAX_SIMPLE_KEY = 100  # PyYAML's simple keys end below 128 characters
+_SCALAR_TEXTS: dict[tuple[bool, type, Any], str] = {}
+_SCALAR_TYPES = frozenset({str, int, bool, type(None)})
+
+
+def _scalar_text(value: Any, key: bool) -> str:
+    kind = type(value)
+    if kind not in _SCALAR_TYPES:
+        raise _Unsure
+    memo = (key, kind, value)
+    text = _SCALAR_TEXTS.get(memo)
+    if text is not None:
+        return text
+    if kind is str:
+        if len(value) > _MAX_SCALAR or "\n" in value:
+            raise _Unsure
+        text = value if _SAFE_PLAIN.fullmatch(value) and _plain_tag(value) == _STR else _quoted_text(value, key)
+    elif kind is bool:
+        text = "true" if value else "false"
+    elif value is None:
+        text = "null"
+    else:
+        text = str(value)
+    if key and len(text) >= _MAX_SIMPLE_KEY:
+        raise _Unsure  # PyYAML writes a long key as a complex one ("? key")
+    if len(_SCALAR_TEXTS) > 50_000:
+        _SCALAR_TEXTS.clear()
+    _SCALAR_TEXTS[memo] = text
+    return text
+
+
+def _quoted_text(value: str, key: bool) -> str:
+    """PyYAML's text for a scalar that needs its analysis, as a key or as a value; the same at
+    the top and four levels down, or it is not taken (a line break such as U+2028 continues
+    the text at the current indent)."""
+    texts = set()
+    for prefix, data in (("", {value: None} if key else {"k": value}), ("- - ", [[{value: None} if key else {"k": value}]])):
+        out = _pyyaml(data)
+        if not out.startswith(prefix):
+            raise _Unsure
+        out = out[len(prefix) :]
+        if key:
+            if not out.endswith(": null\n") or out.startswith("?"):
+                raise _Unsure
+            texts.add(out[: -len(": null\n")])
+        else:
+            if not out.startswith("k: ") or not out.endswith("\n"):
+                raise _Unsure
+            texts.add(out[len("k: ") : -1])
+    text = texts.pop()
+    if texts or "\n" in text:
+        raise _Unsure
+    return text
+
+
+def _plain_tag(value: str) -> str:
+    tag = _PLAIN_TAGS.get(value)
+    if tag is None:
+        tag = _RESOLVER.resolve(ScalarNode, value, (True, False))
+    return tag
+
+
+_RESOLVER = yaml.resolver.Resolver()
+
+
+def _block_text(data: Any) -> str | None:
+    kind = type(data)
+    if (kind is not dict and kind is not list) or not data:
+        return None
+    out: list[str] = []
+    try:
+        if kind is dict:
+            _mapping(data, 0, out, False, set())
+        else:
+            _sequence(data, 0, out, False, set())
+    except (_Unsure, TypeError):  # TypeError: an unhashable scalar, which PyYAML refuses in its words
+        return None
+    return "".join(out)
+
+
+def _enter(value: Any, indent: int, seen: set[int]) -> None:
+    if id(value) in seen or indent > 2 * _MAX_DEPTH:
+        raise _Unsure  # met twice: PyYAML writes an anchor and an alias
+    seen.add(id(value))
+
+
+def _mapping(mapping: dict[Any, Any], indent: int, out: list[str], inline: bool, seen: set[int]) -> None:
+    _enter(mapping, indent, seen)
+    pad = " " * indent
+    for key, value in mapping.items():
+        if inline:
+            inline = False  # the first entry of a list item's mapping goes on the dash's line
+        else:
+            out.append(pad)
+        out.append(_scalar_text(key, True))
+        kind = type(value)
+        if kind is dict:
+            if value:
+                out.append(":\n")
+                _mapping(value, indent + 2, out, False, seen)
+            else:
+                _enter(value, indent, seen)  # an empty one met twice is an anchor too
+                out.append(": {}\n")
+        elif kind is list:
+            if value:
+                out.append(":\n")
+                _sequence(value, indent, out, False, seen)  # at the key's indent, as PyYAML writes it
+            else:
+                _enter(value, indent, seen)  # an empty one met twice is an anchor too
+                out.append(": []\n")
+        else:
+            out.append(": " + _scalar_text(value, False) + "\n")
+
+
+def _sequence(items: list[Any], indent: int, out: list[str], inline: bool, seen: set[int]) -> None:
+    _enter(items, indent, seen)
+    pad = " " * indent
+    for item in items:
+        if inline:
+            inline = False
+        else:
+            out.append(pad)
+        kind = type(item)
+        if kind is dict:
+            if item:
+                out.append("- ")
+                _mapping(item, indent + 2, out, True, seen)
+            else:
+                _enter(item, indent, seen)
+                out.append("- {}\n")
+        elif kind is list:
+            if item:
+                out.append("- ")
+                _sequence(item, indent + 2, out, True, seen)
+            else:
+                _enter(item, indent, seen)
+                out.append("- []\n")
+        else:
+            out.append("- " + _scalar_text(item, False) + "\n")
