@@ -72,9 +72,12 @@ def test_remembered_tags_stay_bounded() -> None:
 TRICKY = ["yes", "No", "~", "null", "NULL", "1e3", "0x1F", "0o17", "1_000", "12:30:00", "2026-12-01", ".inf", "-.5", "+1", "0", "01",
           "-", "--", "- a", "a:", "a: b", ":a", "#a", "a #b", "a#b", "@x", "`x", "'", '"', "%x", "!x", "&a", "*a", "?", "? a", "|", ">",
           "[", "]", "{", "}", ",", "=", "<<", " ", "a ", " a", "é", "a\tb", "\x85", "\u2028", "a\nb", "a\n", "x" * 199, "x" * 201,
-          "a b " * 60, "a=b", "k.io/x", "v1.2", "1.2.3.4", "10.0.0.1:6443", "https://x.example.com", "_x", "x_", "a-b", "-a"]
+          "a b " * 60, "a=b", "k.io/x", "v1.2", "1.2.3.4", "10.0.0.1:6443", "https://x.example.com", "_x", "x_", "a-b", "-a",
+          "a :b", "a:b", "a b:", "a b: c", "1:2:3", "190:20:30", "a , b", "(x)", "x (y)", "a  b", "a@b", "a+b", "http://x:80/p",
+          "sha256:0a1b", "a: ", "-a b", "a ~", "~ a", "a,", "a[b]", "x=y z", "2001:db8::1", "fe80::1%eth0", "1:", "_:_", "a:-"]
 texts = st.one_of(st.sampled_from(TRICKY), st.text(max_size=8),
-                  st.text(alphabet="ab:#- '\"=./_0123456789é\n", max_size=6))
+                  st.text(alphabet="ab:#- '\"=./_0123456789é\n", max_size=6),
+                  st.text(alphabet="ab1:, ()+@-=./_~", max_size=7))
 scalars = st.one_of(st.none(), st.booleans(), st.integers(), texts)
 keys = st.one_of(texts, st.integers(-3, 3), st.none(), st.booleans())
 values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(keys, inner, max_size=4)), max_leaves=25)

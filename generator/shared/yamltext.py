@@ -138,8 +138,10 @@ class _Unsure(Exception):
     pass
 
 
-# Texts PyYAML writes plain whenever they resolve to a string: no indicator, space or quote.
-_SAFE_PLAIN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_./=-]*")
+# Texts PyYAML writes plain whenever they resolve to a string (its analyze_scalar finds no
+# block indicator, special character or leading/trailing space in them): a letter, digit or _
+# first, then these, and no ": " (a ':' before a space is an indicator; _safe_plain checks it).
+_SAFE_PLAIN = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_./=:,()+@ -]*[A-Za-z0-9_./=,()+@-])?")
 _MAX_SCALAR = 200  # far below the 4096 columns where PyYAML would fold a line
 _MAX_DEPTH = 40
 _MAX_SIMPLE_KEY = 100  # PyYAML's simple keys end below 128 characters
@@ -158,7 +160,8 @@ def _scalar_text(value: Any, key: bool) -> str:
     if kind is str:
         if len(value) > _MAX_SCALAR or "\n" in value:
             raise _Unsure
-        text = value if _SAFE_PLAIN.fullmatch(value) and _plain_tag(value) == _STR else _quoted_text(value, key)
+        plain = _SAFE_PLAIN.fullmatch(value) and ": " not in value and _plain_tag(value) == _STR
+        text = value if plain else _quoted_text(value, key)
     elif kind is bool:
         text = "true" if value else "false"
     elif value is None:
