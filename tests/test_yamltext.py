@@ -74,7 +74,10 @@ TRICKY = ["yes", "No", "~", "null", "NULL", "1e3", "0x1F", "0o17", "1_000", "12:
           "[", "]", "{", "}", ",", "=", "<<", " ", "a ", " a", "é", "a\tb", "\x85", "\u2028", "a\nb", "a\n", "x" * 199, "x" * 201,
           "a b " * 60, "a=b", "k.io/x", "v1.2", "1.2.3.4", "10.0.0.1:6443", "https://x.example.com", "_x", "x_", "a-b", "-a",
           "a :b", "a:b", "a b:", "a b: c", "1:2:3", "190:20:30", "a , b", "(x)", "x (y)", "a  b", "a@b", "a+b", "http://x:80/p",
-          "sha256:0a1b", "a: ", "-a b", "a ~", "~ a", "a,", "a[b]", "x=y z", "2001:db8::1", "fe80::1%eth0", "1:", "_:_", "a:-"]
+          "sha256:0a1b", "a: ", "-a b", "a ~", "~ a", "a,", "a[b]", "x=y z", "2001:db8::1", "fe80::1%eth0", "1:", "_:_", "a:-",
+          # line breaks: literal blocks, their indentation and chomping indicators, and what cannot be one
+          "a\n", "a\n\n", "a\n\n\n", "\na", " a\nb", "a \nb", "a\n b", "a\r\nb", "a\tb\nc", "\n", "\n\n", "é\nx", "a\u2028b\nc",
+          "- a\n- b\n", "#x\ny", "x" * 1100 + "\ny", "k: v\nk2: v2\n", "  \n  x\n", "a\n\nb\n", "'q'\n\"d\"\n", "\ta\nb"]
 texts = st.one_of(st.sampled_from(TRICKY), st.text(max_size=8),
                   st.text(alphabet="ab:#- '\"=./_0123456789é\n", max_size=6),
                   st.text(alphabet="ab1:, ()+@-=./_~", max_size=7))
@@ -102,9 +105,10 @@ def test_the_common_shapes_skip_the_emitter() -> None:
     """Without this the comparisons above could pass with every value sent through PyYAML."""
     facts = {"nodes": [{"name": f"node{i:03d}", "role": "controlplane", "labels": {"kubernetes.io/arch": "amd64", "clustergen.dev/gpu": "true"},
                         "taints": [{"key": "x", "effect": "NoSchedule"}], "allocatable": {"memory": "15000Mi", "cpu": "3500m"}} for i in range(3)],
-             "nested": [[1, [2, []]], {}], "empty": [], "ports": ["10.0.0.1:6443", "yes", "a b"], 7: None, True: False}
+             "nested": [[1, [2, []]], {}], "empty": [], "ports": ["10.0.0.1:6443", "yes", "a b"], 7: None, True: False,
+             "script": {"content": "#!/bin/sh\nset -e\n\n  echo hi\n", "lines": ["one\ntwo", " lead\nx\n"]}}
     assert yamltext._block_text(facts) == stock(facts) + "\n"
-    for declined in ({"a": "line\nbreak"}, {"a": LABELS, "b": LABELS}, {"a": 1.5}, {"a": ("t",)}, {"k" * 300: 1}, {}, [], "text"):
+    for declined in ({"a": "keeps\n\n"}, {"a\nb": 1}, {"a": LABELS, "b": LABELS}, {"a": 1.5}, {"a": ("t",)}, {"k" * 300: 1}, {}, [], "text"):
         assert yamltext._block_text(declined) is None
 
 
@@ -137,3 +141,16 @@ def test_check_syntax(text: str, well_formed: bool) -> None:
 
     assert parses(yamltext.check_syntax) is well_formed
     assert parses(by_events) is well_formed  # as the event walk it replaced
+
+
+@pytest.mark.parametrize("text", ["a\nb", "a\nb\n", " lead\nx\n", "a\n\n  b\n", "x \ny", "é\n\tz"])
+def test_line_breaks_at_every_depth(text: str) -> None:
+    """A text's later lines move with its indent; checked by _multiline_text two levels down
+    only, so here down to seven, through mappings, lists and both mixed."""
+    for wrap in (lambda v: {"k": v}, lambda v: [v], lambda v: [{"k": v}], lambda v: {"k": [v]}):
+        data: Any = text
+        for _ in range(7):
+            data = wrap(data)
+            assert yamltext._block_text(data) is not None, "taken by to_yaml's own layout"
+            assert to_yaml(data) == stock(data)
+            assert to_yaml({"first": 1, "x": data, "after": "y"}) == stock({"first": 1, "x": data, "after": "y"})

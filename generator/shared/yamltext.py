@@ -200,6 +200,47 @@ def _quoted_text(value: str, key: bool) -> str:
     return text
 
 
+_MULTILINE_TEXTS: dict[tuple[bool, str], str] = {}
+_MAX_LINE = 1000
+
+
+def _multiline_text(value: str, item: bool) -> str:
+    """PyYAML's text for a value with line breaks (a literal block, mostly) as a mapping value
+    (item False) or a list item, written at indent 0: its later lines move with the indent
+    of the place it goes to, which is checked once against PyYAML's own text two levels down."""
+    memo = (item, value)
+    text = _MULTILINE_TEXTS.get(memo)
+    if text is not None:
+        return text
+    if max(len(line) for line in value.split("\n")) > _MAX_LINE:
+        raise _Unsure  # a long line could be folded somewhere
+    if item:
+        shallow, deep, shift = _pyyaml([value]), _pyyaml([[value]]), 2
+        prefixes = ("- ", "- - ")
+    else:
+        shallow, deep, shift = _pyyaml({"k": value}), _pyyaml([[{"k": value}]]), 4
+        prefixes = ("k: ", "- - k: ")
+    for out, prefix in ((shallow, prefixes[0]), (deep, prefixes[1])):
+        if not out.startswith(prefix) or not out.endswith("\n") or out.endswith("...\n"):
+            raise _Unsure  # "..." ends a document whose last text keeps its final line breaks
+    text = shallow[len(prefixes[0]) : -1]
+    if _shifted(text, shift) != deep[len(prefixes[1]) : -1]:
+        raise _Unsure
+    if len(_MULTILINE_TEXTS) > 1_000:
+        _MULTILINE_TEXTS.clear()
+    _MULTILINE_TEXTS[memo] = text
+    return text
+
+
+def _shifted(text: str, indent: int) -> str:
+    """Every line but the first moved right by indent; empty lines stay empty, as PyYAML writes them."""
+    if not indent or "\n" not in text:
+        return text
+    pad = " " * indent
+    first, *rest = text.split("\n")
+    return "\n".join([first] + [(pad + line) if line else line for line in rest])
+
+
 def _plain_tag(value: str) -> str:
     tag = _PLAIN_TAGS.get(value)
     if tag is None:
@@ -255,6 +296,8 @@ def _mapping(mapping: dict[Any, Any], indent: int, out: list[str], inline: bool,
             else:
                 _enter(value, indent, seen)  # an empty one met twice is an anchor too
                 out.append(": []\n")
+        elif type(value) is str and "\n" in value:
+            out.append(": " + _shifted(_multiline_text(value, False), indent) + "\n")
         else:
             out.append(": " + _scalar_text(value, False) + "\n")
 
@@ -282,5 +325,7 @@ def _sequence(items: list[Any], indent: int, out: list[str], inline: bool, seen:
             else:
                 _enter(item, indent, seen)
                 out.append("- []\n")
+        elif type(item) is str and "\n" in item:
+            out.append("- " + _shifted(_multiline_text(item, True), indent) + "\n")
         else:
             out.append("- " + _scalar_text(item, False) + "\n")
