@@ -47,9 +47,9 @@ SAFE_CONTAINER_CONTEXT: dict[str, Any] = {"allowPrivilegeEscalation": False, "re
 
 def plan_apps(inv: Inventory, nodes: list[NodePlan], cluster_issuer: str | None, rwx_storage_class: str | None = None) -> tuple[list[AppPlan], list[Problem]]:
     plans, warnings = [], []
-    traits = [_traits(n) for n in nodes]  # once, not once an app: 100 apps on 1,000 nodes
+    kinds = _node_kinds(nodes)  # once, not once an app: 100 apps on 1,000 nodes
     for app in inv.apps:
-        plan, more = _plan_app(inv, app, nodes, cluster_issuer, rwx_storage_class, traits)
+        plan, more = _plan_app(inv, app, nodes, cluster_issuer, rwx_storage_class, kinds)
         plans.append(plan)
         warnings.extend(more)
     return plans, warnings
@@ -140,17 +140,38 @@ def _traits(node: NodePlan) -> tuple[Any, ...]:
             any(t.effect in ("NoSchedule", "NoExecute") for t in node.taints))
 
 
-def _eligible_nodes(inv: Inventory, app: App, nodes: list[NodePlan], wants: _Wants, traits: list[tuple[Any, ...]] | None = None) -> tuple[list[NodePlan], list[str]]:
+@dataclass(frozen=True)
+class _NodeKinds:
+    """The nodes sorted into kinds by their traits: which kind each node is (by position), and
+    one node of each kind. A large inventory has a few kinds of many nodes each."""
+
+    of_node: list[int]
+    examples: list[NodePlan]
+
+
+def _node_kinds(nodes: list[NodePlan]) -> _NodeKinds:
+    index: dict[tuple[Any, ...], int] = {}
+    of_node: list[int] = []
+    examples: list[NodePlan] = []
+    for node in nodes:
+        kind = index.setdefault(_traits(node), len(index))
+        if kind == len(examples):
+            examples.append(node)
+        of_node.append(kind)
+    return _NodeKinds(of_node, examples)
+
+
+def _eligible_nodes(inv: Inventory, app: App, nodes: list[NodePlan], wants: _Wants, kinds: _NodeKinds | None = None) -> tuple[list[NodePlan], list[str]]:
     """The nodes the app may run on, and why each other node may not; none is an error.
-    Each kind of node (its traits) is judged once: a large inventory has few kinds."""
+    Each kind of node is judged once, from one node of that kind."""
+    kinds = kinds or _node_kinds(nodes)
+    answers = [_why_not(node, wants.arches, wants.weight, wants.devices, wants.gpus) for node in kinds.examples]
+    if all(why_not is None for why_not in answers):
+        return list(nodes), []
     reasons: list[str] = []
     eligible = []
-    answers: dict[tuple[Any, ...], str | None] = {}
-    for node, kind in zip(nodes, traits if traits is not None else [_traits(n) for n in nodes], strict=True):
-        if kind in answers:
-            why_not = answers[kind]
-        else:
-            why_not = answers[kind] = _why_not(node, wants.arches, wants.weight, wants.devices, wants.gpus)
+    for node, kind in zip(nodes, kinds.of_node, strict=True):
+        why_not = answers[kind]
         if why_not is None:
             eligible.append(node)
         else:
@@ -317,7 +338,7 @@ def _fs_group(chart_values: dict[str, Any]) -> int | None:
 
 
 def _plan_app(inv: Inventory, app: App, nodes: list[NodePlan], cluster_issuer: str | None, rwx_storage_class: str | None = None,
-              traits: list[tuple[Any, ...]] | None = None) -> tuple[AppPlan, list[Problem]]:
+              kinds: _NodeKinds | None = None) -> tuple[AppPlan, list[Problem]]:
     check_custom_only(inv, app)
     problems = rwx_persistence_problems(inv, app, rwx_storage_class)
     if problems:
@@ -325,7 +346,7 @@ def _plan_app(inv: Inventory, app: App, nodes: list[NodePlan], cluster_issuer: s
     base, entry = _base_values(inv, app)
     base = deep_merge(base, volumes_values(inv, app))
     wants = _wants(app, entry)
-    eligible, reasons = _eligible_nodes(inv, app, nodes, wants, traits)
+    eligible, reasons = _eligible_nodes(inv, app, nodes, wants, kinds)
     placement, eligible, warnings = _placement_values(inv, app, entry, nodes, eligible, wants)
     ingress, host, ingress_warnings = _ingress_values(inv, app, entry, cluster_issuer)
     warnings.extend(ingress_warnings)
