@@ -163,7 +163,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
     output = args.output or args.inventory.resolve().parent
     result = generate(args.inventory, output, strict=args.strict, dry_run=args.dry_run, allow_dirty=args.allow_dirty)
-    _print_problems(list(result.plan.warnings))
+    _print_problems(result.warnings)
     report = result.report
     assert report is not None
     if report.dry_run:

@@ -15,10 +15,11 @@ from .write import (
     GenerationState,
     WriteReport,
     open_repository,
-    secret_files,
     start_loading_secrets,
+    start_secret_files,
 )
 from .write.secrets import check_identity, recipient_of
+from .write.uptodate import record_run, replay_if_unchanged
 
 # render, plan and inventory are imported inside the functions: together they
 # take most of a no-op run's time, and `generate` overlaps their loading with
@@ -30,9 +31,10 @@ if TYPE_CHECKING:
 
 @dataclass
 class Generation:
-    plan: ClusterPlan
+    plan: ClusterPlan | None  # None when nothing had changed since the last run (see write.uptodate)
     files: list[RenderedFile]
     report: WriteReport | None
+    warnings: list[Problem]
 
 
 def build_plan(inventory_path: Path) -> ClusterPlan:
@@ -50,8 +52,14 @@ def render_files(plan: ClusterPlan, cluster_secrets: ClusterSecrets, inventory_t
     encrypted secrets)."""
     from .render import render_repository, secret_manifests
 
-    files = render_repository(plan, cluster_secrets, inventory_text)
-    files.extend(secret_files(repo, cluster_secrets, secret_manifests(plan, cluster_secrets), plan.inventory.cluster_name))
+    # sops encrypts on the other core while the repository renders: it is most of a fresh run.
+    pending = start_secret_files(repo, cluster_secrets, secret_manifests(plan, cluster_secrets), plan.inventory.cluster_name)
+    try:
+        files = render_repository(plan, cluster_secrets, inventory_text)
+    except BaseException:
+        pending.discard()
+        raise
+    files.extend(pending.files())
     files.sort(key=lambda f: f.path)
     seen: set[str] = set()
     for f in files:
@@ -105,11 +113,16 @@ def generate(inventory_path: Path, output: Path, *, strict: bool = False, dry_ru
     with open_repository(output, dry_run=dry_run) as session:
         if not allow_dirty:
             session.ensure_clean(inventory_path)
+        replay = None if dry_run or session.notes else replay_if_unchanged(output, inventory_path, _read_text(inventory_path))
+        if replay is not None:
+            if strict and replay.warnings:
+                raise _warnings_as_errors(replay.warnings)
+            return Generation(None, [], replay.report, replay.warnings)
         pending_secrets = start_loading_secrets(output)
         try:
             plan = build_plan(inventory_path)
             if strict and plan.warnings:
-                raise PlanError([Problem(w.message, w.file, w.line, w.column, w.field, w.hint, "error") for w in plan.warnings])
+                raise _warnings_as_errors(list(plan.warnings))
             text = inventory_path.read_text(encoding="utf-8")
         except BaseException:
             pending_secrets.discard()
@@ -136,22 +149,44 @@ def generate(inventory_path: Path, output: Path, *, strict: bool = False, dry_ru
 
         report = session.write(files, text, load_base, cluster_name=plan.inventory.cluster_name, secrets_recipient=recipient)
         report.notes.extend(base_notes)
-        if plan.backup is not None and (cluster_secrets.backup_s3_access_key_id is None or cluster_secrets.backup_s3_secret_access_key is None):
-            report.notes.append(
-                "backups are on, but the S3 keys are not in .clustergen/secrets.sops.yaml yet: "
-                "set backupS3AccessKeyId and backupS3SecretAccessKey (README, Backups) and regenerate"
-            )
-        if any(a.pull_secret for a in plan.apps) and cluster_secrets.registry_auths is None:
-            report.notes.append(
-                "apps pull with registry credentials, but .clustergen/secrets.sops.yaml has no registryAuths yet: "
-                "put your Docker config JSON there (sops .clustergen/secrets.sops.yaml) and regenerate"
-            )
-        from .render.secrets import missing_store_keys
+        advice = _advice(plan, cluster_secrets)
+        report.notes.extend(advice)
+        record_run(output, inventory_path, text, list(plan.warnings), report, advice, {u.path: u.after for u in report.updates if u.after is not None})
+    return Generation(plan, files, report, list(plan.warnings))
 
-        missing = missing_store_keys(plan, cluster_secrets)
-        if missing:
-            report.notes.append(
-                f"external-dns and cert-manager read the {plan.dns.provider} credentials from a Secret clustergen commits, "
-                f"but .clustergen/secrets.sops.yaml has no {', '.join(missing)} yet: set them (README, DNS) and regenerate"
-            )
-    return Generation(plan, files, report)
+
+def _advice(plan: ClusterPlan, cluster_secrets: ClusterSecrets) -> list[str]:
+    """What the user still has to put into the secrets store for this inventory (a run that
+    changes nothing prints it again)."""
+    advice: list[str] = []
+    if plan.backup is not None and (cluster_secrets.backup_s3_access_key_id is None or cluster_secrets.backup_s3_secret_access_key is None):
+        advice.append(
+            "backups are on, but the S3 keys are not in .clustergen/secrets.sops.yaml yet: "
+            "set backupS3AccessKeyId and backupS3SecretAccessKey (README, Backups) and regenerate"
+        )
+    if any(a.pull_secret for a in plan.apps) and cluster_secrets.registry_auths is None:
+        advice.append(
+            "apps pull with registry credentials, but .clustergen/secrets.sops.yaml has no registryAuths yet: "
+            "put your Docker config JSON there (sops .clustergen/secrets.sops.yaml) and regenerate"
+        )
+    from .render.secrets import missing_store_keys
+
+    missing = missing_store_keys(plan, cluster_secrets)
+    if missing:
+        advice.append(
+            f"external-dns and cert-manager read the {plan.dns.provider} credentials from a Secret clustergen commits, "
+            f"but .clustergen/secrets.sops.yaml has no {', '.join(missing)} yet: set them (README, DNS) and regenerate"
+        )
+    return advice
+
+
+def _warnings_as_errors(warnings: list[Problem]) -> PlanError:
+    return PlanError([Problem(w.message, w.file, w.line, w.column, w.field, w.hint, "error") for w in warnings])
+
+
+def _read_text(path: Path) -> str:
+    """The inventory's text for the up-to-date check; unreadable, the full run reports why."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return ""

@@ -23,6 +23,8 @@ from typing import IO, Any
 DEFAULT_TIMEOUT = 300.0
 # How much of a failed command's stderr a message quotes; the exception keeps all of it.
 _STDERR_QUOTE = 2000
+# Linux's default pipe buffer: input up to this size is written without waiting for the reader.
+PIPE_CAPACITY = 65536
 
 
 class ToolError(Exception):
@@ -218,19 +220,31 @@ def start(
     timeout: float = DEFAULT_TIMEOUT,
     env: Mapping[str, str] | None = None,
     stdin: bool = False,
+    input: bytes | None = None,
     stderr: IO[bytes] | None = None,
 ) -> Running:
     """Start ``command`` without waiting, stdout (and stderr, unless a file is given) piped.
 
     ``stdin=True`` gives the caller a pipe to its stdin (the Helm worker's protocol);
-    otherwise stdin is empty.  ``timeout`` bounds ``Running.result()``."""
+    ``input`` is written to stdin now and stdin closed, so the program works while the caller
+    does; otherwise stdin is empty.  ``timeout`` bounds ``Running.result()``."""
+    if input is not None and len(input) > PIPE_CAPACITY:
+        # Written before anyone reads the program's output, more than a pipe holds could deadlock.
+        raise ValueError(f"start() takes at most {PIPE_CAPACITY} bytes of input; use run() for more")
     argv = [os.fspath(part) for part in command]
     try:
         process = subprocess.Popen(
             argv, cwd=cwd, env=dict(env) if env is not None else environment(), close_fds=True,
-            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stdin=subprocess.PIPE if stdin or input is not None else subprocess.DEVNULL, stdout=subprocess.PIPE,
             stderr=stderr if stderr is not None else subprocess.PIPE,
         )
     except OSError as exc:
         raise _missing(argv, exc, cwd) from exc
+    if input is not None and process.stdin is not None:
+        try:
+            process.stdin.write(input)
+            process.stdin.close()
+        except BrokenPipeError:
+            pass  # it exited without reading; result() reports its exit code and stderr
+        process.stdin = None  # communicate() must not flush a closed pipe
     return Running(argv, process, timeout)

@@ -22,7 +22,7 @@ def _raise(exc: BaseException):
 
 
 # Each stage, and what escapes it. Only a ClustergenError becomes exit 2.
-STAGES = ["generator.plan.plan_cluster", "generator.render.render_repository", "generator.write.secret_files"]
+STAGES = ["generator.plan.plan_cluster", "generator.render.render_repository", "generator.write.start_secret_files"]
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -30,8 +30,8 @@ STAGES = ["generator.plan.plan_cluster", "generator.render.render_repository", "
                                  tools.ToolError(["sh"], 3, "a tool failure no stage turned into a user error")])
 def test_a_bug_in_a_stage_is_a_traceback(tmp_path, monkeypatch, stage, bug):
     monkeypatch.setattr(stage, _raise(bug))
-    if stage == "generator.write.secret_files":
-        monkeypatch.setattr("generator.pipeline.secret_files", _raise(bug))
+    if stage == "generator.write.start_secret_files":
+        monkeypatch.setattr("generator.pipeline.start_secret_files", _raise(bug))
     with pytest.raises(type(bug)) as raised:
         cli.main(["generate", str(EXAMPLES / "single-mini-pc.yaml"), "-o", str(tmp_path / "repo")])
     assert raised.value is bug
@@ -42,8 +42,8 @@ def test_a_bug_in_a_stage_is_a_traceback(tmp_path, monkeypatch, stage, bug):
 def test_a_user_error_in_a_stage_is_exit_2(tmp_path, monkeypatch, capsys, stage):
     error = PlanError([Problem("too little memory", file="inventory.yaml", line=7, field="nodes[0].memory", hint="add memory")])
     monkeypatch.setattr(stage, _raise(error))
-    if stage == "generator.write.secret_files":
-        monkeypatch.setattr("generator.pipeline.secret_files", _raise(error))
+    if stage == "generator.write.start_secret_files":
+        monkeypatch.setattr("generator.pipeline.start_secret_files", _raise(error))
     assert cli.main(["generate", str(EXAMPLES / "single-mini-pc.yaml"), "-o", str(tmp_path / "repo")]) == 2
     err = capsys.readouterr().err
     assert err == ("inventory.yaml:7: error: nodes[0].memory: too little memory\n  hint: add memory\n"

@@ -149,6 +149,32 @@ def test_a_started_program_gives_its_result_or_is_killed():
         tools.start(["clustergen-no-such-tool"])
 
 
+
+def test_a_started_program_gets_its_input_at_once_and_works_while_the_caller_does():
+    # The input is in the pipe and stdin closed before start() returns: `cat` can finish
+    # without anyone calling result(), which is what lets sops encrypt during the render.
+    running = tools.start(["cat"], input=b"grue\xc3\x9f")
+    deadline = time.monotonic() + 10
+    while running.process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert running.process.returncode == 0
+    assert running.result().stdout == "grueß".encode()
+
+
+@pytest.mark.parametrize(("size", "fits"), [(tools.PIPE_CAPACITY - 1, True), (tools.PIPE_CAPACITY, True), (tools.PIPE_CAPACITY + 1, False)])
+def test_start_takes_only_what_a_pipe_holds(size, fits):
+    if not fits:
+        with pytest.raises(ValueError, match="at most 65536 bytes"):
+            tools.start(["cat"], input=b"x" * size)
+        return
+    assert len(tools.start(["cat"], input=b"x" * size).result().stdout) == size
+
+
+def test_a_program_that_reads_no_input_still_reports_its_exit():
+    done = tools.start(["sh", "-c", "exec 0<&-; echo bye >&2; exit 4"], input=b"y" * 60000)
+    with pytest.raises(tools.ToolError, match="exited with status 4: bye"):
+        done.result()
+
 # -- nothing else starts a process ----------------------------------------------------------------
 
 # The probe is a standalone standard-library script (the generated repository carries a copy

@@ -6,15 +6,13 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
+from ..shared.cache import parsed_yaml_file
 
 _HERE = Path(__file__).resolve().parent
 
 
 def _load(name: str) -> Any:
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    with (_HERE / name).open(encoding="utf-8") as fh:
-        return yaml.load(fh, Loader=loader)
+    return parsed_yaml_file(_HERE / name)
 
 
 @cache
@@ -74,9 +72,7 @@ def app_chart_defaults() -> dict[str, Any]:
     """charts/app's values.yaml: what every app starts from before its own values."""
     from ..resources import source_dir
 
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    with (source_dir("charts") / "app" / "values.yaml").open(encoding="utf-8") as fh:
-        return yaml.load(fh, Loader=loader) or {}
+    return parsed_yaml_file(source_dir("charts") / "app" / "values.yaml") or {}
 
 
 def storage_backends() -> dict[str, dict[str, Any]]:

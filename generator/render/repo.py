@@ -11,7 +11,7 @@ from ..shared.layout import AGE_KEY_PATH, ENCRYPTED_SECRETS_PATH, FACTS_PATH, SE
 from .files import RenderedFile
 from .gitops import Engine
 from .k3s import packaged_components
-from .templates import environment, render_template
+from .templates import render_template, template_from_text
 from .yamltext import to_yaml
 
 GITIGNORE = [
@@ -104,7 +104,7 @@ def render_readme(plan: ClusterPlan, layers: dict[str, str], engine: Engine) -> 
         inv=settings,
         plan=plan,
         # The storage backend's paragraph (its catalog entry), rendered with this context.
-        storage_readme=environment().from_string(plan.storage.readme),
+        storage_readme=template_from_text(plan.storage.readme),
         first=first,
         other_servers=others,
         agents=agents,

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import jinja2
 
 from ..errors import Problem, RenderError
 from ..resources import data_root
+from ..shared.cache import cache_folder
 from .yamltext import check_syntax, to_yaml
 
 
@@ -50,13 +49,26 @@ def _bytecode_cache() -> jinja2.BytecodeCache | None:
     The cache only stores compiled code keyed by template source, so output is
     unchanged; an unwritable cache folder just means no cache.
     """
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    folder = base / "clustergen" / "jinja"
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        return None
-    return jinja2.FileSystemBytecodeCache(str(folder)) if os.access(folder, os.W_OK) else None
+    folder = cache_folder("jinja")
+    return jinja2.FileSystemBytecodeCache(str(folder)) if folder is not None else None
+
+
+def template_from_text(source: str) -> jinja2.Template:
+    """A template held as data (a catalog entry's paragraph), compiled through the same bytecode
+    cache as the template files: compiling the storage backend's README text took longer than
+    rendering the rest of the README."""
+    import hashlib
+
+    env = environment()
+    cache = env.bytecode_cache
+    if cache is None:
+        return env.from_string(source)
+    name = "text:" + hashlib.sha256(source.encode("utf-8")).hexdigest()
+    bucket = cache.get_bucket(env, name, None, source)
+    if bucket.code is None:
+        bucket.code = env.compile(source, name)
+        cache.set_bucket(bucket)
+    return env.template_class.from_code(env, bucket.code, env.make_globals(None), None)
 
 
 def render_template(template: str, check_yaml: bool = True, **context: Any) -> str:

@@ -23,7 +23,7 @@ from .layout import (
     STATE_PATH,
 )
 from .reconcile import FileUpdate, WriteReport
-from .secrets import load_or_create_secrets, secret_files, start_loading_secrets
+from .secrets import load_or_create_secrets, secret_files, start_loading_secrets, start_secret_files
 from .state import GenerationState
 from .writer import RepositorySession, open_repository
 
@@ -40,6 +40,7 @@ __all__ = [
     "load_or_create_secrets",
     "open_repository",
     "secret_files",
+    "start_secret_files",
     "start_loading_secrets",
     "unified_diff",
 ]

@@ -7,7 +7,6 @@ ends up in a terminal scrollback or a CI log.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 
 from .reconcile import FileUpdate
@@ -50,6 +49,8 @@ def _split_lines(text: str) -> list[str]:
 
 
 def _hunks(old: list[str], new: list[str], context: int = 3) -> Iterable[str]:
+    import difflib  # only a dry run prints a diff
+
     matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
     for group in matcher.get_grouped_opcodes(context):
         first, last = group[0], group[-1]

@@ -31,7 +31,7 @@ from .layout import (
     SOPS_CONFIG_PATH,
     STATE_PATH,
 )
-from .sops import Decryption, encrypt
+from .sops import Decryption, Encryptions
 from .state import digest
 
 if TYPE_CHECKING:
@@ -321,9 +321,16 @@ def check_identity(repo: Path, previous_cluster: str | None, previous_recipient:
 
 def secret_files(repo: Path, cluster_secrets: ClusterSecrets, manifests: list[tuple[str, dict[str, Any]]] | None = None,
                  cluster_name: str | None = None) -> list[RenderedFile]:
+    """The secrets store's files, waited for (see ``start_secret_files``)."""
+    return start_secret_files(repo, cluster_secrets, manifests, cluster_name).files()
+
+
+def start_secret_files(repo: Path, cluster_secrets: ClusterSecrets, manifests: list[tuple[str, dict[str, Any]]] | None = None,
+                       cluster_name: str | None = None) -> PendingSecretFiles:
     """The age key, .sops.yaml, the encrypted secrets file and the encrypted Kubernetes
-    Secrets (``manifests``: path and plaintext Secret, from render.secret_manifests). Call
-    once per run: a repository without a key gets a new one each call. A new store records
+    Secrets (``manifests``: path and plaintext Secret, from render.secret_manifests), with sops
+    already encrypting and decrypting in the background while the caller renders. Call once
+    per run: a repository without a key gets a new one each call. A new store records
     ``cluster_name`` inside it (encrypted like the rest), binding it to its cluster."""
     from ..shared import RenderedFile
 
@@ -336,44 +343,105 @@ def secret_files(repo: Path, cluster_secrets: ClusterSecrets, manifests: list[tu
     else:
         key_bytes, identity = _new_age_key()
     config = sops_config(str(identity.to_public()))
+    pending = PendingSecretFiles(repo, config)
+    pending.add(RenderedFile(AGE_KEY_PATH, key_bytes, 0o600, secret=True))
+    pending.add(RenderedFile.text(SOPS_CONFIG_PATH, config))
     wanted = secret_values(cluster_secrets)
-    if encrypted_file.is_file():
-        current = encrypted_file.read_bytes()
-        values = _decrypted.get(digest(current))
-        if values is None:
-            values = Decryption(encrypted_file, key_file).result()
-        # Unchanged values keep the very bytes on disk; re-encrypting would change them on every run.
-        encrypted = current if all(values.get(k) == v for k, v in wanted.items()) else encrypt({**values, **wanted}, config, ENCRYPTED_SECRETS_PATH)
-    else:
-        encrypted = encrypt({**wanted, **({CLUSTER_NAME_KEY: cluster_name} if cluster_name else {})}, config, ENCRYPTED_SECRETS_PATH)
-    return [
-        RenderedFile(AGE_KEY_PATH, key_bytes, 0o600, secret=True),
-        RenderedFile.text(SOPS_CONFIG_PATH, config),
-        RenderedFile(ENCRYPTED_SECRETS_PATH, encrypted),
-        *_encrypted_manifests(repo, key_file if key_file.is_file() else None, config, manifests or []),
-    ]
+    try:
+        if encrypted_file.is_file():
+            current = encrypted_file.read_bytes()
+            values = _decrypted.get(digest(current))
+            if values is None:
+                values = Decryption(encrypted_file, key_file).result()
+            # Unchanged values keep the very bytes on disk; re-encrypting would change them on every run.
+            if all(values.get(k) == v for k, v in wanted.items()):
+                pending.add(RenderedFile(ENCRYPTED_SECRETS_PATH, current))
+            else:
+                pending.encrypt(ENCRYPTED_SECRETS_PATH, {**values, **wanted})
+        else:
+            pending.encrypt(ENCRYPTED_SECRETS_PATH, {**wanted, **({CLUSTER_NAME_KEY: cluster_name} if cluster_name else {})})
+        for path, manifest in manifests or []:
+            if key_file.is_file() and (repo / path).is_file():
+                pending.keep_if_unchanged(path, manifest, Decryption(repo / path, key_file))
+            else:
+                pending.encrypt(path, manifest)
+    except BaseException:
+        pending.discard()
+        raise
+    return pending
 
 
-def _encrypted_manifests(repo: Path, key_file: Path | None, config: str, manifests: list[tuple[str, dict[str, Any]]]) -> list[RenderedFile]:
-    """Each Secret encrypted by the `*.sops.yaml` rule (only data/stringData). A file on disk
-    that decrypts to the same Secret keeps its bytes (SOPS output differs on every run);
-    the decryptions run side by side."""
-    from ..shared import RenderedFile
+@dataclasses.dataclass
+class _Encrypting:
+    path: str
+    number: int  # in the run's Encryptions
 
-    running = {}
-    if key_file is not None:
-        for path, _ in manifests:
-            if (repo / path).is_file():
-                running[path] = Decryption(repo / path, key_file)
-    result = []
-    for path, manifest in manifests:
-        current = None
-        if path in running:
-            try:
-                decrypted = running[path].result()
-            except WriteError:
-                decrypted = None  # not ours to read (another key, hand-edited): replaced
-            if decrypted is not None and {k: v for k, v in decrypted.items() if k != "sops"} == manifest:
-                current = (repo / path).read_bytes()
-        result.append(RenderedFile(path, current if current is not None else encrypt(manifest, config, path)))
-    return result
+
+@dataclasses.dataclass
+class _KeepIfUnchanged:
+    path: str
+    manifest: dict[str, Any]
+    decryption: Decryption
+
+
+class PendingSecretFiles:
+    """The secrets store's files while sops works on them. Each Secret is encrypted by the
+    `*.sops.yaml` rule (only data/stringData); a file on disk that decrypts to the same Secret
+    keeps its bytes (SOPS output differs on every run)."""
+
+    def __init__(self, repo: Path, config: str):
+        self._repo = repo
+        self._config = config
+        self._batch: Encryptions | None = None
+        self._entries: list[RenderedFile | _Encrypting | _KeepIfUnchanged] = []
+
+    def add(self, file: RenderedFile) -> None:
+        self._entries.append(file)
+
+    def encrypt(self, path: str, values: dict[str, Any]) -> None:
+        self._entries.append(self._encrypting(path, values))
+
+    def keep_if_unchanged(self, path: str, manifest: dict[str, Any], decryption: Decryption) -> None:
+        self._entries.append(_KeepIfUnchanged(path, manifest, decryption))
+
+    def files(self) -> list[RenderedFile]:
+        """Every file, once sops is done: the decryptions decide first, so the encryptions
+        they call for still run side by side."""
+
+        try:
+            decided = [self._kept_or_encrypting(e) if isinstance(e, _KeepIfUnchanged) else e for e in self._entries]
+            return [self._finished(e) for e in decided]
+        finally:
+            self.discard()
+
+    def _finished(self, entry: RenderedFile | _Encrypting) -> RenderedFile:
+        from ..shared import RenderedFile
+
+        if isinstance(entry, _Encrypting):
+            assert self._batch is not None  # every encryption was started in it
+            return RenderedFile(entry.path, self._batch.result(entry.number))
+        return entry
+
+    def _encrypting(self, path: str, values: dict[str, Any]) -> _Encrypting:
+        if self._batch is None:
+            self._batch = Encryptions(self._config)
+        return _Encrypting(path, self._batch.start(values, path))
+
+    def _kept_or_encrypting(self, entry: _KeepIfUnchanged) -> RenderedFile | _Encrypting:
+        from ..shared import RenderedFile
+
+        try:
+            decrypted: dict[str, Any] | None = entry.decryption.result()
+        except WriteError:
+            decrypted = None  # not ours to read (another key, hand-edited): replaced
+        if decrypted is not None and {k: v for k, v in decrypted.items() if k != "sops"} == entry.manifest:
+            return RenderedFile(entry.path, (self._repo / entry.path).read_bytes())
+        return self._encrypting(entry.path, entry.manifest)
+
+    def discard(self) -> None:
+        """Stop whatever sops still runs and remove its scratch folder."""
+        for entry in self._entries:
+            if isinstance(entry, _KeepIfUnchanged):
+                entry.decryption.discard()
+        if self._batch is not None:
+            self._batch.close()

@@ -71,19 +71,57 @@ class Decryption:
         return data
 
 
-def encrypt(values: dict[str, str], sops_config: str, target_path: str) -> bytes:
-    """Encrypt values as YAML with the creation rules of `sops_config`, as if the file were at
-    `target_path` inside the repository, so the generated .sops.yaml is exercised, not bypassed."""
-    with tempfile.TemporaryDirectory(prefix="clustergen-sops-") as tmp:
-        # Run where only our config is found: sops refuses a --age override
-        # when some unrelated .sops.yaml up the tree has no matching rule.
-        Path(tmp, ".sops.yaml").write_text(sops_config, encoding="utf-8")
+class Encryptions:
+    """Encryptions running side by side, each as if its file were at its path inside the
+    repository, so the generated .sops.yaml is exercised, not bypassed. sops runs in a scratch
+    folder holding only our config: it refuses a --age override when some unrelated .sops.yaml
+    up the tree has no matching rule. ``close()`` stops what is still running and removes the folder."""
+
+    def __init__(self, sops_config: str):
+        self._scratch = tempfile.TemporaryDirectory(prefix="clustergen-sops-")
+        Path(self._scratch.name, ".sops.yaml").write_text(sops_config, encoding="utf-8")
+        self._running: list[tuple[str, tools.Running | bytes]] = []
+
+    def start(self, values: dict[str, Any], target_path: str) -> int:
+        """Start encrypting ``values``; the number to ask ``result`` for."""
+        data = json.dumps(values).encode()
         command = [
             sops_binary(), "--disable-version-check", "encrypt", "--filename-override", target_path,
             "--input-type", "json", "--output-type", "yaml", "/dev/stdin",
         ]  # fmt: skip
+        folder, env = Path(self._scratch.name), _environment(None)
         try:
-            done = tools.run(command, input=json.dumps(values).encode(), cwd=Path(tmp), env=_environment(None), timeout=SOPS_TIMEOUT)
+            if len(data) > tools.PIPE_CAPACITY:  # too big to hand over without waiting: run it now
+                self._running.append((target_path, tools.run(command, input=data, cwd=folder, env=env, timeout=SOPS_TIMEOUT).stdout))
+            else:
+                self._running.append((target_path, tools.start(command, input=data, cwd=folder, env=env, timeout=SOPS_TIMEOUT)))
         except tools.ToolError as exc:
             raise _failed(exc, f"encrypt {target_path}", target_path) from None
-    return done.stdout
+        return len(self._running) - 1
+
+    def result(self, number: int) -> bytes:
+        target_path, running = self._running[number]
+        if isinstance(running, bytes):
+            return running
+        try:
+            return running.result().stdout
+        except tools.ToolError as exc:
+            raise _failed(exc, f"encrypt {target_path}", target_path) from None
+
+    def close(self) -> None:
+        for _, running in self._running:
+            if not isinstance(running, bytes):
+                running.kill()
+        self._scratch.cleanup()
+
+    def __enter__(self) -> Encryptions:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def encrypt(values: dict[str, Any], sops_config: str, target_path: str) -> bytes:
+    """Encrypt one file's values now (see ``Encryptions``)."""
+    with Encryptions(sops_config) as batch:
+        return batch.result(batch.start(values, target_path))

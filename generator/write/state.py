@@ -19,8 +19,6 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from .. import __version__
 from ..errors import WriteError
 from .layout import STATE_PATH
@@ -28,7 +26,6 @@ from .paths import path_problem
 
 _HEADER = "# Written by clustergen; do not edit. It tells the next generation which files you changed.\n"
 _RESTORE = f"restore it from a commit you trust (git log -- {STATE_PATH}); it is written by clustergen"
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def digest(data: bytes) -> str:
@@ -59,8 +56,10 @@ class GenerationState:
             return None
         except (OSError, UnicodeDecodeError) as exc:
             raise WriteError.single(f"cannot read {path}: {exc}", file=str(path)) from None
+        import yaml  # here: a run with nothing to do never reads the state
+
         try:
-            data = yaml.load(text, Loader=_Loader) or {}
+            data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
         except yaml.YAMLError as exc:
             raise WriteError.single(
                 f"{path} is not valid YAML: {exc}",

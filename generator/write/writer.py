@@ -35,14 +35,25 @@ BaseLoader = Callable[[], "dict[str, bytes] | None"]
 class RepositorySession:
     repo: Path
     dry_run: bool
-    previous: GenerationState | None
     notes: list[str] = field(default_factory=list)
     # Paths an interrupted run's update wrote when this run finished it: clustergen's output.
     recovered: list[str] = field(default_factory=list)
+    _previous: list[GenerationState | None] = field(default_factory=list, repr=False)
+
+    @property
+    def previous(self) -> GenerationState | None:
+        """The state the last run wrote; read when first needed (a run with nothing to do never
+        parses it: see write.uptodate)."""
+        if not self._previous:
+            self._previous.append(GenerationState.read(self.repo))
+        return self._previous[0]
+
+    def has_state(self) -> bool:
+        return (self.repo / STATE_PATH).exists()
 
     def ensure_clean(self, inventory: Path | None = None) -> None:
         """Refuse to regenerate over uncommitted work, so git can show and undo what the run did."""
-        if self.dry_run or self.previous is None:
+        if self.dry_run or not self.has_state():
             return
         exempt = list(self.recovered)
         if inventory is not None and inventory.resolve().is_relative_to(self.repo.resolve()):
@@ -146,7 +157,7 @@ def open_repository(repo: Path, *, dry_run: bool = False) -> Iterator[Repository
     """Lock the repository for the run and bring it to a consistent state first."""
     if not repo.exists():
         if dry_run:
-            yield RepositorySession(repo, dry_run, None)
+            yield RepositorySession(repo, dry_run)
             return
         try:
             repo.mkdir(parents=True)
@@ -183,7 +194,7 @@ def _locked_session(repo: Path, dry_run: bool) -> Iterator[RepositorySession]:
                 notes.append(found[0])
                 recovered = found[1]
         try:
-            yield RepositorySession(repo, dry_run, GenerationState.read(repo), notes, recovered)
+            yield RepositorySession(repo, dry_run, notes, recovered)
         except ClustergenError as exc:
             if recovered and exc.wrote is None:  # "nothing was written" would not be true
                 exc.wrote = notes[0]

@@ -1,0 +1,169 @@
+"""Knowing, without planning or rendering, that a regeneration would change nothing.
+
+Output is a pure function of the inventory's text, the secrets store (files in the
+repository) and clustergen itself (its code, templates, catalog and the libraries that
+shape its output). After a run that left every file exactly as rendered, a record of those
+inputs goes to clustergen's cache folder (never the repository: it holds this machine's file
+times). The next run with the same inputs, finding every file as recorded, has nothing to
+write: it replays the report and warnings and stops, like make with an up-to-date target.
+Any difference at all (an edited or deleted file, a changed mode, another clustergen, a
+record that is missing or unreadable) means the full run, which is always correct.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import stat
+import sys
+from dataclasses import asdict, dataclass
+from functools import cache
+from pathlib import Path
+
+from .. import __version__
+from ..errors import Problem
+from ..resources import data_root
+from ..shared.cache import cache_folder
+from .layout import STATE_PATH
+from .reconcile import WriteReport
+from .state import digest
+
+# Bump when the record's meaning changes.
+_RECORD_FORMAT = 1
+_PACKAGE = Path(__file__).resolve().parents[1]
+# Everything outside clustergen's own files whose version can change what it writes.
+_OUTPUT_LIBRARIES = ("jinja2", "markupsafe", "yaml", "ruamel", "jsonschema_rs", "jsonschema", "pyrage", "cryptography")
+
+
+@dataclass(frozen=True)
+class Replay:
+    """What the full run printed, for a run that has nothing to write."""
+
+    warnings: list[Problem]
+    report: WriteReport
+
+
+@cache
+def code_fingerprint() -> str:
+    """clustergen's own files and the output libraries, by path, size and modification time."""
+    entries: list[str] = [__version__, sys.version]
+    # An installed wheel keeps the data folders inside the package; a checkout beside it.
+    data = [data_root() / name for name in ("charts", "bases", "overlays", "bootstrap")]
+    for root in [_PACKAGE, *(d for d in data if not d.is_relative_to(_PACKAGE))]:
+        for folder, dirs, names in os.walk(root):
+            dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+            for name in sorted(names):
+                path = os.path.join(folder, name)
+                info = os.stat(path)
+                entries.append(f"{path}\0{info.st_size}\0{info.st_mtime_ns}")
+    for library in _OUTPUT_LIBRARIES:
+        entries.append(_library_stamp(library))
+    return hashlib.sha256("\n".join(entries).encode()).hexdigest()
+
+
+def _library_stamp(name: str) -> str:
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return f"{name}\0absent"
+    places = list(spec.submodule_search_locations or []) if spec else []
+    if spec is None or not (spec.origin or places):
+        return f"{name}\0absent"
+    # A reinstall or upgrade rewrites the package folder (its entries' times change with it).
+    where = places[0] if places else spec.origin
+    assert where is not None
+    info = os.stat(where)
+    return f"{name}\0{where}\0{info.st_mtime_ns}\0{info.st_size}"
+
+
+def _record_path(repo: Path) -> Path | None:
+    folder = cache_folder("runs")
+    if folder is None:
+        return None
+    return folder / (hashlib.sha256(str(repo.resolve()).encode()).hexdigest() + ".json")
+
+
+def _inputs(inventory_path: Path, inventory_text: str) -> dict[str, str]:
+    # The inventory's path is part of it: warnings name the file as it was given.
+    return {"code": code_fingerprint(), "inventory": digest(inventory_text.encode()), "inventoryPath": str(inventory_path)}
+
+
+def record_run(repo: Path, inventory_path: Path, inventory_text: str, warnings: list[Problem], report: WriteReport, notes: list[str],
+               written: dict[str, bytes]) -> None:
+    """Remember a run that merged nothing and had nothing to skip; the next one with the same
+    inputs replays it. ``written`` is what the run wrote, by path (read back from memory, not
+    from the disk); an unchanged file is read, as it may hold an edit the run kept."""
+    where = _record_path(repo)
+    if where is None:
+        return
+    if report.dry_run or any((report.merged, report.conflicts, report.unresolved, report.kept_deleted, report.stale_kept,
+                              report.kept_secret_edits, report.approximate_base)):
+        where.unlink(missing_ok=True)
+        return
+    files = _on_disk(repo, [*report.created, *report.updated, *report.unchanged, STATE_PATH], written)
+    if files is None:
+        where.unlink(missing_ok=True)
+        return
+    record = {
+        "format": _RECORD_FORMAT, "inputs": _inputs(inventory_path, inventory_text), "files": files,
+        "unchanged": sorted({*report.created, *report.updated, *report.unchanged}),
+        "warnings": [asdict(w) for w in warnings], "notes": notes,
+    }
+    scratch = where.with_name(where.name + f".{os.getpid()}.tmp")
+    try:
+        scratch.write_text(json.dumps(record, sort_keys=True), encoding="utf-8")
+        os.replace(scratch, where)  # another run reads the whole record or none
+    except OSError:
+        scratch.unlink(missing_ok=True)
+
+
+def replay_if_unchanged(repo: Path, inventory_path: Path, inventory_text: str) -> Replay | None:
+    """The previous run's report and warnings, when nothing it depended on has changed."""
+    where = _record_path(repo)
+    if where is None:
+        return None
+    try:
+        record = json.loads(where.read_text(encoding="utf-8"))
+        if record.get("format") != _RECORD_FORMAT or record.get("inputs") != _inputs(inventory_path, inventory_text):
+            return None
+        recorded: dict[str, list] = record["files"]
+        if _on_disk(repo, list(recorded)) != recorded:
+            return None
+        warnings = [Problem(**w) for w in record["warnings"]]
+        report = WriteReport(unchanged=list(record["unchanged"]), notes=list(record["notes"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # no record, or not one this clustergen wrote: the full run decides
+    return Replay(warnings, report)
+
+
+def _on_disk(repo: Path, paths: list[str], known: dict[str, bytes] | None = None) -> dict[str, list] | None:
+    """Each path's digest and mode (its content from ``known`` when given there), or None when
+    one is missing, not a plain file, or reached through a linked folder (what it names would
+    not be inside the repository)."""
+    root = os.path.realpath(repo)
+    folders_inside: set[str] = set()
+    found: dict[str, list] = {}
+    for rel in paths:
+        if rel.startswith("/") or ".." in rel.split("/"):
+            return None
+        path = os.path.join(root, rel)
+        folder = os.path.dirname(path)
+        if folder not in folders_inside:
+            if os.path.realpath(folder) != folder:
+                return None
+            folders_inside.add(folder)
+        try:
+            info = os.lstat(path)
+            if not stat.S_ISREG(info.st_mode):
+                return None
+            if known is not None and rel in known:
+                content = known[rel]
+            else:
+                with open(path, "rb") as fh:
+                    content = fh.read()
+            found[rel] = [digest(content), stat.S_IMODE(info.st_mode)]
+        except OSError:
+            return None
+    return found

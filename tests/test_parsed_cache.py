@@ -1,0 +1,111 @@
+"""clustergen's own YAML data (the catalog, the app chart's defaults) is parsed once per content:
+the cache may make a run faster, never different."""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+
+import pytest
+import yaml
+
+from generator.shared import cache
+
+CATALOG = Path(__file__).resolve().parents[1] / "generator" / "catalog"
+
+
+@pytest.fixture
+def cache_home(tmp_path, monkeypatch):
+    home = tmp_path / "xdg"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home))
+    return home / "clustergen" / "parsed"
+
+
+@pytest.fixture
+def parses(monkeypatch):
+    """How many times the YAML was really parsed."""
+    count = []
+    original = cache._parse
+
+    def counting(raw):
+        count.append(1)
+        return original(raw)
+
+    monkeypatch.setattr(cache, "_parse", counting)
+    return count
+
+
+def test_a_file_is_parsed_once_then_read_from_the_cache(tmp_path, cache_home, parses):
+    data = tmp_path / "data.yaml"
+    data.write_text("branches:\n  470: {kernel: '5.15'}\n  580: {kernel: '6.1'}\nlist: [1, 2.5, true, null]\n")
+    first = cache.parsed_yaml_file(data)
+    assert cache.parsed_yaml_file(data) == first == {"branches": {470: {"kernel": "5.15"}, 580: {"kernel": "6.1"}}, "list": [1, 2.5, True, None]}
+    assert len(parses) == 1 and len(list(cache_home.iterdir())) == 1
+    assert list(cache.parsed_yaml_file(data)["branches"]) == [470, 580]  # integer keys stay integers, in order
+
+
+def test_an_edited_file_is_parsed_again(tmp_path, cache_home, parses):
+    data = tmp_path / "data.yaml"
+    data.write_text("version: v1.0.0\n")
+    assert cache.parsed_yaml_file(data) == {"version": "v1.0.0"}
+    data.write_text("version: v1.0.1\n")
+    assert cache.parsed_yaml_file(data) == {"version": "v1.0.1"}
+    assert len(parses) == 2
+
+
+def test_a_damaged_entry_is_parsed_again(tmp_path, cache_home, parses):
+    data = tmp_path / "data.yaml"
+    data.write_text("a: [1, 2]\n")
+    cache.parsed_yaml_file(data)
+    (entry,) = cache_home.iterdir()
+    entry.write_bytes(entry.read_bytes()[:3])
+    assert cache.parsed_yaml_file(data) == {"a": [1, 2]}
+    assert len(parses) == 2
+
+
+def test_no_cache_folder_only_means_parsing(tmp_path, monkeypatch, parses):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
+    data = tmp_path / "data.yaml"
+    data.write_text("a: 1\n")
+    assert cache.parsed_yaml_file(data) == cache.parsed_yaml_file(data) == {"a": 1}
+    assert len(parses) == 2
+
+
+def test_data_marshal_cannot_keep_is_parsed_every_time(tmp_path, cache_home, parses):
+    data = tmp_path / "data.yaml"
+    data.write_text("released: 2026-12-01\n")
+    assert cache.parsed_yaml_file(data) == cache.parsed_yaml_file(data) == {"released": datetime.date(2026, 12, 1)}
+    assert len(parses) == 2 and list(cache_home.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["apps.yaml", "components.yaml", "profiles.yaml"])
+def test_the_cached_catalog_is_the_catalog(cache_home, name):
+    path = CATALOG / name
+    direct = yaml.load(path.read_bytes(), Loader=yaml.CSafeLoader)
+    assert cache.parsed_yaml_file(path) == direct  # filled
+    assert cache.parsed_yaml_file(path) == direct  # read back
+
+
+@pytest.fixture
+def fresh_environment():
+    from generator.render import templates
+
+    templates.environment.cache_clear()
+    yield
+    templates.environment.cache_clear()
+
+
+def test_a_text_template_is_compiled_once_per_content(cache_home, monkeypatch, fresh_environment):
+    from generator.render import templates
+
+    env = templates.environment()  # its bytecode cache is this test's folder
+    compiled = []
+    original = env.compile
+    monkeypatch.setattr(env, "compile", lambda source, name=None, *a, **k: compiled.append(name) or original(source, name, *a, **k))
+    first = "Storage is {{ backend }} on {{ nodes | join(', ') }}.\n"
+    assert templates.template_from_text(first).render(backend="Ceph", nodes=["a", "b"]) == "Storage is Ceph on a, b.\n"
+    assert templates.template_from_text(first).render(backend="Longhorn", nodes=["c"]) == "Storage is Longhorn on c.\n"
+    assert templates.template_from_text(first.replace("on", "across")).render(backend="Ceph", nodes=["a"]) == "Storage is Ceph across a.\n"
+    assert len(compiled) == 2  # the second use of the first text came from the cache

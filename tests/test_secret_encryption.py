@@ -1,0 +1,102 @@
+"""sops encrypts the secrets store side by side and while the repository renders, and a failed
+run leaves no sops running and no scratch folder behind."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from generator import cli, tools
+from generator.write.secrets import _new_age_key, sops_config
+from generator.write.sops import Decryption, Encryptions
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+@pytest.fixture
+def scratch_root(tmp_path, monkeypatch):
+    """Where tempfile puts scratch folders, so a test can see what was left behind."""
+    root = tmp_path / "tmp"
+    root.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(root))
+    return root
+
+
+@pytest.fixture
+def started(monkeypatch):
+    """Every program tools.start() starts, in order, with what had been rendered by then."""
+    seen: list[tuple[list[str], tools.Running]] = []
+    original = tools.start
+
+    def recording(command, **options):
+        running = original(command, **options)
+        seen.append(([str(part) for part in command], running))
+        return running
+
+    monkeypatch.setattr(tools, "start", recording)
+    return seen
+
+
+def _encryptions(seen):
+    return [running for command, running in seen if "encrypt" in command]
+
+
+def test_encryptions_side_by_side_decrypt_to_their_values(tmp_path, scratch_root):
+    key_bytes, identity = _new_age_key()
+    key = tmp_path / "age.key"
+    key.write_bytes(key_bytes)
+    wanted = {f"app{i}/login.sops.yaml": {"apiVersion": "v1", "kind": "Secret", "stringData": {"password": f"pw-{i}"}} for i in range(4)}
+    with Encryptions(sops_config(str(identity.to_public()))) as batch:
+        numbers = {path: batch.start(values, path) for path, values in wanted.items()}
+        encrypted = {path: batch.result(number) for path, number in numbers.items()}
+    for path, ciphertext in encrypted.items():
+        assert b"pw-" not in ciphertext and b"ENC[AES256_GCM" in ciphertext
+        (tmp_path / "out.sops.yaml").write_bytes(ciphertext)
+        decrypted = Decryption(tmp_path / "out.sops.yaml", key).result()
+        assert {k: v for k, v in decrypted.items() if k != "sops"} == wanted[path]
+    assert list(scratch_root.iterdir()) == []  # the scratch folder with our .sops.yaml is gone
+
+
+def test_closing_stops_what_still_runs(scratch_root, started):
+    _, identity = _new_age_key()
+    batch = Encryptions(sops_config(str(identity.to_public())))
+    batch.start({"a": "b"}, ".clustergen/secrets.sops.yaml")
+    batch.close()
+    assert all(running.process.returncode is not None for _, running in started)
+    assert list(scratch_root.iterdir()) == []
+
+
+def test_sops_encrypts_before_the_repository_renders(tmp_path, monkeypatch, started):
+    """The overlap itself: when render_repository starts, every encryption a fresh run needs is
+    already running. (Before, they started one after another once the render was done.)"""
+    import generator.render as render
+
+    at_render: list[int] = []
+    original = render.render_repository
+
+    def watching(*args, **kwargs):
+        at_render.append(len(_encryptions(started)))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(render, "render_repository", watching)
+    assert cli.main(["generate", str(EXAMPLES / "mixed-shelf.yaml"), "-o", str(tmp_path / "repo")]) == 0
+    sops_files = sorted(p for p in (tmp_path / "repo").rglob("*.sops.yaml") if p.name != ".sops.yaml")  # not the config
+    assert len(sops_files) >= 3  # the store and the apps' logins
+    assert at_render == [len(sops_files)] == [len(_encryptions(started))]
+
+
+def test_a_failed_render_leaves_no_sops_running_and_nothing_written(tmp_path, monkeypatch, scratch_root, started):
+    import generator.render as render
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug in render")
+
+    monkeypatch.setattr(render, "render_repository", broken)
+    with pytest.raises(RuntimeError, match="a bug in render"):
+        cli.main(["generate", str(EXAMPLES / "mixed-shelf.yaml"), "-o", str(tmp_path / "repo")])
+    assert _encryptions(started), "the encryptions had started before the render"
+    assert all(running.process.returncode is not None for running in _encryptions(started))
+    assert [p.name for p in scratch_root.iterdir() if p.name.startswith("clustergen-sops-")] == []
+    assert not (tmp_path / "repo" / "README.md").exists()

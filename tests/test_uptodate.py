@@ -1,0 +1,164 @@
+"""A regeneration with nothing to do skips planning and rendering (write/uptodate.py), prints
+exactly what the full run prints, and anything that could change the output sends it back to
+the full run."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+import generator.pipeline as pipeline
+from generator.cli import main
+from generator.write import uptodate
+from generator.write.layout import STATE_PATH
+
+from .regen_helpers import RELEASES, commit_all, edit_inventory, generated_repo, insert_before, move_timezone
+
+
+@pytest.fixture
+def full_runs(monkeypatch):
+    """How many runs planned (the full path) rather than replaying."""
+    count: list[int] = []
+    original = pipeline.build_plan
+
+    def counting(path):
+        count.append(1)
+        return original(path)
+
+    monkeypatch.setattr(pipeline, "build_plan", counting)
+    return count
+
+
+@pytest.fixture
+def repo(tmp_path, monkeypatch):
+    repo = generated_repo(tmp_path)
+    monkeypatch.chdir(repo)
+    return repo
+
+
+def _generate(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(["generate", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_a_second_run_replays_exactly_what_the_full_run_printed(repo, capsys, full_runs):
+    full = _generate(capsys)  # the first run here: it records its inputs
+    replayed = _generate(capsys)
+    assert full_runs == [1]
+    assert replayed == full
+    code, out, err = replayed
+    assert code == 0 and " 0 written, " in out and "warning" in err  # mixed-shelf's SD card warnings, again
+
+
+def test_a_replay_writes_nothing(repo, capsys, full_runs):
+    _generate(capsys)
+    before = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in repo.rglob("*") if p.is_file() and ".git" not in p.parts}
+    _generate(capsys)
+    after = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in repo.rglob("*") if p.is_file() and ".git" not in p.parts}
+    assert full_runs == [1] and after == before
+
+
+def _edit_inventory(repo: Path) -> None:
+    inventory = repo / "inventory.yaml"
+    inventory.write_text(inventory.read_text() + "\n")  # the same data, other bytes: the full run decides
+    commit_all(repo, "inventory")
+
+
+def _edit_generated_file(repo: Path) -> None:
+    readme = repo / "README.md"
+    readme.write_text(readme.read_text() + "\nMy own notes.\n")
+    commit_all(repo, "readme")
+
+
+def _delete_generated_file(repo: Path) -> None:
+    (repo / "docs" / "topology.md").unlink()
+    commit_all(repo, "no topology")
+
+
+def _change_a_mode(repo: Path) -> None:
+    os.chmod(repo / "README.md", 0o600)
+
+
+def _edit_state(repo: Path) -> None:
+    state = repo / STATE_PATH
+    state.write_text(state.read_text().replace("# Written by clustergen", "# written by clustergen", 1))
+    commit_all(repo, "state")
+
+
+def _another_clustergen(repo: Path, monkeypatch) -> None:
+    monkeypatch.setattr(uptodate, "code_fingerprint", lambda: "another clustergen")
+
+
+def _damage_the_record(repo: Path) -> None:
+    records = list((Path(os.environ["XDG_CACHE_HOME"]) / "clustergen" / "runs").iterdir())
+    for record in records:
+        record.write_text("{not json")
+
+
+def _link_a_folder(repo: Path) -> None:
+    outside = repo.parent / "outside-docs"
+    (repo / "docs").rename(outside)
+    (repo / "docs").symlink_to(outside)
+    commit_all(repo, "docs elsewhere")
+
+
+@pytest.mark.parametrize("change", [
+    _edit_inventory, _edit_generated_file, _delete_generated_file, _change_a_mode, _edit_state, _damage_the_record, _link_a_folder,
+])
+def test_anything_that_could_change_the_output_means_the_full_run(repo, capsys, full_runs, change):
+    _generate(capsys)
+    change(repo)
+    _generate(capsys)
+    assert full_runs == [1, 1]
+
+
+def test_another_clustergen_means_the_full_run(repo, capsys, full_runs, monkeypatch):
+    _generate(capsys)
+    _another_clustergen(repo, monkeypatch)
+    _generate(capsys)
+    assert full_runs == [1, 1]
+
+
+def test_the_same_inventory_given_by_another_path_is_run_in_full(repo, capsys, full_runs):
+    # Warnings name the inventory as it was given, so a replay would print the wrong name.
+    _generate(capsys)
+    code, _, err = _generate(capsys, str(repo / "inventory.yaml"))
+    assert full_runs == [1, 1] and code == 0 and f"{repo / 'inventory.yaml'}:" in err
+
+
+def test_a_dry_run_is_never_a_replay(repo, capsys, full_runs):
+    _generate(capsys)
+    code, out, err = _generate(capsys, "--dry-run")
+    assert full_runs == [1, 1] and code == 0 and "dry run, nothing written; 0 file(s) would change" in err
+
+
+def test_strict_fails_on_the_replayed_warnings_as_on_the_full_run(repo, capsys, full_runs):
+    full = _generate(capsys, "--strict")
+    assert full[0] == 2 and full_runs == [1]  # the strict run wrote nothing and recorded nothing
+    _generate(capsys)
+    replayed = _generate(capsys, "--strict")
+    assert full_runs == [1, 1] and replayed == full
+
+
+def test_a_kept_edit_replays_what_the_full_run_prints(repo, capsys, full_runs):
+    _edit_generated_file(repo)
+    _generate(capsys)  # keeps the user's README: the repository is as this run leaves it
+    replayed = _generate(capsys)
+    _damage_the_record(repo)
+    full = _generate(capsys)
+    assert full_runs == [1, 1] and replayed == full
+
+
+def test_a_run_that_merged_is_not_recorded(repo, capsys, full_runs):
+    node_red = repo / RELEASES / "node-red-values.yaml"
+    node_red.write_text(insert_before(node_red.read_text(), "    nodeSelector:", "    resources:\n      limits:\n        memory: 512Mi\n"))
+    edit_inventory(repo, move_timezone)  # changes node-red's values elsewhere: a clean merge
+    commit_all(repo, "my edits")
+    code, out, _ = _generate(capsys)
+    assert code == 0 and "merged your edits into" in out
+    commit_all(repo, "regenerated")
+    assert _generate(capsys)[0] == 0
+    assert full_runs == [1, 1]
