@@ -62,17 +62,24 @@ def synthetic_inventory(nodes: int, apps: int, distribution: str = "k3s", engine
     return "\n".join(lines) + "\n"
 
 
-def run_once(inventory: Path) -> tuple[float, float]:
+def run_once(inventory: Path, keep_in: Path | None = None) -> tuple[float, float]:
+    """One fresh generate; its output is removed afterwards, or with keep_in kept there (to be
+    removed after the whole series, so that no run starts right after thousands of deletions)."""
+    if keep_in is not None:
+        return _timed_generate(inventory, Path(tempfile.mkdtemp(dir=keep_in)) / "repo")
     with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "repo"
-        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        start = time.perf_counter()
-        result = subprocess.run([sys.executable, "-m", "generator.cli", "generate", str(inventory), "-o", str(out)], cwd=ROOT, capture_output=True, text=True)
-        wall = time.perf_counter() - start
-        if result.returncode != 0:
-            raise SystemExit(f"generate failed for {inventory}:\n{result.stderr}")
-        peak = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
-        return wall, peak / 1024
+        return _timed_generate(inventory, Path(tmp) / "repo")
+
+
+def _timed_generate(inventory: Path, out: Path) -> tuple[float, float]:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    start = time.perf_counter()
+    result = subprocess.run([sys.executable, "-m", "generator.cli", "generate", str(inventory), "-o", str(out)], cwd=ROOT, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    if result.returncode != 0:
+        raise SystemExit(f"generate failed for {inventory}:\n{result.stderr}")
+    peak = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+    return wall, peak / 1024
 
 
 def main() -> None:
@@ -80,9 +87,12 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--scale", action="store_true",
                         help="only synthetic k3s inventories of 100/250/500/1000 nodes with 100 apps, for the linearity check")
+    parser.add_argument("--defer-cleanup", action="store_true",
+                        help="with --scale: remove the outputs after the whole series, not after each run (on ext4, creating "
+                        "thousands of files right after deleting thousands is several times slower than on a quiet disk)")
     args = parser.parse_args()
     if args.scale:
-        scale(args.repeat)
+        scale(args.repeat, args.defer_cleanup)
         return
     cases: list[tuple[str, Path]] = [
         ("mixed-shelf example (5 nodes, 4 apps)", ROOT / "examples" / "mixed-shelf.yaml"),
@@ -104,16 +114,20 @@ def main() -> None:
             print(f"{label:46} {statistics.median(walls):9.3f} {min(walls):7.3f} {max(p for _, p in runs):9.1f}")
 
 
-def scale(repeat: int) -> None:
+def scale(repeat: int, defer_cleanup: bool = False) -> None:
     """Fresh generate of 100-1,000 nodes with 100 apps: wall, peak memory, and ms per node
     beyond the first 100 (flat when time is linear in nodes)."""
-    print(f"{'nodes':>6} {'median s':>9} {'min s':>7} {'peak MiB':>9} {'ms/node over 100':>17}  (n={repeat}, 100 apps)")
+    cleanup = "outputs removed after the series" if defer_cleanup else "each output removed before the next run"
+    print(f"{'nodes':>6} {'median s':>9} {'min s':>7} {'peak MiB':>9} {'ms/node over 100':>17}  (n={repeat}, 100 apps, {cleanup})")
     base = None
     with tempfile.TemporaryDirectory() as tmp:
+        keep_in = Path(tmp) / "outputs" if defer_cleanup else None
+        if keep_in is not None:
+            keep_in.mkdir()
         for nodes in (100, 250, 500, 1000):
             path = Path(tmp) / f"scale-{nodes}.yaml"
             path.write_text(synthetic_inventory(nodes, 100))
-            runs = [run_once(path) for _ in range(repeat)]
+            runs = [run_once(path, keep_in) for _ in range(repeat)]
             med = statistics.median(w for w, _ in runs)
             base = med if base is None else base
             slope = f"{(med - base) / (nodes - 100) * 1000:17.2f}" if nodes > 100 else f"{'':17}"

@@ -10,7 +10,7 @@ import difflib
 import os
 import ipaddress
 from collections.abc import Iterator
-from functools import cache
+from functools import cache, lru_cache
 
 from .. import catalog
 from ..errors import Problem
@@ -137,8 +137,10 @@ def _cidrs_do_not_overlap(inv: Inventory) -> Iterator[Problem]:
                 )
 
 
+@lru_cache(maxsize=256)
 def pool_addresses(pool: str) -> tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, ...]:
-    """First and last address of a CIDR or start-end range."""
+    """First and last address of a CIDR or start-end range. Remembered: the pool is checked
+    against every node's address (immutable values, so the answer can be shared)."""
     if "/" in pool:
         net = ipaddress.ip_network(pool, strict=False)
         return net[0], net[-1]

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import InventoryError, Problem
 from ..resources import package_file
+from ..shared.collector import collector_paused
 from ..shared.engines import DEFAULT_ENGINE, engine_schema
 from .checks import check_inventory
 from .locations import SourceMap, format_path
@@ -187,6 +188,7 @@ def load_inventory(path: Path) -> tuple[Inventory, list[Problem]]:
     return load_inventory_text(read_inventory_file(path), str(path))
 
 
+@collector_paused
 def load_inventory_text(text: str, filename: str) -> tuple[Inventory, list[Problem]]:
     if len(text) > MAX_INVENTORY_BYTES:
         raise InventoryError.single(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from .. import catalog, podsecurity
@@ -46,8 +47,9 @@ SAFE_CONTAINER_CONTEXT: dict[str, Any] = {"allowPrivilegeEscalation": False, "re
 
 def plan_apps(inv: Inventory, nodes: list[NodePlan], cluster_issuer: str | None, rwx_storage_class: str | None = None) -> tuple[list[AppPlan], list[Problem]]:
     plans, warnings = [], []
+    kinds = _node_kinds(nodes)  # once, not once an app: 100 apps on 1,000 nodes
     for app in inv.apps:
-        plan, more = _plan_app(inv, app, nodes, cluster_issuer, rwx_storage_class)
+        plan, more = _plan_app(inv, app, nodes, cluster_issuer, rwx_storage_class, kinds)
         plans.append(plan)
         warnings.extend(more)
     return plans, warnings
@@ -132,12 +134,44 @@ def _namespace(app: App, entry: dict[str, Any]) -> str:
     return app.namespace or entry.get("namespace") or app.name
 
 
-def _eligible_nodes(inv: Inventory, app: App, nodes: list[NodePlan], wants: _Wants) -> tuple[list[NodePlan], list[str]]:
-    """The nodes the app may run on, and why each other node may not; none is an error."""
+def _traits(node: NodePlan) -> tuple[Any, ...]:
+    """All that _why_not looks at on a node: nodes alike in these get the same answer."""
+    return (node.arch, tuple((d.name, d.type) for d in node.devices), bool(node.gpus), node.memory_mib <= 1024,
+            any(t.effect in ("NoSchedule", "NoExecute") for t in node.taints))
+
+
+@dataclass(frozen=True)
+class _NodeKinds:
+    """The nodes sorted into kinds by their traits: which kind each node is (by position), and
+    one node of each kind. A large inventory has a few kinds of many nodes each."""
+
+    of_node: list[int]
+    examples: list[NodePlan]
+
+
+def _node_kinds(nodes: list[NodePlan]) -> _NodeKinds:
+    index: dict[tuple[Any, ...], int] = {}
+    of_node: list[int] = []
+    examples: list[NodePlan] = []
+    for node in nodes:
+        kind = index.setdefault(_traits(node), len(index))
+        if kind == len(examples):
+            examples.append(node)
+        of_node.append(kind)
+    return _NodeKinds(of_node, examples)
+
+
+def _eligible_nodes(inv: Inventory, app: App, nodes: list[NodePlan], wants: _Wants, kinds: _NodeKinds | None = None) -> tuple[list[NodePlan], list[str]]:
+    """The nodes the app may run on, and why each other node may not; none is an error.
+    Each kind of node is judged once, from one node of that kind."""
+    kinds = kinds or _node_kinds(nodes)
+    answers = [_why_not(node, wants.arches, wants.weight, wants.devices, wants.gpus) for node in kinds.examples]
+    if all(why_not is None for why_not in answers):
+        return list(nodes), []
     reasons: list[str] = []
     eligible = []
-    for node in nodes:
-        why_not = _why_not(node, wants.arches, wants.weight, wants.devices, wants.gpus)
+    for node, kind in zip(nodes, kinds.of_node, strict=True):
+        why_not = answers[kind]
         if why_not is None:
             eligible.append(node)
         else:
@@ -288,14 +322,23 @@ def _backup_claims(inv: Inventory, app: App, base: dict[str, Any], cluster: dict
     return deep_merge(cluster, {"persistence": claims}) if claims else cluster
 
 
-def _fs_group(merged: dict[str, Any]) -> int | None:
-    pod_context = deep_merge(catalog.app_chart_defaults(), merged).get("podSecurityContext")
+@cache
+def _chart_defaults() -> dict[str, Any]:
+    """charts/app's values.yaml, read once a run: every app starts from it. Never modified:
+    deep_merge copies its base."""
+    return catalog.app_chart_defaults()
+
+
+def _fs_group(chart_values: dict[str, Any]) -> int | None:
+    """The pod's fsGroup, from the app's values over the chart's defaults."""
+    pod_context = chart_values.get("podSecurityContext")
     # A context that is no mapping is the chart schema's to refuse, not a crash here.
     fs_group = pod_context.get("fsGroup") if isinstance(pod_context, dict) else None
     return fs_group if isinstance(fs_group, int) else None
 
 
-def _plan_app(inv: Inventory, app: App, nodes: list[NodePlan], cluster_issuer: str | None, rwx_storage_class: str | None = None) -> tuple[AppPlan, list[Problem]]:
+def _plan_app(inv: Inventory, app: App, nodes: list[NodePlan], cluster_issuer: str | None, rwx_storage_class: str | None = None,
+              kinds: _NodeKinds | None = None) -> tuple[AppPlan, list[Problem]]:
     check_custom_only(inv, app)
     problems = rwx_persistence_problems(inv, app, rwx_storage_class)
     if problems:
@@ -303,7 +346,7 @@ def _plan_app(inv: Inventory, app: App, nodes: list[NodePlan], cluster_issuer: s
     base, entry = _base_values(inv, app)
     base = deep_merge(base, volumes_values(inv, app))
     wants = _wants(app, entry)
-    eligible, reasons = _eligible_nodes(inv, app, nodes, wants)
+    eligible, reasons = _eligible_nodes(inv, app, nodes, wants, kinds)
     placement, eligible, warnings = _placement_values(inv, app, entry, nodes, eligible, wants)
     ingress, host, ingress_warnings = _ingress_values(inv, app, entry, cluster_issuer)
     warnings.extend(ingress_warnings)
@@ -324,6 +367,7 @@ def _plan_app(inv: Inventory, app: App, nodes: list[NodePlan], cluster_issuer: s
     if reasons:
         reason += " (" + "; ".join(reasons) + ")"
     image = merged["image"]
+    chart_values = deep_merge(_chart_defaults(), merged)
     plan = AppPlan(
         index=app.index,
         name=app.name,
@@ -333,11 +377,11 @@ def _plan_app(inv: Inventory, app: App, nodes: list[NodePlan], cluster_issuer: s
         cluster_values=cluster,
         eligible_nodes=tuple(n.name for n in eligible),
         placement_reason=reason,
-        pod_security=pod_security_level(merged),
+        pod_security=podsecurity.required_level(app_pod_spec(chart_values)),
         host=host,
         notes=entry.get("notes") or "",
         image=f"{image['repository']}:{image['tag']}",
-        fs_group=_fs_group(merged),
+        fs_group=_fs_group(chart_values),
         pull_secret=app.pull_secret,
         route_hosts=tuple(dict.fromkeys(r["host"] for r in (ingress.get("ingress") or {}).get("routes", []))),
     )
@@ -361,7 +405,7 @@ def _why_not(node: NodePlan, arches: tuple[str, ...], weight: str, devices: list
 
 def pod_security_level(values: dict[str, Any]) -> str:
     """The Pod Security Standard an app's pods need, from its chart values."""
-    return podsecurity.required_level(app_pod_spec(deep_merge(catalog.app_chart_defaults(), values)))
+    return podsecurity.required_level(app_pod_spec(deep_merge(_chart_defaults(), values)))
 
 
 def app_pod_spec(values: dict[str, Any]) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from typing import Any
 from .. import catalog
 from ..errors import Problem
 from ..inventory.model import Gpu, Inventory
-from .model import NodePlan, NvidiaDriver
+from .model import NodePlan, NvidiaDriver, replace_node
 
 # Model names → generation, most specific first. Code names (GK107, GP107GL: what lspci prints)
 # are exact; marketing names follow NVIDIA's product lists. A name two generations shared
@@ -112,7 +112,7 @@ def plan_gpu_drivers(inv: Inventory, nodes: list[NodePlan]) -> tuple[list[NodePl
             problems.extend(more)
         if driver is not None and target.os == "debian":
             driver = replace(driver, apt_source=_debian_nonfree_source(target.release))
-        result.append(replace(node, os_release=target.release, nvidia_driver=driver))
+        result.append(replace_node(node, os_release=target.release, nvidia_driver=driver))
     return result, problems
 
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 
 from .. import catalog
 from ..errors import Problem
 from ..inventory.model import Disk, Inventory
-from .model import NodePlan
+from .model import NodePlan, replace_node
 from .nodes import WEAR_PRONE_MEDIA
 
 # Nodes with this little memory lock up without swap (the seeds' "node with no
@@ -64,7 +63,7 @@ def apply_hardware_rules(inv: Inventory, nodes: list[NodePlan]) -> tuple[list[No
                     )
                 )
         result.append(
-            replace(
+            replace_node(
                 node,
                 raspberry_pi=pi,
                 swap_mib=swap,

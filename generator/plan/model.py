@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import cached_property
 from typing import Any
 
@@ -106,6 +106,23 @@ class NodePlan:
         if self.zone:
             return f"zone {self.zone}"
         return f"host {self.host}" if self.host else None
+
+
+_NODE_FIELDS = tuple(f.name for f in fields(NodePlan))
+assert all(f.init for f in fields(NodePlan)) and not hasattr(NodePlan, "__post_init__"), "replace_node copies fields as they are"
+
+
+def replace_node(node: NodePlan, **changes: Any) -> NodePlan:
+    """dataclasses.replace(node, **changes), for the plan's passes over every node (seven of
+    them, each replacing all 1,000 nodes of a large inventory): the same new NodePlan, built
+    from the fields' values without replace's field-by-field walk and keyword call."""
+    unknown = changes.keys() - set(_NODE_FIELDS)
+    if unknown:
+        raise TypeError(f"NodePlan has no field {', '.join(sorted(unknown))}")
+    state = node.__dict__
+    new = object.__new__(NodePlan)
+    new.__dict__.update({name: state[name] for name in _NODE_FIELDS}, **changes)
+    return new
 
 
 @dataclass(frozen=True)

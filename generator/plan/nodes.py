@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 
 from .. import catalog
 from ..errors import Problem
 from ..inventory.model import Inventory, Node, quantity_to_mib
 from .components import gpu_config_name
 from .load_balancer import service_lb_labels
-from .model import DEVICE_LABEL_PREFIX, LABEL_PREFIX, NodePlan
+from .model import DEVICE_LABEL_PREFIX, LABEL_PREFIX, NodePlan, replace_node
 
 # SD cards and eMMC wear out under etcd's constant fsync writes; the k3s and
 # etcd docs both ask for SSD-class storage for the datastore.
@@ -157,7 +156,7 @@ def _assign_roles(nodes: list[NodePlan], servers: set[str]) -> list[NodePlan]:
         is_server = n.name in servers
         first = is_server and not first_done
         first_done = first_done or first
-        result.append(replace(n, role="controlplane" if is_server else "worker", first_server=first))
+        result.append(replace_node(n, role="controlplane" if is_server else "worker", first_server=first))
     return result
 
 
@@ -249,4 +248,4 @@ def label_node(inv: Inventory, node: NodePlan, embedded_etcd: bool) -> NodePlan:
         if embedded_etcd:
             automatic["node-role.kubernetes.io/etcd"] = "true"
     labels = dict(sorted({**automatic, **node_labels}.items()))
-    return replace(node, node_labels=dict(sorted(node_labels.items())), labels=labels)
+    return replace_node(node, node_labels=dict(sorted(node_labels.items())), labels=labels)

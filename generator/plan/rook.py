@@ -3,14 +3,13 @@ metadata devices, and the CephFS filesystem (the rook-ceph-cluster chart's value
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from .. import catalog
 from ..errors import PlanError, Problem
 from ..inventory.model import Inventory
 from .merge import deep_merge
-from .model import LABEL_PREFIX, NodePlan
+from .model import LABEL_PREFIX, NodePlan, replace_node
 from .nodes import HOST_LABEL, WEAR_PRONE_MEDIA, ZONE_LABEL
 
 OSD_MEMORY_MIB = 4096  # Ceph's default osd_memory_target
@@ -37,7 +36,7 @@ def ceph_daemon_placement(inv: Inventory, nodes: list[NodePlan]) -> tuple[list[N
         labels = {} if ok else {CEPH_AVOID_LABEL: "true"}
         if n.host:
             labels[ROOK_CHASSIS_LABEL] = n.host  # Rook's CRUSH map level for a shared hypervisor
-        planned.append(replace(n, ceph_daemon_ok=ok, node_labels=dict(sorted({**n.node_labels, **labels}.items())),
+        planned.append(replace_node(n, ceph_daemon_ok=ok, node_labels=dict(sorted({**n.node_labels, **labels}.items())),
                                labels=dict(sorted({**n.labels, **labels}.items()))))
     eligible = [n for n in planned if n.ceph_daemon_ok]
     if len(eligible) < CEPH_MONS:

@@ -6,14 +6,13 @@ render reads ``plan.settings`` and the plan's other fields, never the inventory
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from .. import catalog
 from ..inventory.model import Inventory
 from .apps import INGRESS_CLASS
 from .hardware import allocatable
-from .model import ClusterSettings, NodePlan
+from .model import ClusterSettings, NodePlan, replace_node
 from .tls import acme_server
 
 
@@ -48,4 +47,4 @@ def profiles_in_use(inv: Inventory, nodes: list[NodePlan]) -> dict[str, dict[str
 
 def with_allocatable(nodes: list[NodePlan], distribution: str) -> list[NodePlan]:
     """The nodes with what each offers its pods (validate models scheduling with it)."""
-    return [dataclasses.replace(n, allocatable=allocatable(n.cpu, n.memory_mib, distribution)) for n in nodes]
+    return [replace_node(n, allocatable=allocatable(n.cpu, n.memory_mib, distribution)) for n in nodes]

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 
 from typing import Any
 
 from ..errors import Problem
 from ..inventory.model import Inventory
-from .model import NodePlan
+from .model import NodePlan, replace_node
 from . import backends
 from .backends import storage_disks
 from .rook import OSD_MEMORY_MIB
@@ -44,7 +43,7 @@ def osd_memory_targets(inv: Inventory, nodes: list[NodePlan]) -> tuple[list[Node
         metadata = next((d for d in node.disks if d.use == "metadata"), None)
         if metadata is not None:
             problems.extend(_metadata_disk_problems(inv, node, metadata))
-        result.append(replace(node, osd_memory_target_mib=target, metadata_disk=metadata))
+        result.append(replace_node(node, osd_memory_target_mib=target, metadata_disk=metadata))
     return result, problems
 
 
@@ -117,7 +116,7 @@ def choose_storage(inv: Inventory, nodes: list[NodePlan]) -> tuple[str, list[Nod
     held = {n.name for n in holders}
     role = chosen.spec.node_role
     modules = chosen.spec.kernel_modules
-    planned = [replace(n, storage_role=role if n.name in held else "none", storage_disks=storage_disks(n) if n.name in held else (),
+    planned = [replace_node(n, storage_role=role if n.name in held else "none", storage_disks=storage_disks(n) if n.name in held else (),
                        kernel_modules=n.kernel_modules + tuple(m for m in modules if m not in n.kernel_modules)) for n in nodes]
     planned, more = chosen.place(inv, planned)
     problems.extend(more)

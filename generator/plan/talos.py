@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 
 from .. import catalog
 from ..errors import Problem
 from ..inventory.model import Disk, Inventory
 from . import backends
 from .hardware import durable_data_disk
-from .model import NodePlan, TalosNode
+from .model import NodePlan, TalosNode, replace_node
 
 # Talos publishes amd64 and arm64 images only.
 TALOS_ARCHES = frozenset({"amd64", "arm64"})
@@ -45,7 +44,7 @@ def plan_talos_nodes(inv: Inventory, nodes: list[NodePlan], storage_backend: str
                 )
             )
         result.append(
-            replace(
+            replace_node(
                 node,
                 kernel_modules=_kernel_modules(node),
                 talos=TalosNode(

@@ -200,16 +200,18 @@ def _node_label(n: Any) -> str:
 
 
 def render_topology(plan: ClusterPlan) -> RenderedFile:
-    def node_id(name: str) -> str:
-        return "node_" + name.replace("-", "_")
-
-    nodes = [{"id": node_id(n.name), "label": _node_label(n), "server": n.is_server} for n in plan.nodes]
+    # Each node's id once: every app lists the nodes it may run on (100 apps x 1,000 nodes).
+    node_id = {n.name: "node_" + n.name.replace("-", "_") for n in plan.nodes}
+    nodes = [{"id": node_id[n.name], "label": _node_label(n), "server": n.is_server} for n in plan.nodes]
     everywhere = len(plan.nodes)
     floating: list[dict] = []
     pinned: list[dict] = []
     for a in plan.apps:
-        entry = {"id": "app_" + a.name.replace("-", "_"), "label": f"{a.name}<br/>{a.namespace}", "targets": [node_id(x) for x in a.eligible_nodes]}
-        (floating if len(a.eligible_nodes) == everywhere else pinned).append(entry)
+        anywhere = len(a.eligible_nodes) == everywhere
+        # An app that may run anywhere is drawn inside the "any node" box, with no arrows.
+        targets = [] if anywhere else [node_id[x] for x in a.eligible_nodes]
+        entry = {"id": "app_" + a.name.replace("-", "_"), "label": f"{a.name}<br/>{a.namespace}", "targets": targets}
+        (floating if anywhere else pinned).append(entry)
     text = render_template(
         "bootstrap/repo/topology.md.j2",
         check_yaml=False,

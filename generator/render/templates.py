@@ -23,6 +23,7 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
         autoescape=False,
         bytecode_cache=_bytecode_cache(),
+        auto_reload=False,  # the templates ship with clustergen: no stat(2) of the source on every render
     )
     env.filters["to_yaml"] = to_yaml
     env.filters["yaml_string"] = yaml_string
