@@ -159,7 +159,7 @@ def apply_updates(repo: Path, updates: list[FileUpdate]) -> None:
         raise WriteError.single(f"cannot stage the new files: {exc}", file=str(stage)) from None
     pause_point("committed")
     try:
-        _roll_forward(repo, stage)
+        _roll_forward(repo, stage, journal)
     except OSError as exc:
         raise WriteError.single(
             f"writing {repo} stopped halfway: {exc}",
@@ -168,31 +168,41 @@ def apply_updates(repo: Path, updates: list[FileUpdate]) -> None:
         ) from None
 
 
-def _roll_forward(repo: Path, stage: Path) -> int:
-    """Apply the journal; returns how many files this call changed (fewer when resuming)."""
-    journal = _read_journal(repo, stage)
+def _roll_forward(repo: Path, stage: Path, journal: dict | None = None) -> int:
+    """Apply the journal; returns how many files this call changed (fewer when resuming).
+    ``journal`` is given by the run that just wrote it from checked paths; a journal found on
+    disk came with the repository and is checked first."""
+    if journal is None:
+        journal = _read_journal(repo, stage)
     writes: list[str] = journal["write"]
     # A journal of a clustergen before numbered staging keeps each file at its own path.
     numbered = journal.get("staged") == "numbered"
     changed = 0
-    made: set[Path] = set()
+    # Plain strings: thousands of files made pathlib's joins most of this loop's time.
+    root, staged = str(repo), os.path.join(stage, "files")
+    made: set[str] = set()
     for i, path in enumerate(writes):
-        source = stage / "files" / (str(i) if numbered else path)
-        target = repo / path
-        if source.exists():  # absent: renamed into place before the interruption
-            if target.parent not in made:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                made.add(target.parent)
+        source = os.path.join(staged, str(i) if numbered else path)
+        target = os.path.join(root, path)
+        folder = os.path.dirname(target)
+        if folder not in made:
+            os.makedirs(folder, exist_ok=True)
+            made.add(folder)
+        try:
             os.replace(source, target)
             changed += 1
+        except FileNotFoundError:
+            if os.path.exists(source):  # the target's folder vanished: a real failure
+                raise
+            # else: renamed into place before the interruption
         if i == len(writes) // 2:
             pause_point("applying")
     for path in journal["remove"]:
-        target = repo / path
-        if target.exists():
-            target.unlink()
+        target_path = repo / path
+        if target_path.exists():
+            target_path.unlink()
             changed += 1
-        _remove_empty_parents(target.parent, repo)
+        _remove_empty_parents(target_path.parent, repo)
     # Every rename and removal is on disk before the journal that would redo them goes.
     sync_filesystem(repo)
     pause_point("applied")
