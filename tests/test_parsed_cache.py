@@ -4,6 +4,7 @@ the cache may make a run faster, never different."""
 from __future__ import annotations
 
 import datetime
+import os
 from pathlib import Path
 
 import pytest
@@ -109,3 +110,26 @@ def test_a_text_template_is_compiled_once_per_content(cache_home, monkeypatch, f
     assert templates.template_from_text(first).render(backend="Longhorn", nodes=["c"]) == "Storage is Longhorn on c.\n"
     assert templates.template_from_text(first.replace("on", "across")).render(backend="Ceph", nodes=["a"]) == "Storage is Ceph across a.\n"
     assert len(compiled) == 2  # the second use of the first text came from the cache
+
+
+@pytest.mark.parametrize(("written", "kept"), [(2, 2), (3, 3), (4, 3)])
+def test_only_the_newest_entries_are_kept(tmp_path, written, kept):
+    folder = tmp_path / "entries"
+    for i in range(written):
+        assert cache.store_entry(folder / f"{i}.json", b"[]")
+        os.utime(folder / f"{i}.json", (1_000_000 + i, 1_000_000 + i))
+    (folder / "notes.txt").write_text("not an entry")
+    cache.keep_newest(folder, ".json", 3)
+    assert sorted(p.name for p in folder.iterdir()) == sorted([f"{i}.json" for i in range(written - kept, written)] + ["notes.txt"])
+
+
+def test_an_entry_is_written_whole_or_not_at_all(tmp_path, monkeypatch):
+    entry = tmp_path / "entries" / "a.json"
+    assert cache.store_entry(entry, b"old")
+
+    def full_disk(*args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(cache.os, "replace", full_disk)
+    assert not cache.store_entry(entry, b"new")
+    assert entry.read_bytes() == b"old" and [p.name for p in entry.parent.iterdir()] == ["a.json"]  # no scratch left

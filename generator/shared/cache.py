@@ -8,6 +8,7 @@ and output never depends on the cache. An unwritable or damaged cache only means
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import marshal
 import os
@@ -58,13 +59,37 @@ def _store(entry: Path, data: Any) -> None:
         blob = marshal.dumps(data)
     except ValueError:
         return  # a type marshal cannot keep (a timestamp): this file is parsed every time
+    store_entry(entry, blob)
+
+
+def store_entry(path: Path, data: bytes) -> bool:
+    """Write one cache entry whole or not at all: a reader (another run at the same moment)
+    sees the old entry, the new one, or none. False when it could not be written (a full or
+    read-only disk), which for a cache only means doing the work again next time."""
     try:
-        fd, scratch = tempfile.mkstemp(dir=entry.parent, prefix=".parsed-")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, scratch = tempfile.mkstemp(dir=path.parent, prefix=".entry-")
     except OSError:
-        return  # a full or read-only disk: parsed again next time
+        return False
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(blob)
-        os.replace(scratch, entry)  # readers see the whole entry or none
+            fh.write(data)
+        os.replace(scratch, path)
     except OSError:
         Path(scratch).unlink(missing_ok=True)
+        return False
+    return True
+
+
+def keep_newest(folder: Path, suffix: str, keep: int) -> None:
+    """Remove all but the ``keep`` most recently written entries ending in ``suffix``."""
+    try:
+        entries = [e for e in os.scandir(folder) if e.name.endswith(suffix)]
+    except OSError:
+        return
+    if len(entries) <= keep:
+        return
+    entries.sort(key=lambda e: e.stat().st_mtime, reverse=True)
+    for old in entries[keep:]:
+        with contextlib.suppress(OSError):  # another run removed it first
+            os.unlink(old.path)

@@ -31,6 +31,8 @@ import stat as st
 from pathlib import Path
 from typing import Any
 
+from ..shared.cache import keep_newest, store_entry
+
 # Bump when the stored shape or the key's meaning changes.
 FORMAT = 1
 KEEP = 512  # newest entries kept; older ones are removed when a run writes a new one
@@ -146,15 +148,7 @@ class HelmResults:
             text = json.dumps([status, value])
         except (TypeError, ValueError):
             return
-        try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(text, encoding="utf-8")
-            os.replace(tmp, path)
-            if not self._wrote:
-                self._wrote = True
-                entries = sorted(self.folder.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
-                for old in entries[KEEP:]:
-                    old.unlink(missing_ok=True)
-        except OSError:
-            pass  # an unwritable cache only means asking Helm again next time
+        # An unwritable cache only means asking Helm again next time.
+        if store_entry(path, text.encode("utf-8")) and not self._wrote:
+            self._wrote = True
+            keep_newest(self.folder, ".json", KEEP)

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import yaml
 
+from ..shared.cache import keep_newest, store_entry
 from . import tool
 from .documents import BUILT, Document, error_message, get_path, mapping, parse_documents
 from .files import KUSTOMIZATION_NAMES, under
@@ -309,18 +310,10 @@ class BuildCache:
         path = self._path(directory)
         if path is None:
             return
-        try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(text, encoding="utf-8")
-            os.replace(tmp, path)
-            if not self._wrote:
-                self._wrote = True
-                entries = sorted(self.folder.glob("*.yaml"), key=lambda p: p.stat().st_mtime, reverse=True)
-                for old in entries[self.KEEP:]:
-                    old.unlink(missing_ok=True)
-        except OSError:
-            pass  # an unwritable cache only means building again next time
+        # An unwritable cache only means building again next time.
+        if store_entry(path, text.encode("utf-8")) and not self._wrote:
+            self._wrote = True
+            keep_newest(self.folder, ".yaml", self.KEEP)
 
 
 def _tree_digest(root: Path) -> str | None:

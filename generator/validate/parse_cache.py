@@ -17,7 +17,6 @@ marshal, like a .pyc file, trusts the folder it reads.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import marshal
 import os
@@ -27,6 +26,7 @@ from typing import Any
 
 import yaml
 
+from ..shared.cache import keep_newest, store_entry
 from . import documents
 
 KEEP = 64  # newest packs (repositories) kept; a run that writes one trims the rest
@@ -92,31 +92,13 @@ class KeptParses:
             entries = {k: e for k, e in entries.items() if _marshals(e)}
             data = marshal.dumps(entries)
         self._entries = entries
-        try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
-            tmp.write_bytes(data)
-            os.replace(tmp, self.path)
-            self._trim()
-        except OSError:
-            pass  # an unwritable cache only means parsing again next time
+        if store_entry(self.path, data):  # unwritable: parsing again next time
+            keep_newest(self.folder, ".pack", KEEP)
 
     def release(self) -> None:
         """Forget the loaded pack (its objects live on in the documents built from it)."""
         self._entries = None
         self._given = set()
-
-    def _trim(self) -> None:
-        try:
-            packs = [e for e in os.scandir(self.folder) if e.name.endswith(".pack")]
-        except OSError:
-            return
-        if len(packs) <= KEEP:
-            return
-        packs.sort(key=lambda e: e.stat().st_mtime, reverse=True)
-        for old in packs[KEEP:]:
-            with contextlib.suppress(OSError):
-                os.unlink(old.path)
 
 
 def _marshals(entry: Entry) -> bool:

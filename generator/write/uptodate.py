@@ -25,7 +25,7 @@ from pathlib import Path
 from .. import __version__
 from ..errors import Problem
 from ..resources import data_root
-from ..shared.cache import cache_folder
+from ..shared.cache import cache_folder, store_entry
 from .layout import STATE_PATH
 from .reconcile import WriteReport
 from .state import digest
@@ -111,12 +111,7 @@ def record_run(repo: Path, inventory_path: Path, inventory_text: str, warnings: 
         "unchanged": sorted({*report.created, *report.updated, *report.unchanged}),
         "warnings": [asdict(w) for w in warnings], "notes": notes,
     }
-    scratch = where.with_name(where.name + f".{os.getpid()}.tmp")
-    try:
-        scratch.write_text(json.dumps(record, sort_keys=True), encoding="utf-8")
-        os.replace(scratch, where)  # another run reads the whole record or none
-    except OSError:
-        scratch.unlink(missing_ok=True)
+    store_entry(where, json.dumps(record, sort_keys=True).encode("utf-8"))
 
 
 def replay_if_unchanged(repo: Path, inventory_path: Path, inventory_text: str) -> Replay | None:
