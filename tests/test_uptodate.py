@@ -162,3 +162,52 @@ def test_a_run_that_merged_is_not_recorded(repo, capsys, full_runs):
     commit_all(repo, "regenerated")
     assert _generate(capsys)[0] == 0
     assert full_runs == [1, 1]
+
+
+@pytest.fixture
+def fake_clustergen(tmp_path, monkeypatch):
+    """clustergen's own files, as a small tree the fingerprint is taken over."""
+    package = tmp_path / "generator"
+    (package / "catalog").mkdir(parents=True)
+    (package / "catalog" / "apps.yaml").write_text("apps: {}\n")
+    (package / "__pycache__").mkdir()
+    data = tmp_path / "data"
+    for name in ("charts", "bases", "overlays", "bootstrap"):
+        (data / name).mkdir(parents=True)
+    (data / "bases" / "release.yaml.j2").write_text("kind: HelmRelease\n")
+    monkeypatch.setattr(uptodate, "_PACKAGE", package)
+    monkeypatch.setattr(uptodate, "data_root", lambda: data)
+    uptodate.code_fingerprint.cache_clear()
+    yield package, data
+    uptodate.code_fingerprint.cache_clear()
+
+
+def _fingerprint() -> str:
+    uptodate.code_fingerprint.cache_clear()
+    return uptodate.code_fingerprint()
+
+
+def test_the_fingerprint_follows_every_file_that_shapes_output(fake_clustergen):
+    package, data = fake_clustergen
+    first = _fingerprint()
+    assert _fingerprint() == first  # nothing changed
+    (package / "__pycache__" / "x.cpython-311.pyc").write_bytes(b"\0")
+    assert _fingerprint() == first  # bytecode is not a source
+    template = data / "bases" / "release.yaml.j2"
+    template.write_text("kind: Kustomization\n")  # same size, new time
+    os.utime(template, ns=(template.stat().st_atime_ns, template.stat().st_mtime_ns + 1_000_000))
+    second = _fingerprint()
+    assert second != first
+    (package / "catalog" / "apps.yaml").write_text("apps: {a: 1}\n")
+    third = _fingerprint()
+    assert third not in (first, second)
+    (data / "overlays" / "new.yaml").write_text("")
+    assert _fingerprint() not in (first, second, third)
+
+
+def test_a_library_that_shapes_output_is_part_of_the_fingerprint(fake_clustergen, monkeypatch):
+    original = uptodate._library_stamp
+    first = _fingerprint()
+    assert "jinja2" in uptodate._OUTPUT_LIBRARIES and "/jinja2" in original("jinja2")
+    monkeypatch.setattr(uptodate, "_library_stamp", lambda name: original(name) + ("\0reinstalled" if name == "jinja2" else ""))
+    assert _fingerprint() != first
