@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from ..shared.cache import keep_newest, store_entry
+from .trees import tree_entries
 
 # Bump when the stored shape or the key's meaning changes.
 FORMAT = 1
@@ -48,25 +49,19 @@ def chart_digest(folder: Path) -> str | None:
     digest = hashlib.sha256()
     top = os.fspath(folder)
     try:
-        for here, dirs, files in os.walk(top):
-            dirs.sort()
-            rel_here = os.path.relpath(here, top)
-            for name in sorted(dirs + files):
-                path = os.path.join(here, name)
-                rel = os.path.join(rel_here, name).encode("utf-8", "surrogateescape")
-                info = os.lstat(path)
-                if st.S_ISDIR(info.st_mode):
-                    digest.update(b"D\0" + rel + b"\0")
-                    continue
-                if not st.S_ISREG(info.st_mode) or name.endswith((".tgz", ".tar.gz")):
-                    return None
-                with open(path, "rb") as stream:
-                    data = stream.read()
-                # Any file: `tpl` renders template text kept in values.yaml or elsewhere.
-                if _unstable(data):
-                    return None
-                digest.update(b"F\0" + rel + b"\0" + oct(info.st_mode).encode() + b"\0"
-                              + hashlib.sha256(data).digest())
+        for rel, path, info in tree_entries(top):
+            if st.S_ISDIR(info.st_mode):
+                digest.update(b"D\0" + rel + b"\0")
+                continue
+            if not st.S_ISREG(info.st_mode) or rel.endswith((b".tgz", b".tar.gz")):
+                return None
+            with open(path, "rb") as stream:
+                data = stream.read()
+            # Any file: `tpl` renders template text kept in values.yaml or elsewhere.
+            if _unstable(data):
+                return None
+            digest.update(b"F\0" + rel + b"\0" + oct(info.st_mode).encode() + b"\0"
+                          + hashlib.sha256(data).digest())
     except OSError:
         return None
     return digest.hexdigest()

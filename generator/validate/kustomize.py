@@ -22,6 +22,7 @@ from pathlib import Path
 import yaml
 
 from ..shared.cache import keep_newest, store_entry
+from .trees import tree_entries
 from . import tool
 from .documents import BUILT, Document, error_message, get_path, mapping, parse_documents
 from .files import KUSTOMIZATION_NAMES, under
@@ -323,25 +324,17 @@ def _tree_digest(root: Path) -> str | None:
     digest = hashlib.sha256()
     top = os.fspath(root)
     try:
-        for folder, dirs, files in os.walk(top):
-            if folder == top:
-                dirs[:] = [d for d in dirs if d != ".git"]
-            dirs.sort()
-            rel_folder = os.path.relpath(folder, top)
-            for name in sorted(dirs + files):
-                path = os.path.join(folder, name)
-                rel = os.path.join(rel_folder, name).encode("utf-8", "surrogateescape")
-                info = os.lstat(path)
-                if st.S_ISLNK(info.st_mode):
-                    digest.update(b"L\0" + rel + b"\0" + os.fsencode(os.readlink(path)) + b"\0")
-                elif st.S_ISDIR(info.st_mode):
-                    digest.update(b"D\0" + rel + b"\0")
-                elif st.S_ISREG(info.st_mode):
-                    with open(path, "rb") as stream:
-                        content = hashlib.sha256(stream.read()).hexdigest().encode()
-                    digest.update(b"F\0" + rel + b"\0" + oct(info.st_mode).encode() + b"\0" + content + b"\0")
-                else:
-                    return None  # a FIFO or device: nothing to cache by
+        for rel, path, info in tree_entries(top, frozenset({".git"})):
+            if st.S_ISLNK(info.st_mode):
+                digest.update(b"L\0" + rel + b"\0" + os.fsencode(os.readlink(path)) + b"\0")
+            elif st.S_ISDIR(info.st_mode):
+                digest.update(b"D\0" + rel + b"\0")
+            elif st.S_ISREG(info.st_mode):
+                with open(path, "rb") as stream:
+                    content = hashlib.sha256(stream.read()).hexdigest().encode()
+                digest.update(b"F\0" + rel + b"\0" + oct(info.st_mode).encode() + b"\0" + content + b"\0")
+            else:
+                return None  # a FIFO or device: nothing to cache by
     except OSError:
         return None
     return digest.hexdigest()
