@@ -18,6 +18,7 @@ from .write import (
     start_loading_secrets,
     start_secret_files,
 )
+from .shared.inventory_file import read_inventory_file
 from .write.secrets import check_identity, recipient_of
 from .write.uptodate import record_run, replay_if_unchanged
 
@@ -113,7 +114,8 @@ def generate(inventory_path: Path, output: Path, *, strict: bool = False, dry_ru
     with open_repository(output, dry_run=dry_run) as session:
         if not allow_dirty:
             session.ensure_clean(inventory_path)
-        replay = None if dry_run or session.notes else replay_if_unchanged(output, inventory_path, _read_text(inventory_path))
+        checked = None if dry_run or session.notes else _checked_text(inventory_path)
+        replay = None if checked is None else replay_if_unchanged(output, inventory_path, checked)
         if replay is not None:
             if strict and replay.warnings:
                 raise _warnings_as_errors(replay.warnings)
@@ -184,9 +186,10 @@ def _warnings_as_errors(warnings: list[Problem]) -> PlanError:
     return PlanError([Problem(w.message, w.file, w.line, w.column, w.field, w.hint, "error") for w in warnings])
 
 
-def _read_text(path: Path) -> str:
-    """The inventory's text for the up-to-date check; unreadable, the full run reports why."""
+def _checked_text(path: Path) -> str | None:
+    """The inventory's text for the up-to-date check, read through the inventory's own checks
+    (a FIFO or a huge file is never read); None when they refuse it: the full run says why."""
     try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return ""
+        return read_inventory_file(path)
+    except InventoryError:
+        return None

@@ -211,3 +211,17 @@ def test_a_library_that_shapes_output_is_part_of_the_fingerprint(fake_clustergen
     assert "jinja2" in uptodate._OUTPUT_LIBRARIES and "/jinja2" in original("jinja2")
     monkeypatch.setattr(uptodate, "_library_stamp", lambda name: original(name) + ("\0reinstalled" if name == "jinja2" else ""))
     assert _fingerprint() != first
+
+
+def test_the_up_to_date_check_reads_the_inventory_through_its_checks(repo, tmp_path):
+    """A FIFO given as the inventory is refused, as the full run refuses it; read plainly, it
+    would block the check forever."""
+    import subprocess
+    import sys
+
+    fifo = tmp_path / "inventory-fifo.yaml"
+    os.mkfifo(fifo)
+    done = subprocess.run([sys.executable, "-m", "generator.cli", "generate", str(fifo), "-o", str(repo)],
+                          capture_output=True, text=True, timeout=120, check=False, cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 2
+    assert "is not a regular file (it is a FIFO)" in done.stderr

@@ -13,6 +13,7 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -38,15 +39,12 @@ class RepositorySession:
     notes: list[str] = field(default_factory=list)
     # Paths an interrupted run's update wrote when this run finished it: clustergen's output.
     recovered: list[str] = field(default_factory=list)
-    _previous: list[GenerationState | None] = field(default_factory=list, repr=False)
 
-    @property
+    @cached_property
     def previous(self) -> GenerationState | None:
         """The state the last run wrote; read when first needed (a run with nothing to do never
         parses it: see write.uptodate)."""
-        if not self._previous:
-            self._previous.append(GenerationState.read(self.repo))
-        return self._previous[0]
+        return GenerationState.read(self.repo)
 
     def has_state(self) -> bool:
         return (self.repo / STATE_PATH).exists()
