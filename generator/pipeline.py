@@ -153,7 +153,7 @@ def generate(inventory_path: Path, output: Path, *, strict: bool = False, dry_ru
         report.notes.extend(base_notes)
         advice = _advice(plan, cluster_secrets)
         report.notes.extend(advice)
-        record_run(output, inventory_path, text, list(plan.warnings), report, advice, {u.path: u.after for u in report.updates if u.after is not None})
+        record_run(output, inventory_path, text, list(plan.warnings), report, advice)
     return Generation(plan, files, report, list(plan.warnings))
 
 

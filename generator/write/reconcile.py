@@ -49,6 +49,8 @@ class WriteReport:
     conflicts: list[str] = field(default_factory=list)  # merged with conflict markers left in the file
     unresolved: list[str] = field(default_factory=list)  # markers from an earlier run still in the file
     unchanged: list[str] = field(default_factory=list)
+    # Digest of each unchanged file's bytes as read from disk (the user's, where a kept edit).
+    unchanged_digests: dict[str, str] = field(default_factory=dict)
     removed: list[str] = field(default_factory=list)
     kept_deleted: list[str] = field(default_factory=list)  # you deleted them and clustergen changed them since
     stale_kept: list[str] = field(default_factory=list)  # no longer generated, but you changed them
@@ -126,7 +128,7 @@ class Reconciler:
                 report.kept_deleted.append(f.path)
             return
         if disk == f.content:
-            report.unchanged.append(f.path)
+            self._unchanged(f.path, disk)
             if f.secret and ((self.repo / f.path).stat().st_mode & 0o777) != f.mode:
                 report.mode_fixes.append((f.path, f.mode))
             return
@@ -143,18 +145,22 @@ class Reconciler:
         else:
             self._merge(f, disk, recorded)
 
+    def _unchanged(self, path: str, disk: bytes) -> None:
+        self.report.unchanged.append(path)
+        self.report.unchanged_digests[path] = digest(disk)
+
     def _merge(self, f: RenderedFile, disk: bytes, recorded: str | None) -> None:
         report = self.report
         base = self._base(f.path, recorded)
         if base == f.content:
             # The generator's side did not change: the user's version stands.
-            report.unchanged.append(f.path)
+            self._unchanged(f.path, disk)
             if _has_markers(disk):
                 report.unresolved.append(f.path)
             return
         result = self.merge(disk, base, f.content, f.path)
         if result.content == disk:
-            report.unchanged.append(f.path)
+            self._unchanged(f.path, disk)
             if result.conflicts:
                 report.conflicts.append(f.path)
             return

@@ -90,11 +90,10 @@ def _inputs(inventory_path: Path, inventory_text: str) -> dict[str, str]:
     return {"code": code_fingerprint(), "inventory": digest(inventory_text.encode()), "inventoryPath": str(inventory_path)}
 
 
-def record_run(repo: Path, inventory_path: Path, inventory_text: str, warnings: list[Problem], report: WriteReport, notes: list[str],
-               written: dict[str, bytes]) -> None:
+def record_run(repo: Path, inventory_path: Path, inventory_text: str, warnings: list[Problem], report: WriteReport, notes: list[str]) -> None:
     """Remember a run that merged nothing and had nothing to skip; the next one with the same
-    inputs replays it. ``written`` is what the run wrote, by path (read back from memory, not
-    from the disk); an unchanged file is read, as it may hold an edit the run kept."""
+    inputs replays it. The files' digests come from the run (what it wrote, and what it read of
+    the files it left alone), not from reading them all again."""
     where = _record_path(repo)
     if where is None:
         return
@@ -102,7 +101,8 @@ def record_run(repo: Path, inventory_path: Path, inventory_text: str, warnings: 
                               report.kept_secret_edits, report.approximate_base)):
         where.unlink(missing_ok=True)
         return
-    files = _on_disk(repo, [*report.created, *report.updated, *report.unchanged, STATE_PATH], written)
+    known = {**report.unchanged_digests, **{u.path: digest(u.after) for u in report.updates if u.after is not None}}
+    files = _on_disk(repo, [*report.created, *report.updated, *report.unchanged, STATE_PATH], known)
     if files is None:
         where.unlink(missing_ok=True)
         return
@@ -133,8 +133,8 @@ def replay_if_unchanged(repo: Path, inventory_path: Path, inventory_text: str) -
     return Replay(warnings, report)
 
 
-def _on_disk(repo: Path, paths: list[str], known: dict[str, bytes] | None = None) -> dict[str, list] | None:
-    """Each path's digest and mode (its content from ``known`` when given there), or None when
+def _on_disk(repo: Path, paths: list[str], known: dict[str, str] | None = None) -> dict[str, list] | None:
+    """Each path's digest (from ``known`` when given there, else read) and mode, or None when
     one is missing, not a plain file, or reached through a linked folder (what it names would
     not be inside the repository)."""
     root = os.path.realpath(repo)
@@ -154,11 +154,10 @@ def _on_disk(repo: Path, paths: list[str], known: dict[str, bytes] | None = None
             if not stat.S_ISREG(info.st_mode):
                 return None
             if known is not None and rel in known:
-                content = known[rel]
+                found[rel] = [known[rel], stat.S_IMODE(info.st_mode)]
             else:
                 with open(path, "rb") as fh:
-                    content = fh.read()
-            found[rel] = [digest(content), stat.S_IMODE(info.st_mode)]
+                    found[rel] = [digest(fh.read()), stat.S_IMODE(info.st_mode)]
         except OSError:
             return None
     return found
