@@ -11,6 +11,7 @@ into a ``ClustergenError`` subclass (or a validation fault) naming the file and 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import subprocess
@@ -241,10 +242,11 @@ def start(
     except OSError as exc:
         raise _missing(argv, exc, cwd) from exc
     if input is not None and process.stdin is not None:
-        try:
-            process.stdin.write(input)
-            process.stdin.close()
-        except BrokenPipeError:
-            pass  # it exited without reading; result() reports its exit code and stderr
-        process.stdin = None  # communicate() must not flush a closed pipe
+        pipe, process.stdin = process.stdin, None  # communicate() must not flush a closed pipe
+        # A program that exits without reading breaks the pipe: result() reports its exit and stderr.
+        with contextlib.suppress(BrokenPipeError):
+            try:
+                pipe.write(input)
+            finally:
+                pipe.close()
     return Running(argv, process, timeout)
