@@ -6,11 +6,18 @@ yamltext.py   the deterministic YAML emitter
 layout.py     where things live in a generated repository
 merge.py      deep_merge for chart values
 collector.py  the garbage collector paused while the inventory loads
+dataclass_code.py  the dataclass decorator's methods compiled once per interpreter, not per run
 
 Nothing here imports a pipeline stage (inventory, plan, render, write, validate).
 """
 
-from .files import RenderedFile
-from .secrets import ClusterSecrets
+# Before any dataclass is defined, here or anywhere in clustergen (the package's __init__
+# imports this one first).
+from .dataclass_code import cache_dataclass_code
+
+cache_dataclass_code()
+
+from .files import RenderedFile  # noqa: E402 - after the cache is installed
+from .secrets import ClusterSecrets  # noqa: E402
 
 __all__ = ["ClusterSecrets", "RenderedFile"]
