@@ -31,6 +31,7 @@ from .layout import (
     SOPS_CONFIG_PATH,
     STATE_PATH,
 )
+from .known_secrets import KnownSecrets
 from .sops import Decryption, Encryptions
 from .state import digest
 
@@ -343,7 +344,7 @@ def start_secret_files(repo: Path, cluster_secrets: ClusterSecrets, manifests: l
     else:
         key_bytes, identity = _new_age_key()
     config = sops_config(str(identity.to_public()))
-    pending = PendingSecretFiles(repo, config)
+    pending = PendingSecretFiles(repo, config, KnownSecrets.for_identity(str(identity)))
     pending.add(RenderedFile(AGE_KEY_PATH, key_bytes, 0o600, secret=True))
     pending.add(RenderedFile.text(SOPS_CONFIG_PATH, config))
     wanted = secret_values(cluster_secrets)
@@ -362,7 +363,7 @@ def start_secret_files(repo: Path, cluster_secrets: ClusterSecrets, manifests: l
             pending.encrypt(ENCRYPTED_SECRETS_PATH, {**wanted, **({CLUSTER_NAME_KEY: cluster_name} if cluster_name else {})})
         for path, manifest in manifests or []:
             if key_file.is_file() and (repo / path).is_file():
-                pending.keep_if_unchanged(path, manifest, Decryption(repo / path, key_file))
+                pending.keep_if_unchanged(path, manifest, key_file)
             else:
                 pending.encrypt(path, manifest)
     except BaseException:
@@ -375,23 +376,27 @@ def start_secret_files(repo: Path, cluster_secrets: ClusterSecrets, manifests: l
 class _Encrypting:
     path: str
     number: int  # in the run's Encryptions
+    secret: dict[str, Any] | None = None  # a Secret manifest, whose ciphertext is noted as known
 
 
 @dataclasses.dataclass
 class _KeepIfUnchanged:
     path: str
     manifest: dict[str, Any]
+    ciphertext: bytes  # the file's bytes, read once: the ones sops decrypts and the ones kept
     decryption: Decryption
 
 
 class PendingSecretFiles:
     """The secrets store's files while sops works on them. Each Secret is encrypted by the
     `*.sops.yaml` rule (only data/stringData); a file on disk that decrypts to the same Secret
-    keeps its bytes (SOPS output differs on every run)."""
+    keeps its bytes (SOPS output differs on every run); one already known to (see
+    known_secrets.py) keeps them without sops."""
 
-    def __init__(self, repo: Path, config: str):
+    def __init__(self, repo: Path, config: str, known: KnownSecrets):
         self._repo = repo
         self._config = config
+        self._known = known
         self._batch: Encryptions | None = None
         self._entries: list[RenderedFile | _Encrypting | _KeepIfUnchanged] = []
 
@@ -399,10 +404,17 @@ class PendingSecretFiles:
         self._entries.append(file)
 
     def encrypt(self, path: str, values: dict[str, Any]) -> None:
-        self._entries.append(self._encrypting(path, values))
+        self._entries.append(self._encrypting(path, values, secret=path != ENCRYPTED_SECRETS_PATH))
 
-    def keep_if_unchanged(self, path: str, manifest: dict[str, Any], decryption: Decryption) -> None:
-        self._entries.append(_KeepIfUnchanged(path, manifest, decryption))
+    def keep_if_unchanged(self, path: str, manifest: dict[str, Any], age_key_file: Path) -> None:
+        """Keep the file on disk when it decrypts to ``manifest``; else encrypt ``manifest``."""
+        from ..shared import RenderedFile
+
+        current = (self._repo / path).read_bytes()
+        if self._known.holds(current, manifest):
+            self._entries.append(RenderedFile(path, current))
+        else:
+            self._entries.append(_KeepIfUnchanged(path, manifest, current, Decryption(self._repo / path, age_key_file)))
 
     def files(self) -> list[RenderedFile]:
         """Every file, once sops is done: the decryptions decide first, so the encryptions
@@ -410,7 +422,9 @@ class PendingSecretFiles:
 
         try:
             decided = [self._kept_or_encrypting(e) if isinstance(e, _KeepIfUnchanged) else e for e in self._entries]
-            return [self._finished(e) for e in decided]
+            files = [self._finished(e) for e in decided]
+            self._known.save()
+            return files
         finally:
             self.discard()
 
@@ -419,13 +433,16 @@ class PendingSecretFiles:
 
         if isinstance(entry, _Encrypting):
             assert self._batch is not None  # every encryption was started in it
-            return RenderedFile(entry.path, self._batch.result(entry.number))
+            ciphertext = self._batch.result(entry.number)
+            if entry.secret is not None:
+                self._known.note(ciphertext, entry.secret)
+            return RenderedFile(entry.path, ciphertext)
         return entry
 
-    def _encrypting(self, path: str, values: dict[str, Any]) -> _Encrypting:
+    def _encrypting(self, path: str, values: dict[str, Any], *, secret: bool) -> _Encrypting:
         if self._batch is None:
             self._batch = Encryptions(self._config)
-        return _Encrypting(path, self._batch.start(values, path))
+        return _Encrypting(path, self._batch.start(values, path), values if secret else None)
 
     def _kept_or_encrypting(self, entry: _KeepIfUnchanged) -> RenderedFile | _Encrypting:
         from ..shared import RenderedFile
@@ -435,8 +452,9 @@ class PendingSecretFiles:
         except WriteError:
             decrypted = None  # not ours to read (another key, hand-edited): replaced
         if decrypted is not None and {k: v for k, v in decrypted.items() if k != "sops"} == entry.manifest:
-            return RenderedFile(entry.path, (self._repo / entry.path).read_bytes())
-        return self._encrypting(entry.path, entry.manifest)
+            self._known.note(entry.ciphertext, entry.manifest)
+            return RenderedFile(entry.path, entry.ciphertext)
+        return self._encrypting(entry.path, entry.manifest, secret=True)
 
     def discard(self) -> None:
         """Stop whatever sops still runs and remove its scratch folder."""
