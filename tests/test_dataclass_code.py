@@ -18,8 +18,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # Every kind of method the decorator writes: frozen and not, order, slots, kw_only,
 # defaults and factories, a ClassVar, a class with and without a docstring.
-SAMPLE = '''
-import dataclasses, json, sys
+CLASSES = '''
+import dataclasses
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -44,6 +44,16 @@ class Slotted:
 @dataclass(eq=False)
 class NoEq:
     z: "Frozen | None" = None
+'''
+
+# The classes are defined in a module of clustergen's package, as its own are (the table only
+# keeps those), or in one outside it.
+SAMPLE = '''
+import json, sys, types
+module = types.ModuleType(MODULE)
+sys.modules[MODULE] = module
+exec(compile(CLASSES, "sample.py", "exec"), module.__dict__)
+Frozen, Ordered, Slotted, NoEq = module.Frozen, module.Ordered, module.Slotted, module.NoEq
 
 def describe(fn):
     if fn is None:
@@ -62,8 +72,9 @@ print(json.dumps(len(getattr(sys.modules.get("generator.shared.dataclass_code"),
 '''
 
 
-def run(script: str, cache_home: Path, *, cached: bool) -> tuple[dict, int]:
+def run(script: str, cache_home: Path, *, cached: bool, module: str = "generator.sample_for_test") -> tuple[dict, int]:
     prelude = "from generator.shared.dataclass_code import cache_dataclass_code; cache_dataclass_code()\n" if cached else ""
+    prelude += f"MODULE = {module!r}\nCLASSES = {CLASSES!r}\n"
     env = {**os.environ, "XDG_CACHE_HOME": str(cache_home), "PYTHONPATH": str(ROOT)}
     done = subprocess.run([sys.executable, "-c", prelude + script], env=env, capture_output=True, text=True, check=True)
     classes, compiled = done.stdout.splitlines()
@@ -82,6 +93,19 @@ def test_classes_from_the_table_are_the_ones_the_decorator_builds(tmp_path):
     assert compiled_warm == 0, "the second run takes every method from the table"
     assert cold == plain
     assert warm == plain
+
+
+def sample_texts(cache_home: Path) -> list[str]:
+    """The table's method texts of the sample's Slotted class (its fields x and y)."""
+    return [text for table in tables(cache_home) for text in marshal.loads(table.read_bytes()) if "_type_x, _type_y" in text]
+
+
+@pytest.mark.parametrize(("module", "kept"), [("someone_else", False), ("someone_else.generator", False), ("generator.sample_for_test", True)])
+def test_only_clustergens_own_classes_go_into_the_table(tmp_path, module, kept):
+    plain, _ = run(SAMPLE, tmp_path / "plain", cached=False, module=module)
+    classes, _ = run(SAMPLE, tmp_path, cached=True, module=module)
+    assert classes == plain
+    assert bool(sample_texts(tmp_path)) is kept
 
 
 def test_a_method_is_compiled_as_the_builtin_exec_compiles_it():
@@ -135,7 +159,7 @@ def test_an_overgrown_table_is_rewritten_with_what_this_run_used(tmp_path, monke
     monkeypatch.setattr(dataclass_code, "_table", {f"x = {i}": compile(f"x = {i}", "<string>", "exec") for i in range(3)})
     monkeypatch.setattr(dataclass_code, "_used", set())
     monkeypatch.setattr(dataclass_code, "_compiled", [])
-    dataclass_code._cached_exec(used, {}, {})
+    dataclass_code._cached_exec(used, {"__name__": "generator.sample"}, {})
     dataclass_code._save_table(path)
     assert set(marshal.loads(path.read_bytes())) == {used}
 
@@ -147,6 +171,6 @@ def test_a_table_at_its_limit_keeps_everything(tmp_path, monkeypatch):
     monkeypatch.setattr(dataclass_code, "_table", {f"x = {i}": compile(f"x = {i}", "<string>", "exec") for i in range(3)})
     monkeypatch.setattr(dataclass_code, "_used", set())
     monkeypatch.setattr(dataclass_code, "_compiled", [])
-    dataclass_code._cached_exec(used, {}, {})
+    dataclass_code._cached_exec(used, {"__name__": "generator.sample"}, {})
     dataclass_code._save_table(path)
     assert len(marshal.loads(path.read_bytes())) == 4

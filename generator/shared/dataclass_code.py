@@ -6,7 +6,7 @@ which compiles it. clustergen defines about 70 dataclasses, so starting a run co
 400 small functions: a third of its startup.
 
 `cache_dataclass_code` gives the dataclasses module an ``exec`` of its own that looks the text
-up in a table of code objects kept under ``$XDG_CACHE_HOME/clustergen/code`` (one file per
+of a clustergen class's method up in a table of code objects kept under ``$XDG_CACHE_HOME/clustergen/code`` (one file per
 interpreter build and optimisation level). A text seen before runs the code object compiled
 from it; a new one is compiled exactly as the builtin ``exec`` would (file name ``<string>``,
 no ``__future__`` flags inherited) and saved when the process ends. The classes come out the
@@ -28,7 +28,10 @@ from .cache import cache_folder, store_entry
 
 # A table that has grown past this (texts from many clustergen versions) is rewritten with
 # only what this process used.
-MAX_ENTRIES = 4000
+MAX_ENTRIES = 1500
+# Only clustergen's own classes go into the table: another program importing clustergen (a
+# test runner) must not fill it with classes no run of clustergen builds.
+_PACKAGE = __name__.split(".")[0]
 
 _table: dict[str, CodeType] = {}
 _used: set[str] = set()
@@ -55,13 +58,24 @@ def compile_like_exec(text: str) -> CodeType:
 
 def _cached_exec(source: Any, globals_: dict[str, Any] | None = None, locals_: dict[str, Any] | None = None) -> None:
     if isinstance(source, str):
-        code = _table.get(source)
-        if code is None:
-            code = _table[source] = compile_like_exec(source)
-            _compiled.append(source)
-        _used.add(source)
+        # Never the builtin on the text itself: it would compile it with this module's
+        # __future__ flags.
+        if _is_ours(globals_):
+            code = _table.get(source)
+            if code is None:
+                code = _table[source] = compile_like_exec(source)
+                _compiled.append(source)
+            _used.add(source)
+        else:
+            code = compile_like_exec(source)
         source = code
     builtins.exec(source, globals_, locals_)
+
+
+def _is_ours(globals_: dict[str, Any] | None) -> bool:
+    """The decorator passes the class's module namespace as the globals."""
+    name = globals_.get("__name__") if globals_ is not None else None
+    return isinstance(name, str) and name.split(".")[0] == _PACKAGE
 
 
 def _table_path() -> Any:
