@@ -47,3 +47,25 @@ def test_inventory_load_restores_it_on_an_error() -> None:
     with pytest.raises(Exception):  # noqa: B017 - any refusal will do; the collector is the point
         load_inventory_text("apiVersion: [", "inventory.yaml")
     assert gc.isenabled()
+
+
+def test_validate_reads_the_files_with_the_collector_paused(tmp_path, monkeypatch) -> None:
+    """Every parsed document stays alive to the end of a validation, so the collector only
+    walked them (on 10,000 documents, a tenth of the run): it is paused for the whole run."""
+    from generator.validate import ValidateOptions, runner, scan
+
+    seen: list[bool] = []
+    original = scan.scan_file
+
+    def watching(config, task):
+        seen.append(gc.isenabled())
+        return original(config, task)
+
+    monkeypatch.setattr(scan, "scan_file", watching)
+    (tmp_path / "a.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {k: v}\n")
+    runner.validate_repository(tmp_path, ValidateOptions(jobs=1, cache_dir=tmp_path.parent / "cache", charts="local"))
+    assert seen == [False]
+    assert gc.isenabled()
+    with pytest.raises(Exception):  # noqa: B017 - a refusal of the options; the collector is the point
+        runner.validate_repository(tmp_path / "missing", ValidateOptions(jobs=1))
+    assert gc.isenabled()

@@ -8,6 +8,7 @@ import posixpath
 from pathlib import Path
 
 from ..errors import ValidateUsageError
+from ..shared.collector import collector_paused
 from . import downloads, helm, kubeconform, kubernetes, kustomize, model, tool
 from .charts import ChartStore, Network
 from .cloudinit import CloudInitCheck
@@ -76,6 +77,7 @@ def _dedupe(docs: list[Document]) -> list[Document]:
     return out
 
 
+@collector_paused  # its documents all stay alive to the end: the collector walked them in vain
 def validate_repository(root: Path, options: ValidateOptions) -> ValidationReport:
     """Validate the GitOps repository at ``root``; see ValidateOptions for settings.
 
