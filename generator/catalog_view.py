@@ -3,12 +3,11 @@ of docs/inventory.md. One reading of the catalog data serves both, so the two ne
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass
 
 from . import catalog
-from .errors import ClustergenError, Problem
+from .errors import ClustergenError, Problem, closest_match
 from .shared.merge import deep_merge
 
 _SIZE = re.compile(r"^(\d+)(Mi|Gi|Ti)$")
@@ -78,8 +77,8 @@ def summary(name: str) -> AppSummary:
     user's mistake (exit 2), with the closest name as a hint."""
     apps = catalog.apps()
     if name not in apps:
-        close = difflib.get_close_matches(name, sorted(apps), n=1)
-        hint = (f"did you mean '{close[0]}'? " if close else "") + "`clustergen catalog` lists the apps"
+        close = closest_match(name, apps)
+        hint = (f"did you mean '{close}'? " if close else "") + "`clustergen catalog` lists the apps"
         raise ClustergenError([Problem(f"'{name}' is not a catalog app", file="clustergen catalog", hint=hint)])
     from .plan.apps import pod_security_level
 

@@ -10,8 +10,17 @@ promote them.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Self
+
+
+def closest_match(word: str, choices: Iterable[str]) -> str | None:
+    """The choice a mistyped ``word`` most likely meant, for a "did you mean" hint."""
+    import difflib  # only a run with a mistake pays for it
+
+    close = difflib.get_close_matches(word, sorted(choices), n=1)
+    return close[0] if close else None
 
 
 @dataclass(frozen=True)

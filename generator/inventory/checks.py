@@ -6,14 +6,13 @@ file:line:column, the field path and a hint.
 
 from __future__ import annotations
 
-import difflib
 import os
 import ipaddress
 from collections.abc import Iterator
 from functools import cache, lru_cache
 
 from .. import catalog
-from ..errors import Problem
+from ..errors import Problem, closest_match
 from .model import Inventory
 
 
@@ -79,10 +78,10 @@ def _timezone_exists(inv: Inventory) -> Iterator[Problem]:
         return
     known = _timezones()
     if known and inv.timezone not in known:
-        close = difflib.get_close_matches(inv.timezone, sorted(known), n=1)
+        close = closest_match(inv.timezone, known)
         yield Problem(
             f"'{inv.timezone}' is not a time zone",
-            hint=(f"did you mean '{close[0]}'? " if close else "") + "write an IANA time zone such as Europe/Amsterdam or Etc/UTC",
+            hint=(f"did you mean '{close}'? " if close else "") + "write an IANA time zone such as Europe/Amsterdam or Etc/UTC",
             **inv.where("cluster", "timezone"),
         )
 
@@ -205,8 +204,8 @@ def _profiles_known(inv: Inventory) -> Iterator[Problem]:
     known = set(catalog.profiles()) | set(inv.profiles)
     for node in inv.nodes:
         if node.profile not in known:
-            close = difflib.get_close_matches(node.profile, sorted(known), n=1)
-            hint = f"did you mean '{close[0]}'? " if close else ""
+            close = closest_match(node.profile, known)
+            hint = f"did you mean '{close}'? " if close else ""
             yield Problem(
                 f"unknown hardware profile '{node.profile}'",
                 hint=hint + "known profiles: " + ", ".join(sorted(known)) + "; or define it under profiles:",
@@ -360,9 +359,9 @@ def _apps_known_and_unique(inv: Inventory) -> Iterator[Problem]:
             if app.ingress and not app.ports:
                 yield Problem("ingress is on but the app has no ports", hint="add ports: [{name: http, port: 8080}]", **inv.where("apps", app.index, "ingress"))
         elif app.catalog not in known:
-            close = difflib.get_close_matches(app.catalog or "", sorted(known), n=1)
+            close = closest_match(app.catalog or "", known)
             field = "catalog" if "catalog" in inv.raw["apps"][app.index] else "name"
-            hint = f"did you mean '{close[0]}'? " if close else ""
+            hint = f"did you mean '{close}'? " if close else ""
             yield Problem(
                 f"'{app.catalog}' is not a catalog app",
                 hint=hint + "catalog apps: " + ", ".join(sorted(known)) + "; or give an image: for a custom app",

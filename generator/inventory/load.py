@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import ipaddress
 import json
 import re
@@ -10,7 +9,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import InventoryError, Problem
+from ..errors import InventoryError, Problem, closest_match
 from ..resources import package_file
 from ..shared.collector import collector_paused
 from ..shared.engines import DEFAULT_ENGINE, engine_schema
@@ -494,8 +493,8 @@ def _explain(error: ValidationError, path: list[Any]) -> tuple[str, str | None, 
         allowed = sorted(schema.get("properties", {}))
         extras = sorted(set(error.instance) - set(allowed)) if isinstance(error.instance, dict) else []
         field = extras[0] if extras else "?"
-        close = difflib.get_close_matches(field, allowed, n=1)
-        hint = f"did you mean '{close[0]}'?" if close else None
+        close = closest_match(field, allowed)
+        hint = f"did you mean '{close}'?" if close else None
         allowed_text = ", ".join(allowed) if allowed else "no fields"
         hint = (hint + " " if hint else "") + f"allowed here: {allowed_text}"
         return f"unknown field '{field}'", hint, path + [field]
