@@ -382,10 +382,11 @@ def mapping(value: Any) -> dict:
 
 def get_path(data: Any, parts: tuple[PathPart, ...] | list[PathPart]) -> Any:
     for part in parts:
-        if isinstance(part, int) and isinstance(data, list) and part < len(data):
-            data = data[part]
-        elif isinstance(part, str) and isinstance(data, dict):
+        # A key into a mapping first: nearly every step is one.
+        if isinstance(part, str) and isinstance(data, dict):
             data = data.get(part)
+        elif isinstance(part, int) and isinstance(data, list) and part < len(data):
+            data = data[part]
         else:
             return None
     return data

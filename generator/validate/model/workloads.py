@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from ..documents import Document, PathPart, get_path, mapping
+import yaml
+
+from ..documents import Document, PathPart, get_path, load_all, mapping
 from .quantities import bytes_of, millicores
 
 POD_SPEC_PATHS: dict[str, tuple[PathPart, ...]] = {
@@ -90,10 +92,6 @@ def pod_templates(docs: Iterable[Document]) -> Iterator[PodTemplate]:
 def embedded_yaml(doc: Document, marker: str) -> Iterator[tuple[str, list]]:
     """(data key, documents) for each ConfigMap value that holds YAML mentioning ``marker``:
     configuration a controller reads at run time (a StorageClass to create, a plugin config)."""
-    import yaml
-
-    from ..documents import load_all
-
     if doc.kind != "ConfigMap":
         return
     for key, text in mapping(doc.data.get("data")).items():
