@@ -152,8 +152,9 @@ def test_an_unwritable_cache_leaves_the_decorator_alone(tmp_path):
     assert not (blocked / "clustergen").exists()
 
 
-def test_an_overgrown_table_is_rewritten_with_what_this_run_used(tmp_path, monkeypatch):
-    monkeypatch.setattr(dataclass_code, "MAX_ENTRIES", 3)
+@pytest.mark.parametrize(("limit", "kept"), [(3, 1), (4, 4)], ids=["over the limit: what this run used", "at the limit: all"])
+def test_a_table_past_its_limit_is_rewritten_with_what_this_run_used(tmp_path, monkeypatch, limit, kept):
+    monkeypatch.setattr(dataclass_code, "MAX_ENTRIES", limit)
     used = "def __create_fn__():\n def f(self):\n  return 1\n return f"
     path = tmp_path / "table.marshal"
     monkeypatch.setattr(dataclass_code, "_table", {f"x = {i}": compile(f"x = {i}", "<string>", "exec") for i in range(3)})
@@ -161,16 +162,6 @@ def test_an_overgrown_table_is_rewritten_with_what_this_run_used(tmp_path, monke
     monkeypatch.setattr(dataclass_code, "_compiled", [])
     dataclass_code._cached_exec(used, {"__name__": "generator.sample"}, {})
     dataclass_code._save_table(path)
-    assert set(marshal.loads(path.read_bytes())) == {used}
-
-
-def test_a_table_at_its_limit_keeps_everything(tmp_path, monkeypatch):
-    monkeypatch.setattr(dataclass_code, "MAX_ENTRIES", 4)
-    used = "def __create_fn__():\n def f(self):\n  return 1\n return f"
-    path = tmp_path / "table.marshal"
-    monkeypatch.setattr(dataclass_code, "_table", {f"x = {i}": compile(f"x = {i}", "<string>", "exec") for i in range(3)})
-    monkeypatch.setattr(dataclass_code, "_used", set())
-    monkeypatch.setattr(dataclass_code, "_compiled", [])
-    dataclass_code._cached_exec(used, {"__name__": "generator.sample"}, {})
-    dataclass_code._save_table(path)
-    assert len(marshal.loads(path.read_bytes())) == 4
+    table = marshal.loads(path.read_bytes())
+    assert len(table) == kept
+    assert used in table

@@ -104,11 +104,16 @@ def manifests(repo: Path) -> dict[str, bytes]:
             if p.name not in (".sops.yaml", "secrets.sops.yaml")}
 
 
-def test_adding_a_node_keeps_every_secret_without_decrypting_it(tmp_path, monkeypatch, decryptions):
+@pytest.fixture
+def repo(tmp_path, monkeypatch):
+    """mixed-shelf generated afresh, with a cache folder of its own."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     repo = tmp_path / "repo"
     assert cli.main(["generate", str(EXAMPLES / "mixed-shelf.yaml"), "-o", str(repo)]) == 0
-    (repo / "inventory.yaml").write_text((EXAMPLES / "mixed-shelf.yaml").read_text())
+    return repo
+
+
+def test_adding_a_node_keeps_every_secret_without_decrypting_it(repo, decryptions):
     before = manifests(repo)
     assert len(before) >= 3
     add_node(repo)
@@ -117,11 +122,7 @@ def test_adding_a_node_keeps_every_secret_without_decrypting_it(tmp_path, monkey
     assert manifests(repo) == before
 
 
-def test_without_the_pairs_each_secret_is_decrypted_and_still_kept(tmp_path, monkeypatch, decryptions):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    repo = tmp_path / "repo"
-    assert cli.main(["generate", str(EXAMPLES / "mixed-shelf.yaml"), "-o", str(repo)]) == 0
-    (repo / "inventory.yaml").write_text((EXAMPLES / "mixed-shelf.yaml").read_text())
+def test_without_the_pairs_each_secret_is_decrypted_and_still_kept(repo, tmp_path, decryptions):
     before = manifests(repo)
     for tags in (tmp_path / "cache" / "clustergen" / "secrets").iterdir():
         tags.unlink()
@@ -135,13 +136,9 @@ def test_without_the_pairs_each_secret_is_decrypted_and_still_kept(tmp_path, mon
     assert decryptions == ["secrets.sops.yaml"]
 
 
-def test_a_swapped_ciphertext_is_decrypted_and_replaced(tmp_path, monkeypatch, decryptions):
+def test_a_swapped_ciphertext_is_decrypted_and_replaced(repo, decryptions):
     """Another valid Secret file put in a Secret's place (both known pairs) is not kept: the pair
     binds the bytes to the Secret, not the path to the Secret."""
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    repo = tmp_path / "repo"
-    assert cli.main(["generate", str(EXAMPLES / "mixed-shelf.yaml"), "-o", str(repo)]) == 0
-    (repo / "inventory.yaml").write_text((EXAMPLES / "mixed-shelf.yaml").read_text())
     first, second, *_ = manifests(repo)
     wanted = Decryption(repo / first, repo / ".clustergen" / "age.key").result()
     (repo / first).write_bytes((repo / second).read_bytes())
