@@ -133,3 +133,55 @@ def test_an_entry_is_written_whole_or_not_at_all(tmp_path, monkeypatch):
     monkeypatch.setattr(cache.os, "replace", full_disk)
     assert not cache.store_entry(entry, b"new")
     assert entry.read_bytes() == b"old" and [p.name for p in entry.parent.iterdir()] == ["a.json"]  # no scratch left
+
+
+def _own_cache(tmp_path, monkeypatch) -> Path:
+    home = tmp_path / "xdg"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home))
+    assert cache.cache_folder("code") == home / "clustergen" / "code"
+    return home / "clustergen"
+
+
+@pytest.mark.parametrize(("where", "mode"), [
+    ("clustergen", 0o777), ("clustergen", 0o770), ("clustergen", 0o702),
+    ("clustergen/code", 0o777), ("clustergen/code", 0o720),
+])
+def test_a_cache_folder_others_may_write_is_not_used(tmp_path, monkeypatch, where, mode):
+    """Compiled templates and dataclass methods run: a folder another account can write into
+    could hand clustergen code of that account's."""
+    _own_cache(tmp_path, monkeypatch)
+    (tmp_path / "xdg" / where).chmod(mode)
+    assert cache.cache_folder("code") is None
+
+
+@pytest.mark.parametrize("mode", [0o700, 0o755, 0o750, 0o705])
+def test_a_cache_folder_only_its_owner_writes_is_used(tmp_path, monkeypatch, mode):
+    root = _own_cache(tmp_path, monkeypatch)
+    root.chmod(mode)
+    (root / "code").chmod(mode)
+    assert cache.cache_folder("code") == root / "code"
+
+
+def test_a_new_cache_folder_is_private(tmp_path, monkeypatch):
+    root = _own_cache(tmp_path, monkeypatch)
+    assert (root / "code").stat().st_mode & 0o777 == 0o700
+
+
+def test_a_linked_cache_folder_is_not_used(tmp_path, monkeypatch):
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "code").mkdir(parents=True, mode=0o700)
+    elsewhere.chmod(0o700)
+    (tmp_path / "xdg").mkdir()
+    (tmp_path / "xdg" / "clustergen").symlink_to(elsewhere)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache.cache_folder("code") is None
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="giving a folder to another user needs root")
+def test_a_cache_folder_of_another_user_is_not_used(tmp_path, monkeypatch):
+    root = _own_cache(tmp_path, monkeypatch)
+    os.chown(root / "code", 4242, 4242)
+    assert cache.cache_folder("code") is None
+    os.chown(root / "code", 0, 0)
+    os.chown(root, 4242, 4242)
+    assert cache.cache_folder("code") is None

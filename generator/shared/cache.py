@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import marshal
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -21,14 +22,34 @@ _FORMAT = b"pyyaml-safe-1"
 
 
 def cache_folder(name: str) -> Path | None:
-    """``$XDG_CACHE_HOME/clustergen/<name>``, made if need be; None when it cannot be written."""
+    """``$XDG_CACHE_HOME/clustergen/<name>``, made if need be; None when it cannot be written,
+    or when it is not this user's own (see ``_private``)."""
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     folder = base / "clustergen" / name
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError:
         return None
+    if not (_private(folder.parent) and _private(folder)):
+        return None
     return folder if os.access(folder, os.W_OK) else None
+
+
+def _private(folder: Path) -> bool:
+    """The folder is a real folder of this user's that no one else may write into. Two of the
+    caches hold code that runs (compiled templates, dataclass methods): with a cache folder
+    another account could write (an XDG_CACHE_HOME under /tmp, say), that account could plant
+    code for clustergen to run. Such a folder is not used; clustergen then works uncached."""
+    try:
+        info = os.lstat(folder)
+    except OSError:
+        return False
+    if not stat.S_ISDIR(info.st_mode):
+        return False  # a link could lead anywhere
+    owner = getattr(os, "geteuid", None)
+    if owner is None:
+        return True  # no POSIX owners to compare (Windows): the folder's ACLs decide
+    return info.st_uid == owner() and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
 
 
 def parsed_yaml_file(path: Path) -> Any:
