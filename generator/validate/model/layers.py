@@ -96,7 +96,8 @@ def build_layers(applied: dict[str, list[Document]], engine_docs: Iterable[Docum
                 continue  # two owners apply one folder: the object is modelled once, with the first
             owner.docs.append(d)
             owner_of[id(d)] = key
-            made = rendered.get(release_key(d), []) if d.kind in ("HelmRelease", "Application") else []
+            # (No release rendered, no key to compute: it serialises the whole object.)
+            made = rendered.get(release_key(d), []) if rendered and d.kind in ("HelmRelease", "Application") else []
             target = owners.setdefault(key_of(d), Owner(key_of(d), d)) if d.kind == "Application" and made else owner
             for r in made:
                 target.docs.append(r)
