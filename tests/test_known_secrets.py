@@ -3,6 +3,7 @@ without sops (write/known_secrets.py); anything else is still decrypted and comp
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -148,3 +149,16 @@ def test_a_swapped_ciphertext_is_decrypted_and_replaced(repo, decryptions):
     assert (repo / first).read_bytes() != (repo / second).read_bytes()
     after = Decryption(repo / first, repo / ".clustergen" / "age.key").result()
     assert {k: v for k, v in after.items() if k != "sops"} == {k: v for k, v in wanted.items() if k != "sops"}
+
+
+def test_the_tags_of_the_most_recent_keys_are_kept(tmp_path, monkeypatch):
+    monkeypatch.setattr(known_secrets, "KEYS_KEPT", 2)
+    keys = [identity() for _ in range(3)]
+    for age, key in zip((30, 20, 10), keys, strict=True):
+        known = KnownSecrets(key, tmp_path)
+        known.note(b"ciphertext", SECRET)
+        known.save()
+        [newest] = [p for p in tmp_path.iterdir() if p.stat().st_mtime > 1_700_000_000 - 1]
+        os.utime(newest, (1_700_000_000 - age, 1_700_000_000 - age))
+    assert len(list(tmp_path.iterdir())) == 2
+    assert [KnownSecrets(k, tmp_path).holds(b"ciphertext", SECRET) for k in keys] == [False, True, True]

@@ -185,3 +185,33 @@ def test_a_cache_folder_of_another_user_is_not_used(tmp_path, monkeypatch):
     os.chown(root / "code", 0, 0)
     os.chown(root, 4242, 4242)
     assert cache.cache_folder("code") is None
+
+
+def test_parsed_files_of_older_contents_are_dropped(tmp_path, cache_home, monkeypatch):
+    monkeypatch.setattr(cache, "PARSED_KEPT", 2)
+    for i in range(3):
+        data = tmp_path / f"data{i}.yaml"
+        data.write_text(f"version: {i}\n")
+        assert cache.parsed_yaml_file(data) == {"version": i}
+        for entry in cache_home.iterdir():  # the older ones: this file's entry is the newest
+            if entry.stat().st_mtime > 2_000_000:
+                os.utime(entry, (1_000_000 + i, 1_000_000 + i))
+    assert len(list(cache_home.glob("*.marshal"))) == 2
+
+
+def test_compiled_templates_are_trimmed_once_per_run(tmp_path, monkeypatch, fresh_environment):
+    from generator.render import templates
+
+    monkeypatch.setattr(templates, "COMPILED_TEMPLATES_KEPT", 3)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    folder = tmp_path / "xdg" / "clustergen" / "jinja"
+    folder.mkdir(parents=True, mode=0o700)
+    (tmp_path / "xdg" / "clustergen").chmod(0o700)
+    for i in range(5):  # an older clustergen's compiled templates
+        (folder / f"__jinja2_old{i}.cache").write_bytes(b"")
+        os.utime(folder / f"__jinja2_old{i}.cache", (1_000_000 + i, 1_000_000 + i))
+    templates.template_from_text("a {{ x }}\n").render(x=1)
+    assert sorted(p.name for p in folder.iterdir() if p.name.startswith("__jinja2_old")) == ["__jinja2_old3.cache", "__jinja2_old4.cache"]
+    templates.template_from_text("b {{ x }}\n").render(x=1)
+    templates.template_from_text("c {{ x }}\n").render(x=1)
+    assert len(list(folder.iterdir())) == 5, "trimmed at the first compile of the run, not at every one"

@@ -225,3 +225,26 @@ def test_the_up_to_date_check_reads_the_inventory_through_its_checks(repo, tmp_p
                           capture_output=True, text=True, timeout=120, check=False, cwd=Path(__file__).resolve().parents[1])
     assert done.returncode == 2
     assert "is not a regular file (it is a FIFO)" in done.stderr
+
+
+def test_only_the_most_recently_used_run_records_are_kept(tmp_path, monkeypatch, capsys, full_runs):
+    """One record per repository folder: every folder ever generated into (a test's, a
+    benchmark's) left one behind, 90 MB in a day."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setattr(uptodate, "RUN_RECORDS_KEPT", 2)
+    runs = tmp_path / "xdg" / "clustergen" / "runs"
+    runs.mkdir(parents=True, mode=0o700)
+    (tmp_path / "xdg" / "clustergen").chmod(0o700)
+    now = 1_700_000_000
+    for age, name in ((30, "a"), (20, "b"), (10, "c")):
+        (runs / f"{name}.json").write_text("{}")
+        os.utime(runs / f"{name}.json", (now - age, now - age))
+    repo = generated_repo(tmp_path)  # records its run: the newest
+    [record] = [p for p in runs.iterdir() if p.stem not in ("a", "b", "c")]
+    assert sorted(p.name for p in runs.iterdir()) == sorted(["c.json", record.name])
+    monkeypatch.chdir(repo)
+    _generate(capsys)  # the inventory by its own path: a full run, recorded
+    os.utime(record, (now - 100, now - 100))
+    _generate(capsys)  # a replay: the record is used again
+    assert full_runs == [1, 1]
+    assert record.stat().st_mtime > (runs / "c.json").stat().st_mtime

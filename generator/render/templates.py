@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import jinja2
 
 from ..errors import Problem, RenderError
 from ..resources import data_root
-from ..shared.cache import cache_folder
+from ..shared.cache import cache_folder, keep_newest
 from .yamltext import check_syntax, to_yaml
 
 
@@ -50,7 +51,23 @@ def _bytecode_cache() -> jinja2.BytecodeCache | None:
     unchanged; an unwritable cache folder just means no cache.
     """
     folder = cache_folder("jinja")
-    return jinja2.FileSystemBytecodeCache(str(folder)) if folder is not None else None
+    return _BoundedBytecodeCache(str(folder)) if folder is not None else None
+
+
+# Compiled templates kept: each clustergen version (and each edit of a template) adds its own.
+COMPILED_TEMPLATES_KEPT = 2000
+
+
+class _BoundedBytecodeCache(jinja2.FileSystemBytecodeCache):
+    """The folder is trimmed to the newest entries once per run that compiled something."""
+
+    trimmed = False
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        super().dump_bytecode(bucket)
+        if not self.trimmed:
+            self.trimmed = True
+            keep_newest(Path(self.directory), ".cache", COMPILED_TEMPLATES_KEPT)
 
 
 def template_from_text(source: str) -> jinja2.Template:

@@ -80,7 +80,12 @@ def _store(entry: Path, data: Any) -> None:
         blob = marshal.dumps(data)
     except ValueError:
         return  # a type marshal cannot keep (a timestamp): this file is parsed every time
-    store_entry(entry, blob)
+    if store_entry(entry, blob):
+        keep_newest(entry.parent, ".marshal", PARSED_KEPT)  # each clustergen version adds its files'
+
+
+# Parsed files kept: a few clustergen versions' catalogs and charts' defaults.
+PARSED_KEPT = 64
 
 
 def store_entry(path: Path, data: bytes) -> bool:

@@ -22,10 +22,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..shared.cache import cache_folder, store_entry
+from ..shared.cache import cache_folder, keep_newest, store_entry
 
 # Tags kept per key, newest last: far more than one repository's Secrets.
 MAX_TAGS = 4000
+# Keys (repositories) whose tags are kept: the ones most recently written.
+KEYS_KEPT = 128
 _DOMAIN = b"clustergen known Secret ciphertexts v1\0"
 
 
@@ -58,7 +60,8 @@ class KnownSecrets:
         if not self._changed or self._path is None:
             return
         kept = list(self._tags)[-MAX_TAGS:]
-        store_entry(self._path, "".join(tag + "\n" for tag in kept).encode("ascii"))
+        if store_entry(self._path, "".join(tag + "\n" for tag in kept).encode("ascii")):
+            keep_newest(self._path.parent, ".tags", KEYS_KEPT)  # one file per age key: per repository
         self._changed = False
 
     def _tag(self, ciphertext: bytes, secret: dict[str, Any]) -> str | None:

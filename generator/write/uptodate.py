@@ -12,6 +12,7 @@ record that is missing or unreadable) means the full run, which is always correc
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import json
@@ -25,13 +26,15 @@ from pathlib import Path
 from .. import __version__
 from ..errors import Problem
 from ..resources import data_root
-from ..shared.cache import cache_folder, store_entry
+from ..shared.cache import cache_folder, keep_newest, store_entry
 from .layout import STATE_PATH
 from .reconcile import WriteReport
 from .state import digest
 
 # Bump when the record's meaning changes.
 _RECORD_FORMAT = 1
+# Repositories whose last run is remembered: the most recently used ones.
+RUN_RECORDS_KEPT = 64
 _PACKAGE = Path(__file__).resolve().parents[1]
 # Everything outside clustergen's own files whose version can change what it writes.
 _OUTPUT_LIBRARIES = ("jinja2", "markupsafe", "yaml", "ruamel", "jsonschema_rs", "jsonschema", "pyrage", "cryptography")
@@ -111,7 +114,10 @@ def record_run(repo: Path, inventory_path: Path, inventory_text: str, warnings: 
         "unchanged": sorted({*report.created, *report.updated, *report.unchanged}),
         "warnings": [asdict(w) for w in warnings], "notes": notes,
     }
-    store_entry(where, json.dumps(record, sort_keys=True).encode("utf-8"))
+    if store_entry(where, json.dumps(record, sort_keys=True).encode("utf-8")):
+        # One record per repository folder: a record for every folder ever generated into (a
+        # test's, a benchmark's) added up to 90 MB in a day.
+        keep_newest(where.parent, ".json", RUN_RECORDS_KEPT)
 
 
 def replay_if_unchanged(repo: Path, inventory_path: Path, inventory_text: str) -> Replay | None:
@@ -130,6 +136,8 @@ def replay_if_unchanged(repo: Path, inventory_path: Path, inventory_text: str) -
         report = WriteReport(unchanged=list(record["unchanged"]), notes=list(record["notes"]))
     except (OSError, ValueError, KeyError, TypeError):
         return None  # no record, or not one this clustergen wrote: the full run decides
+    with contextlib.suppress(OSError):
+        os.utime(where)  # used now: the records kept are the most recently used
     return Replay(warnings, report)
 
 
