@@ -28,7 +28,7 @@ StockDumper.add_representer(str, _literal)
 
 def stock(data: Any) -> str:
     text = yaml.dump(data, Dumper=StockDumper, sort_keys=False, default_flow_style=False, width=4096, allow_unicode=True)
-    if text.endswith("...\n"):
+    if text.endswith("\n...\n"):  # the document end marker, not a text that ends in dots
         text = text[: -len("...\n")]
     return text.rstrip("\n")
 
@@ -75,6 +75,9 @@ TRICKY = ["yes", "No", "~", "null", "NULL", "1e3", "0x1F", "0o17", "1_000", "12:
           "a b " * 60, "a=b", "k.io/x", "v1.2", "1.2.3.4", "10.0.0.1:6443", "https://x.example.com", "_x", "x_", "a-b", "-a",
           "a :b", "a:b", "a b:", "a b: c", "1:2:3", "190:20:30", "a , b", "(x)", "x (y)", "a  b", "a@b", "a+b", "http://x:80/p",
           "sha256:0a1b", "a: ", "-a b", "a ~", "~ a", "a,", "a[b]", "x=y z", "2001:db8::1", "fe80::1%eth0", "1:", "_:_", "a:-",
+          # paths, dotfiles and flags, which skip the emitter, and their look-alikes that are indicators or other types
+          "/", "/data", "/a: b", "/a #b", ".gitignore", ".a/b.c", ".5", ".e3", "...", "....", "---", "---a", "-c", "--config",
+          "-1", "-.5x", "-/x", ".-", "-.", "./x", "/-", "-:", ".:", "/:", "-:a",
           # line breaks: literal blocks, their indentation and chomping indicators, and what cannot be one
           "a\n", "a\n\n", "a\n\n\n", "\na", " a\nb", "a \nb", "a\n b", "a\r\nb", "a\tb\nc", "\n", "\n\n", "é\nx", "a\u2028b\nc",
           "- a\n- b\n", "#x\ny", "x" * 1100 + "\ny", "k: v\nk2: v2\n", "  \n  x\n", "a\n\nb\n", "'q'\n\"d\"\n", "\ta\nb"]
@@ -154,3 +157,24 @@ def test_line_breaks_at_every_depth(text: str) -> None:
             assert yamltext._block_text(data) is not None, "taken by to_yaml's own layout"
             assert to_yaml(data) == stock(data)
             assert to_yaml({"first": 1, "x": data, "after": "y"}) == stock({"first": 1, "x": data, "after": "y"})
+
+
+def test_paths_flags_and_quoted_numbers_are_written_without_the_emitter(monkeypatch) -> None:
+    """A container's command line, its mount paths and its quoted numbers were most of the texts
+    a render sent through PyYAML (two dumps each): they are written directly, as PyYAML would."""
+    data = {"command": ["/bin/sh", "-c", "--config", "/config"], "paths": ["/", ".gitignore", ".clustergen/age.key"],
+            "numbers": ["8080", "0600", "true", "1.5"], "/etc/x": "-m", "8080": "a: b"}
+    expected = stock(data)
+    yamltext._SCALAR_TEXTS.clear()
+    monkeypatch.setattr(yamltext, "_quoted_text", lambda value, key: pytest.fail(f"asked PyYAML about {value!r}"))
+    assert yamltext._block_text(data) == expected + "\n"
+
+
+@pytest.mark.parametrize(("data", "expected"), [
+    ({"a": 1.5, "b": ["wait..."]}, "a: 1.5\nb:\n- wait..."),  # through PyYAML (a float): its last dots were cut
+    (["0..."], "- 0..."),
+    ("abc", "abc"),  # a scalar document: PyYAML's end marker goes
+    (1.5, "1.5"),
+])
+def test_a_text_ending_in_dots_keeps_them(data: Any, expected: str) -> None:
+    assert to_yaml(data) == expected

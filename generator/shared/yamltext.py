@@ -88,7 +88,7 @@ def to_yaml(data: Any, indent: int = 0) -> str:
     text = _block_text(data)
     if text is None:
         text = _pyyaml(data)
-        if text.endswith("...\n"):
+        if text.endswith("\n...\n"):  # the end marker after a scalar document, on its own line
             text = text[: -len("...\n")]
     text = text.rstrip("\n")
     if indent:
@@ -139,9 +139,11 @@ class _Unsure(Exception):
 
 
 # Texts PyYAML writes plain whenever they resolve to a string (its analyze_scalar finds no
-# block indicator, special character or leading/trailing space in them): a letter, digit or _
-# first, then these, and no ": " (a ':' before a space is an indicator; _safe_plain checks it).
-_SAFE_PLAIN = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_./=:,()+@ -]*[A-Za-z0-9_./=,()+@-])?")
+# block indicator, special character or leading/trailing space in them): a letter, digit, _ or
+# / first, or a . or - or -- before one of those (paths, dotfiles, command-line flags; "-"
+# alone, "- x", "---" and "..." are indicators), then these, and no ": " (a ':' before a space
+# is an indicator; _scalar_text checks it).
+_SAFE_PLAIN = re.compile(r"(?:[A-Za-z0-9_/]|[.-][A-Za-z0-9_/]|--[A-Za-z0-9_])(?:[A-Za-z0-9_./=:,()+@ -]*[A-Za-z0-9_./=,()+@-])?")
 _MAX_SCALAR = 200  # far below the 4096 columns where PyYAML would fold a line
 _MAX_DEPTH = 40
 _MAX_SIMPLE_KEY = 100  # PyYAML's simple keys end below 128 characters
@@ -160,8 +162,14 @@ def _scalar_text(value: Any, key: bool) -> str:
     if kind is str:
         if len(value) > _MAX_SCALAR or "\n" in value:
             raise _Unsure
-        plain = _SAFE_PLAIN.fullmatch(value) and ": " not in value and _plain_tag(value) == _STR
-        text = value if plain else _quoted_text(value, key)
+        if not _SAFE_PLAIN.fullmatch(value):
+            text = _quoted_text(value, key)
+        elif ": " not in value and _plain_tag(value) == _STR:
+            text = value
+        else:
+            # Printable ASCII without a quote or an edge space, read back as another type ("8080",
+            # "true") or holding an indicator: PyYAML's choice is then always single quotes.
+            text = "'" + value + "'"
     elif kind is bool:
         text = "true" if value else "false"
     elif value is None:
