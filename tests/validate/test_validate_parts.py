@@ -430,3 +430,25 @@ def test_a_bug_in_validate_is_a_traceback_not_a_problem(tmp_path, monkeypatch):
     monkeypatch.setattr("generator.validate.validate_repository", broken)
     with pytest.raises(ValueError, match="a bug"):
         cli.main(["validate", "--charts", "local", str(tmp_path)])
+
+
+def _doc(data, namespace_default=""):
+    from generator.validate.documents import Document
+
+    return Document(data, "f.yaml", 0, 1, namespace_default=namespace_default)
+
+
+def test_dedupe_drops_only_objects_an_earlier_one_has_whole():
+    from generator.validate.runner import _dedupe
+
+    a = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a", "namespace": "x"}, "data": {"k": "1"}}
+    a_again = _doc({**a}, namespace_default="elsewhere")  # same content, built somewhere else
+    a_changed = _doc({**a, "data": {"k": "2"}})  # same kind, name and namespace: compared whole, kept
+    other_ns = _doc({**a, "metadata": {"name": "a", "namespace": "y"}})
+    odd_ns = _doc({**a, "metadata": {"name": "a", "namespace": ["x"]}})  # a list: unhashable, still compared
+    odd_again = _doc({**a, "metadata": {"name": "a", "namespace": ["x"]}})
+    first = _doc(a)
+    docs = [first, a_changed, a_again, other_ns, odd_ns, odd_again, _doc({**a, "data": {"k": "2"}}), _doc([1, 2]), _doc([1, 2])]
+    kept = _dedupe(docs)
+    assert kept == [first, a_changed, other_ns, odd_ns, docs[7]]
+    assert [d is k for d, k in zip(kept, [first, a_changed, other_ns, odd_ns, docs[7]], strict=True)] == [True] * 5
