@@ -77,7 +77,8 @@ def validate_documents(docs: Iterable[Document], store: SchemaStore, strict: boo
             result.skip(doc, strict, locate)
             continue
         data: Any = doc.data
-        if doc.sops_encrypted:
+        encrypted = doc.sops_encrypted
+        if encrypted:
             data = {k: v for k, v in data.items() if k != "sops"}
         try:
             issues = compiled.issues(data)
@@ -85,7 +86,7 @@ def validate_documents(docs: Iterable[Document], store: SchemaStore, strict: boo
             counts.errors += 1
             result.faults.append(_fault(doc, (), f"not representable as JSON: {exc}", locate))
             continue
-        if doc.sops_encrypted:
+        if encrypted:
             issues = [i for i in issues if not _encrypted_value(i)]
         if issues:
             counts.invalid += 1
