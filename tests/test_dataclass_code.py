@@ -59,7 +59,10 @@ def describe(fn):
     if fn is None:
         return None
     code = fn.__code__
-    return [code.co_code.hex(), repr(code.co_consts), code.co_names, code.co_varnames, code.co_flags,
+    # A frozenset constant (3.12's frozen __setattr__ tests membership in one) prints in this
+    # process's hash order: compared sorted.
+    consts = tuple(sorted(c) if isinstance(c, frozenset) else c for c in code.co_consts)
+    return [code.co_code.hex(), repr(consts), code.co_names, code.co_varnames, code.co_flags,
             repr(getattr(fn, "__annotations__", None)), repr(fn.__defaults__), repr(fn.__kwdefaults__)]
 
 out = {}
