@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 from .. import catalog, podsecurity
@@ -322,13 +321,6 @@ def _backup_claims(inv: Inventory, app: App, base: dict[str, Any], cluster: dict
     return deep_merge(cluster, {"persistence": claims}) if claims else cluster
 
 
-@cache
-def _chart_defaults() -> dict[str, Any]:
-    """charts/app's values.yaml, read once a run: every app starts from it. Never modified:
-    deep_merge copies its base."""
-    return catalog.app_chart_defaults()
-
-
 def _fs_group(chart_values: dict[str, Any]) -> int | None:
     """The pod's fsGroup, from the app's values over the chart's defaults."""
     pod_context = chart_values.get("podSecurityContext")
@@ -367,7 +359,7 @@ def _plan_app(inv: Inventory, app: App, nodes: list[NodePlan], cluster_issuer: s
     if reasons:
         reason += " (" + "; ".join(reasons) + ")"
     image = merged["image"]
-    chart_values = deep_merge(_chart_defaults(), merged)
+    chart_values = deep_merge(catalog.app_chart_defaults(), merged)
     plan = AppPlan(
         index=app.index,
         name=app.name,
@@ -405,7 +397,7 @@ def _why_not(node: NodePlan, arches: tuple[str, ...], weight: str, devices: list
 
 def pod_security_level(values: dict[str, Any]) -> str:
     """The Pod Security Standard an app's pods need, from its chart values."""
-    return podsecurity.required_level(app_pod_spec(deep_merge(_chart_defaults(), values)))
+    return podsecurity.required_level(app_pod_spec(deep_merge(catalog.app_chart_defaults(), values)))
 
 
 def app_pod_spec(values: dict[str, Any]) -> dict[str, Any]:
