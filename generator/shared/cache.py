@@ -94,17 +94,23 @@ def store_entry(path: Path, data: bytes) -> bool:
     read-only disk), which for a cache only means doing the work again next time."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, scratch = tempfile.mkstemp(dir=path.parent, prefix=".entry-")
+        write_atomically(path, data)
     except OSError:
         return False
+    return True
+
+
+def write_atomically(path: Path, data: bytes, prefix: str = ".entry-") -> None:
+    """Put ``data`` at ``path`` through a scratch file beside it (named ``prefix``…) that one
+    rename puts in place; a failure raises and leaves no scratch file behind."""
+    fd, scratch = tempfile.mkstemp(dir=path.parent, prefix=prefix)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
         os.replace(scratch, path)
-    except OSError:
+    except BaseException:
         Path(scratch).unlink(missing_ok=True)
-        return False
-    return True
+        raise
 
 
 def keep_newest(folder: Path, suffix: str, keep: int) -> None:

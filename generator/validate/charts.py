@@ -44,6 +44,7 @@ from typing import Any
 
 import yaml
 
+from ..shared.cache import write_atomically
 from . import tool
 from .documents import load_all
 
@@ -408,7 +409,7 @@ class ChartStore:
             self._indexes[url] = exc  # one failure per repository and run, not one per release
             raise
         file.parent.mkdir(parents=True, exist_ok=True)
-        _write_atomic(file, raw)
+        write_atomically(file, raw, prefix=".part-")
         self._indexes[url] = data
         return data
 
@@ -579,17 +580,6 @@ class ChartStore:
             raise Unavailable(f"dependency {name} is not in charts/ and names no repository", fault=True)
         raise Unavailable(f"dependency {name} names repository {repo!r}, which only a local "
                           "'helm repo add' configuration knows; vendor it in charts/ or use its URL", fault=True)
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".part-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _find_version(index: dict, chart: str, version: str) -> dict | None:
