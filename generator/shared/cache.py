@@ -14,6 +14,7 @@ import marshal
 import os
 import stat
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +112,16 @@ def write_atomically(path: Path, data: bytes, prefix: str = ".entry-") -> None:
     except BaseException:
         Path(scratch).unlink(missing_ok=True)
         raise
+
+
+def installed_files(root: Path) -> Iterator[tuple[str, os.stat_result]]:
+    """Every file under ``root`` but bytecode, in a fixed order, with its stat: what a cache
+    key reads of installed code (its size and modification time, not its bytes)."""
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        for name in sorted(names):
+            path = os.path.join(folder, name)
+            yield path, os.stat(path)
 
 
 def keep_newest(folder: Path, suffix: str, keep: int) -> None:

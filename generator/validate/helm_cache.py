@@ -31,7 +31,7 @@ import stat as st
 from pathlib import Path
 from typing import Any
 
-from ..shared.cache import keep_newest, store_entry
+from ..shared.cache import installed_files, keep_newest, store_entry
 from .trees import tree_entries
 
 # Bump when the stored shape or the key's meaning changes.
@@ -78,13 +78,8 @@ def helm_identity() -> str | None:
     if spec is None or spec.origin is None:
         return None
     package = Path(spec.origin).parent
-    parts: list[tuple[str, int, int]] = []
     try:
-        for here, dirs, files in os.walk(package):
-            dirs[:] = sorted(d for d in dirs if d != "__pycache__")
-            for name in sorted(files):
-                info = os.stat(os.path.join(here, name))
-                parts.append((os.path.relpath(os.path.join(here, name), package), info.st_size, info.st_mtime_ns))
+        parts = [(os.path.relpath(path, package), info.st_size, info.st_mtime_ns) for path, info in installed_files(package)]
     except OSError:
         return None
     settings = sorted((k, v) for k, v in os.environ.items() if k.startswith("HELM_"))

@@ -26,7 +26,7 @@ from pathlib import Path
 from .. import __version__
 from ..errors import Problem
 from ..resources import data_root
-from ..shared.cache import cache_folder, keep_newest, store_entry
+from ..shared.cache import cache_folder, installed_files, keep_newest, store_entry
 from .layout import STATE_PATH
 from .reconcile import WriteReport
 from .state import digest
@@ -55,12 +55,7 @@ def code_fingerprint() -> str:
     # An installed wheel keeps the data folders inside the package; a checkout beside it.
     data = [data_root() / name for name in ("charts", "bases", "overlays", "bootstrap")]
     for root in [_PACKAGE, *(d for d in data if not d.is_relative_to(_PACKAGE))]:
-        for folder, dirs, names in os.walk(root):
-            dirs[:] = sorted(d for d in dirs if d != "__pycache__")
-            for name in sorted(names):
-                path = os.path.join(folder, name)
-                info = os.stat(path)
-                entries.append(f"{path}\0{info.st_size}\0{info.st_mtime_ns}")
+        entries.extend(f"{path}\0{info.st_size}\0{info.st_mtime_ns}" for path, info in installed_files(root))
     for library in _OUTPUT_LIBRARIES:
         entries.append(_library_stamp(library))
     return hashlib.sha256("\n".join(entries).encode()).hexdigest()
