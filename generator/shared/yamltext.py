@@ -319,20 +319,13 @@ def _sequence(items: list[Any], indent: int, out: list[str], inline: bool, seen:
         else:
             out.append(pad)
         kind = type(item)
-        if kind is dict:
-            if item:
+        if kind is dict or kind is list:
+            if item:  # a mapping or list inside an item starts on the dash's line
                 out.append("- ")
-                _mapping(item, indent + 2, out, True, seen)
+                (_mapping if kind is dict else _sequence)(item, indent + 2, out, True, seen)
             else:
                 _enter(item, indent, seen)
-                out.append("- {}\n")
-        elif kind is list:
-            if item:
-                out.append("- ")
-                _sequence(item, indent + 2, out, True, seen)
-            else:
-                _enter(item, indent, seen)
-                out.append("- []\n")
+                out.append("- {}\n" if kind is dict else "- []\n")
         elif type(item) is str and "\n" in item:
             out.append("- " + _shifted(_multiline_text(item, True), indent) + "\n")
         else:
