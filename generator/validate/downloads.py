@@ -10,7 +10,6 @@ network. Explicit schema locations always win.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 import yaml
 
 from .. import catalog
+from ..shared.cache import write_atomically
 from .charts import Network, Unavailable
 from .documents import load_all
 from .schemas import CLOUD_INIT_RELEASE, TALOS_RELEASE
@@ -60,9 +60,7 @@ def fetch_defaults(cache_dir: Path, network: Network, wanted: Iterable[str],
                 result.skipped.append(("schema", f"{key.split('/')[0]} schemas not fetched: {exc}"))
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(target.name + f".{os.getpid()}.tmp")
-            tmp.write_bytes(body)
-            os.replace(tmp, target)  # a reader never sees half a file
+            write_atomically(target, body)  # a reader never sees half a file
         if key.startswith("flux/"):
             result.flux_crds = _crds(target)
     return result

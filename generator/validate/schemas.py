@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ValidateUsageError
+from ..shared.cache import store_entry
 from .documents import PathPart
 
 try:
@@ -160,7 +161,7 @@ def fetch(url: str, cache_dir: Path) -> dict | None:
             body = resp.read()
     except HTTPError as exc:
         if exc.code == 404:
-            _write_atomic(missing, b"")
+            store_entry(missing, b"")  # whole or not at all: worker processes may fetch it at once
             return None
         raise SchemaError(f"cannot fetch {url}: HTTP {exc.code}") from exc
     except (URLError, OSError) as exc:
@@ -169,19 +170,8 @@ def fetch(url: str, cache_dir: Path) -> dict | None:
         schema = json.loads(body)
     except ValueError as exc:
         raise SchemaError(f"{url} is not JSON: {exc}") from exc
-    _write_atomic(cached, body)
+    store_entry(cached, body)  # unwritable: only a download again next time
     return schema
-
-
-def _write_atomic(path: Path, body: bytes) -> None:
-    # Worker processes may fetch the same URL at once; replace() keeps readers safe.
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_bytes(body)
-        tmp.replace(path)
-    except OSError:
-        pass  # an unwritable cache only costs a re-download
 
 
 def _read_json(path: Path) -> dict:
