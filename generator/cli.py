@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import atexit
+import gc
 import json
+import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from . import __version__
 from .errors import ClustergenError, Problem
+from .shared.dataclass_code import save_dataclass_code
 
 if TYPE_CHECKING:
     from typing import TextIO
@@ -23,6 +27,41 @@ GENERATE_EXIT_STATUS = """exit status:
      at the end carry <<<<<<< markers to resolve before you commit
   2  nothing written: an inventory error, uncommitted changes (see --allow-dirty),
      another run in progress, or missing secrets (restore .clustergen/age.key)"""
+
+
+def run() -> NoReturn:
+    """The ``clustergen`` program (its console script and ``python -m generator.cli``): ``main``
+    with the cyclic collector off, then an exit that skips tearing the interpreter down.
+
+    A command is one short pass whose data stays alive to its end and holds almost no
+    reference cycles, so the collector only walked live objects (9 to 18 ms of a 190 ms fresh
+    generate). Teardown frees every object and module one by one for memory the system takes
+    back anyway (20 ms, paired runs). Only the process's own entry does either: ``main``
+    called from a library or a test leaves the interpreter as it was."""
+    gc.disable()
+    status: list[int] = []
+    # Registered first of this run's exit handlers, so it runs after the others (they run in
+    # reverse): the ones added meanwhile, such as removing a TemporaryDirectory left open.
+    atexit.register(_exit_without_teardown, status)
+    code = main()
+    # Registered at import, so an exit that skips teardown would skip it: saved now.
+    save_dataclass_code()
+    status.append(code)
+    sys.exit(code)
+
+
+def _exit_without_teardown(status: list[int]) -> None:
+    """The last exit handler: end the process with ``main``'s status once the standard
+    streams are flushed. When ``main`` raised (a traceback) or a stream cannot be flushed (a
+    closed pipe), the interpreter's own shutdown goes on and reports it as it always has."""
+    if not status:
+        return
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        return
+    os._exit(status[0])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -254,4 +293,4 @@ def _cmd_schema(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

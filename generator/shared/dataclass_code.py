@@ -36,6 +36,7 @@ _PACKAGE = __name__.split(".")[0]
 _table: dict[str, CodeType] = {}
 _used: set[str] = set()
 _compiled: list[str] = []
+_table_file: list[Any] = []  # where the installed table is saved (empty until installed)
 
 
 def cache_dataclass_code() -> None:
@@ -47,6 +48,7 @@ def cache_dataclass_code() -> None:
         return
     _table.update(_read_table(path))
     dataclasses.exec = _cached_exec  # type: ignore[attr-defined]  # shadows the builtin for that module only
+    _table_file.append(path)
     atexit.register(_save_table, path)
 
 
@@ -96,8 +98,16 @@ def _read_table(path: Any) -> dict[str, CodeType]:
     return {k: v for k, v in table.items() if isinstance(k, str) and isinstance(v, CodeType)}
 
 
+def save_dataclass_code() -> None:
+    """Save the table now if this process compiled anything new (the ``clustergen`` program
+    calls it before an exit that skips the exit handlers; see cli.run)."""
+    for path in _table_file:
+        _save_table(path)
+
+
 def _save_table(path: Any) -> None:
     if not _compiled:
         return
     keep = _table if len(_table) <= MAX_ENTRIES else {text: _table[text] for text in _used}
     store_entry(path, marshal.dumps(keep))
+    _compiled.clear()  # saved: a later call (the exit handler after an explicit save) has nothing to add
