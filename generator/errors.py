@@ -25,6 +25,8 @@ def closest_match(word: str, choices: Iterable[str]) -> str | None:
 
 @dataclass(frozen=True)
 class Problem:
+    """One mistake or warning, located in its file (line, column, field) with a hint how to fix it."""
+
     message: str
     file: str | None = None
     line: int | None = None  # 1-based

@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 
 @dataclass
 class Generation:
+    """What a generate run produced: the plan, the files, the write report and the warnings."""
+
     plan: ClusterPlan | None  # None when nothing had changed since the last run (see write.uptodate)
     files: list[RenderedFile]
     report: WriteReport | None

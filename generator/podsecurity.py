@@ -38,6 +38,8 @@ _APPARMOR_ANNOTATION = "container.apparmor.security.beta.kubernetes.io/"
 
 @dataclass(frozen=True)
 class Violation:
+    """One Pod Security Standards control a pod spec breaks, and at which level."""
+
     level: str  # the lowest level that forbids it: baseline or restricted
     control: str  # the standard's control name
     path: tuple[str | int, ...]  # inside the pod spec

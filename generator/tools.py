@@ -90,6 +90,8 @@ class ToolTimeout(ToolError):
 
 @dataclass(frozen=True)
 class Completed:
+    """A finished external program: its command, exit status and captured output."""
+
     command: list[str]
     exit_code: int
     stdout: bytes

@@ -26,6 +26,8 @@ def quantity_to_mib(text: str) -> int:
 
 @dataclass(frozen=True)
 class Disk:
+    """A node's disk: its device path, size, type (ssd, hdd, nvme, sd, emmc, usb) and use."""
+
     path: str
     size_mib: int
     type: str
@@ -36,6 +38,8 @@ class Disk:
 
 @dataclass(frozen=True)
 class Gpu:
+    """A node's GPU: vendor, model, memory, and how many pods may share it."""
+
     vendor: str
     model: str | None
     memory_mib: int | None
@@ -45,6 +49,8 @@ class Gpu:
 
 @dataclass(frozen=True)
 class Device:
+    """A device on a node that an app opens (a Zigbee or Z-Wave stick, a serial port)."""
+
     name: str
     type: str
     path: str
@@ -52,6 +58,8 @@ class Device:
 
 @dataclass(frozen=True)
 class Taint:
+    """A Kubernetes taint the inventory puts on a node."""
+
     key: str
     value: str | None
     effect: str
@@ -59,6 +67,8 @@ class Taint:
 
 @dataclass(frozen=True)
 class Profile:
+    """A hardware profile: the facts a kind of machine shares (arch, boot medium, memory, CPUs, OS)."""
+
     name: str
     description: str = ""
     arch: str | None = None
@@ -71,6 +81,8 @@ class Profile:
 
 @dataclass(frozen=True)
 class Node:
+    """One machine of the inventory with its hardware facts, as checked."""
+
     index: int  # position in the file, for error locations
     name: str
     addresses: tuple[IPAddress, ...]
@@ -116,6 +128,8 @@ class PrivateRegistry:
 
 @dataclass(frozen=True)
 class BgpPeer:
+    """A router MetalLB announces the load-balancer addresses to over BGP."""
+
     address: IPAddress
     asn: int
     port: int = 179
@@ -138,6 +152,8 @@ class LanDns:
 
 @dataclass(frozen=True)
 class Network:
+    """The cluster's LAN: node subnets, gateways, DNS, the API endpoint and the load-balancer pool."""
+
     node_cidrs: tuple[IPNetwork, ...]
     gateways: tuple[IPAddress, ...]
     dns_servers: tuple[IPAddress, ...]
@@ -187,6 +203,8 @@ class Backup:
 
 @dataclass(frozen=True)
 class Components:
+    """The cluster-wide components: ingress, TLS, DNS, load balancer, storage, monitoring, backups, network policies."""
+
     ingress: str = "traefik"
     tls_issuer: str = "selfsigned"
     tls_email: str | None = None
@@ -208,6 +226,8 @@ class Components:
 
 @dataclass(frozen=True)
 class AppPort:
+    """A port a custom app serves."""
+
     name: str
     port: int
     protocol: str = "TCP"
@@ -215,6 +235,8 @@ class AppPort:
 
 @dataclass(frozen=True)
 class AppVolume:
+    """apps[].persistence[]: a claim the app mounts, its own or an existing one."""
+
     name: str
     mount_path: str
     size: str = "1Gi"
@@ -258,6 +280,8 @@ class AppContainer:
 
 @dataclass(frozen=True)
 class AppRoute:
+    """A path of an app's host that routes to one of its ports."""
+
     index: int
     name: str
     path: str
@@ -281,6 +305,8 @@ class SharedVolume:
 
 @dataclass(frozen=True)
 class App:
+    """An app the inventory wants: a catalog entry or a custom image, with its overrides."""
+
     index: int
     name: str
     catalog: str | None  # None for a custom app
@@ -317,6 +343,8 @@ class App:
 
 @dataclass(frozen=True)
 class ExternalService:
+    """A service outside the cluster (a NAS, a router) given a Service inside it, and a route when it has a host."""
+
     index: int
     name: str
     namespace: str
@@ -328,6 +356,8 @@ class ExternalService:
 
 @dataclass(frozen=True)
 class Inventory:
+    """The whole inventory, checked and typed: what plan reads."""
+
     source: str  # file name, for messages
     cluster_name: str
     domain: str

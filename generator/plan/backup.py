@@ -42,6 +42,8 @@ LONGHORN_DEFAULT_GROUP = "default"
 
 @dataclass(frozen=True)
 class BackupPlan:
+    """Where and when the cluster's volumes are backed up, and which namespaces."""
+
     s3_endpoint: str
     s3_bucket: str  # <bucket>/<cluster>: each namespace's repository sits below it
     schedule: str

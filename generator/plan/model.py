@@ -46,6 +46,8 @@ class NvidiaDriver:
 
 @dataclass(frozen=True)
 class NodePlan:
+    """A node as the cluster runs it: role, labels, taints, storage and the overlays its hardware calls for."""
+
     index: int  # position in the inventory's nodes list, for error locations
     name: str
     addresses: tuple[IPAddress, ...]
@@ -127,6 +129,8 @@ def replace_node(node: NodePlan, **changes: Any) -> NodePlan:
 
 @dataclass(frozen=True)
 class ComponentPlan:
+    """A cluster component to deploy: its chart, namespace, layer and values."""
+
     key: str  # catalog key, also the base folder name
     layer: str  # controllers | configs
     namespace: str
@@ -143,6 +147,8 @@ class ComponentPlan:
 
 @dataclass(frozen=True)
 class AppPlan:
+    """An app as deployed: its namespace, values, placement and what it needs (devices, storage, logins)."""
+
     index: int  # position in the inventory's apps list, for error locations
     name: str
     namespace: str
@@ -290,12 +296,16 @@ class MonitoringPlan:
 
 @dataclass(frozen=True)
 class Peer:
+    """A namespace a network policy lets traffic to or from, on some ports or all."""
+
     namespace: str  # the other side's namespace
     ports: tuple[tuple[int, str], ...] = ()  # (port, protocol); () means every port
 
 
 @dataclass(frozen=True)
 class NamespacePolicy:
+    """The traffic a namespace's network policies allow in and out."""
+
     namespace: str
     ingress_from: tuple[Peer, ...]
     egress_to: tuple[Peer, ...]
@@ -393,6 +403,8 @@ class LonghornBackup:
 
 @dataclass(frozen=True)
 class ClusterPlan:
+    """Every decision about the cluster: what render renders."""
+
     inventory: Inventory  # for the report and the pipeline; render reads settings instead
     settings: ClusterSettings
     distribution_version: str

@@ -16,6 +16,8 @@ from typing import Any
 
 @dataclass(frozen=True)
 class EngineFacts:
+    """What every stage knows of a GitOps engine without importing its renderer."""
+
     name: str  # the inventory's gitops.engine
     title: str  # how prose names it: "Flux", "Argo CD"
     summary: str  # what it syncs, for the schema's gitops.engine description

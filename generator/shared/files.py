@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class RenderedFile:
+    """One file of the generated repository, as bytes with its mode, before it is written."""
+
     path: str  # POSIX path relative to the repository root
     content: bytes
     mode: int = 0o644

@@ -23,6 +23,8 @@ CONFLICT_START = f"<<<<<<< {OURS_LABEL}".encode()
 
 @dataclass(frozen=True)
 class MergeResult:
+    """A three-way merge's result and how many hunks conflicted."""
+
     content: bytes
     conflicts: int  # conflicting hunks; 0 is a clean merge
 

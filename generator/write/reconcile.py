@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class FileUpdate:
+    """One file's change in a run's transaction: its bytes before and after (None: absent)."""
+
     path: str
     before: bytes | None  # on disk now; None: absent
     after: bytes | None  # after the run; None: removed
@@ -43,6 +45,8 @@ class FileUpdate:
 
 @dataclass
 class WriteReport:
+    """What a run did to each file, for the summary the CLI prints."""
+
     created: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)  # untouched by the user: the new render replaced them
     merged: list[str] = field(default_factory=list)  # your edits replayed cleanly on the new render
@@ -99,6 +103,8 @@ def _has_markers(content: bytes) -> bool:
 
 @dataclass
 class Reconciler:
+    """Decides each rendered file's fate against the disk, the last state and the merge base."""
+
     repo: Path
     previous: GenerationState | None
     base: BaseContent | None  # None when the previous inventory cannot be rendered

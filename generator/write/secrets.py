@@ -374,6 +374,8 @@ def start_secret_files(repo: Path, cluster_secrets: ClusterSecrets, manifests: l
 
 @dataclasses.dataclass
 class _Encrypting:
+    """A file sops is encrypting in the run's batch."""
+
     path: str
     number: int  # in the run's Encryptions
     secret: dict[str, Any] | None = None  # a Secret manifest, whose ciphertext is noted as known
@@ -381,6 +383,8 @@ class _Encrypting:
 
 @dataclasses.dataclass
 class _KeepIfUnchanged:
+    """An encrypted Secret on disk, kept when sops decrypts it to the wanted manifest."""
+
     path: str
     manifest: dict[str, Any]
     ciphertext: bytes  # the file's bytes, read once: the ones sops decrypts and the ones kept

@@ -34,6 +34,8 @@ def digest(data: bytes) -> str:
 
 @dataclass
 class GenerationState:
+    """What the last run recorded in the repository: its version, inventory and each file's rendered digest."""
+
     tool_version: str = __version__
     inventory_digest: str = ""
     # path → digest of the content clustergen rendered (not of a merge result),

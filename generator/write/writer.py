@@ -34,6 +34,8 @@ BaseLoader = Callable[[], "dict[str, bytes] | None"]
 
 @dataclass
 class RepositorySession:
+    """A locked repository during one run: its previous state, checks and the write."""
+
     repo: Path
     dry_run: bool
     notes: list[str] = field(default_factory=list)
