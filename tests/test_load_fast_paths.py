@@ -7,7 +7,10 @@ parsers), the document goes to jsonschema. These rows sit on those boundaries.
 
 from __future__ import annotations
 
+import os
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -116,3 +119,30 @@ def test_zone_file_never_accepts_what_the_list_lacks() -> None:
         pytest.skip("no time zone database on this machine")
     assert [n for n in _every_zone_file() if _zone_file(n) and n not in known] == []
     assert [n for n in known if not _zone_file(n)] == []  # tzdata-only zones would show here
+
+
+def _zone_file_in_a_fresh_process(name: str, env: dict[str, str]) -> str:
+    script = ("import sys\nfrom generator.inventory.checks import _zone_file\n"
+              f"print(_zone_file({name!r}), 'zoneinfo' in sys.modules)\n")
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-c", script], cwd=root, env=env, capture_output=True, text=True, check=True, timeout=60)
+    return done.stdout.strip()
+
+
+def test_zone_file_looks_without_importing_zoneinfo() -> None:
+    import zoneinfo
+
+    if zoneinfo.TZPATH != ("/usr/share/zoneinfo", "/usr/lib/zoneinfo", "/usr/share/lib/zoneinfo", "/etc/zoneinfo"):
+        pytest.skip(f"this interpreter was built with another TZPATH: {zoneinfo.TZPATH}")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONTZPATH"}
+    expected = "Europe/Berlin" in zoneinfo.available_timezones()
+    assert _zone_file_in_a_fresh_process("Europe/Berlin", env) == f"{expected} False"
+
+
+def test_zone_file_follows_pythontzpath(tmp_path: Path) -> None:
+    """A PYTHONTZPATH is zoneinfo's to read: a database elsewhere is used, the default roots are not."""
+    (tmp_path / "Mars").mkdir()
+    (tmp_path / "Mars" / "Olympus").write_bytes(b"TZif2" + bytes(40))
+    env = {**os.environ, "PYTHONTZPATH": str(tmp_path)}
+    assert _zone_file_in_a_fresh_process("Mars/Olympus", env) == "True True"
+    assert _zone_file_in_a_fresh_process("Europe/Berlin", env) == "False True"

@@ -6,8 +6,9 @@ file:line:column, the field path and a hint.
 
 from __future__ import annotations
 
-import os
 import ipaddress
+import os
+import sys
 from collections.abc import Iterator
 from functools import cache, lru_cache
 
@@ -49,17 +50,31 @@ def _timezones() -> frozenset[str]:
         return frozenset()
 
 
+# CPython's default for zoneinfo.TZPATH (its --with-tzpath build setting).
+_DEFAULT_TZPATH = ("/usr/share/zoneinfo", "/usr/lib/zoneinfo", "/usr/share/lib/zoneinfo", "/etc/zoneinfo")
+
+
+def _zone_roots() -> tuple[str, ...]:
+    """zoneinfo.TZPATH, without importing zoneinfo where it would be the default: the import
+    (it asks sysconfig for the build setting) cost more than the look at the file. A
+    PYTHONTZPATH, or a zoneinfo already imported (reset_tzpath may have changed it), is used."""
+    module = sys.modules.get("zoneinfo")
+    if module is None and "PYTHONTZPATH" not in os.environ:
+        return _DEFAULT_TZPATH
+    import zoneinfo
+
+    return zoneinfo.TZPATH
+
+
 def _zone_file(name: str) -> bool:
     """True when `name` is one of zoneinfo.available_timezones() by a direct look at its file
     (listing them all walks the whole database: most of a fast run's checks). False is no
     verdict: the full list then decides."""
-    import zoneinfo
-
     parts = name.split("/")
     # available_timezones() leaves out posixrules and the right/ and posix/ copies.
     if not name or name == "posixrules" or parts[0] in ("right", "posix") or any(p in ("", ".", "..") for p in parts):
         return False
-    for root in zoneinfo.TZPATH:
+    for root in _zone_roots():
         candidate = os.path.join(root, name)
         try:
             # os.walk, which the list is made with, does not enter linked folders.
