@@ -37,6 +37,7 @@ import fcntl
 import json
 import os
 import shutil
+import stat
 import sys
 import time
 from collections.abc import Iterator
@@ -231,35 +232,56 @@ def _read_journal(repo: Path, stage: Path) -> dict:
 
 def _check_targets(repo: Path, updates: list[FileUpdate]) -> None:
     """Refuse before the commit point what would make the apply step fail halfway."""
-    # Thousands of files share a few folders: each folder is looked at once.
-    writable: set[Path] = set()
-    missing: set[Path] = set()
+    # Thousands of files share a few folders: each folder is looked at once, as a plain string
+    # (pathlib's joins and parents were most of this loop's time).
+    root = str(repo)
+    writable: set[str] = set()
+    missing: set[str] = set()
     for update in updates:
-        target = repo / update.path
-        if target.is_dir() and not target.is_symlink():
-            raise WriteError.single(f"{target} is a folder, but clustergen generates a file there", file=str(target), hint="move the folder away")
-        for parent in _parents_within(target, repo):
+        target = os.path.join(root, update.path)
+        if _is_real_folder(target):
+            raise WriteError.single(f"{target} is a folder, but clustergen generates a file there", file=target, hint="move the folder away")
+        parent = target
+        while parent != root:
+            parent = os.path.dirname(parent)
             if parent in writable:
                 break
             if parent in missing:
                 continue
-            if parent.exists() and not parent.is_dir():
-                raise WriteError.single(f"{parent} is a file, but clustergen needs a folder there", file=str(parent), hint="move the file away")
-            if parent.is_dir():
-                if not os.access(parent, os.W_OK | os.X_OK):
-                    raise WriteError.single(f"cannot write into {parent}: permission denied", file=str(parent), hint="fix its permissions")
-                writable.add(parent)
-                break  # the nearest existing folder is the one that matters
-            missing.add(parent)
+            mode = _mode(parent)
+            if mode is None:
+                missing.add(parent)
+                continue
+            if not stat.S_ISDIR(mode):
+                raise WriteError.single(f"{parent} is a file, but clustergen needs a folder there", file=parent, hint="move the file away")
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise WriteError.single(f"cannot write into {parent}: permission denied", file=parent, hint="fix its permissions")
+            writable.add(parent)
+            break  # the nearest existing folder is the one that matters
 
 
-def _parents_within(target: Path, repo: Path) -> list[Path]:
-    parents = []
-    for parent in target.parents:
-        parents.append(parent)
-        if parent == repo:
-            break
-    return parents
+def _mode(path: str) -> int | None:
+    """The file type and mode bits of ``path`` (links followed); None where nothing is."""
+    try:
+        return os.stat(path).st_mode
+    except OSError as exc:
+        if exc.errno in _ABSENT:
+            return None
+        raise
+
+
+def _is_real_folder(path: str) -> bool:
+    """A folder itself, not a link to one (a link is replaced like a file)."""
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except OSError as exc:
+        if exc.errno in _ABSENT:
+            return False
+        raise
+
+
+# What pathlib's exists() and is_dir() take for "nothing there".
+_ABSENT = frozenset({errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP})
 
 
 def _write_file(path: Path, data: bytes, mode: int) -> None:
