@@ -15,6 +15,7 @@ from .write import (
     GenerationState,
     WriteReport,
     open_repository,
+    prestart_secret_files,
     start_loading_secrets,
     start_secret_files,
 )
@@ -28,6 +29,7 @@ from .write.uptodate import record_run, replay_if_unchanged
 if TYPE_CHECKING:
     from .plan import ClusterPlan
     from .shared import ClusterSecrets, RenderedFile
+    from .write import PrestartedSecrets
 
 
 @dataclass
@@ -50,13 +52,15 @@ def build_plan(inventory_path: Path) -> ClusterPlan:
     return plan_cluster(inventory, warnings)
 
 
-def render_files(plan: ClusterPlan, cluster_secrets: ClusterSecrets, inventory_text: str, repo: Path) -> list[RenderedFile]:
+def render_files(plan: ClusterPlan, cluster_secrets: ClusterSecrets, inventory_text: str, repo: Path,
+                 prestarted: PrestartedSecrets | None = None) -> list[RenderedFile]:
     """Everything the repository should hold: the render plus the secrets store (age key, .sops.yaml,
     encrypted secrets)."""
     from .render import render_repository, secret_manifests
 
     # sops encrypts on the other core while the repository renders: it is most of a fresh run.
-    pending = start_secret_files(repo, cluster_secrets, secret_manifests(plan, cluster_secrets), plan.inventory.cluster_name)
+    pending = start_secret_files(repo, cluster_secrets, secret_manifests(plan, cluster_secrets), plan.inventory.cluster_name,
+                                 prestarted)
     try:
         files = render_repository(plan, cluster_secrets, inventory_text)
     except BaseException:
@@ -123,6 +127,8 @@ def generate(inventory_path: Path, output: Path, *, strict: bool = False, dry_ru
                 raise _warnings_as_errors(replay.warnings)
             return Generation(None, [], replay.report, replay.warnings)
         pending_secrets = start_loading_secrets(output)
+        # A new repository's sops start up while the inventory loads and plans.
+        prestarted = prestart_secret_files(output)
         try:
             plan = build_plan(inventory_path)
             if strict and plan.warnings:
@@ -130,11 +136,18 @@ def generate(inventory_path: Path, output: Path, *, strict: bool = False, dry_ru
             text = inventory_path.read_text(encoding="utf-8")
         except BaseException:
             pending_secrets.discard()
+            if prestarted is not None:
+                prestarted.discard()
             raise
         from .render import wanted_secret_fields
 
-        cluster_secrets = pending_secrets.result(plan.inventory.distribution, wanted_secret_fields(plan))
-        files = render_files(plan, cluster_secrets, text, output)
+        try:
+            cluster_secrets = pending_secrets.result(plan.inventory.distribution, wanted_secret_fields(plan))
+        except BaseException:
+            if prestarted is not None:
+                prestarted.discard()
+            raise
+        files = render_files(plan, cluster_secrets, text, output, prestarted)
         recipient = recipient_of(next(f.content for f in files if f.path == AGE_KEY_PATH))
         previous = session.previous
         check_identity(output, previous.cluster_name if previous else None, previous.secrets_recipient if previous else None,

@@ -205,6 +205,21 @@ class Running:
             raise done.error()
         return done
 
+    def send(self, data: bytes) -> None:
+        """Hand a program started with ``stdin=True`` its whole input (at most ``PIPE_CAPACITY``
+        bytes, which the pipe takes without waiting) and close its stdin."""
+        if len(data) > PIPE_CAPACITY:
+            raise ValueError(f"send() takes at most {PIPE_CAPACITY} bytes of input; use run() for more")
+        pipe, self.process.stdin = self.process.stdin, None  # communicate() must not flush a closed pipe
+        if pipe is None:
+            raise ValueError("send() needs a program started with stdin=True, and only once")
+        # A program that exits without reading breaks the pipe: result() reports its exit and stderr.
+        with contextlib.suppress(BrokenPipeError):
+            try:
+                pipe.write(data)
+            finally:
+                pipe.close()
+
     def kill(self) -> None:
         """Stop it and reap it; nothing of its output is wanted any more. (Its pipes are closed,
         not drained: a child it left behind may hold them open.)"""
@@ -228,7 +243,8 @@ def start(
 ) -> Running:
     """Start ``command`` without waiting, stdout (and stderr, unless a file is given) piped.
 
-    ``stdin=True`` gives the caller a pipe to its stdin (the Helm worker's protocol);
+    ``stdin=True`` gives the caller a pipe to its stdin (the Helm worker's protocol), or the
+    input later through ``Running.send`` (a program started before its input is known);
     ``input`` is written to stdin now and stdin closed, so the program works while the caller
     does; otherwise stdin is empty.  ``timeout`` bounds ``Running.result()``."""
     if input is not None and len(input) > PIPE_CAPACITY:
@@ -243,12 +259,7 @@ def start(
         )
     except OSError as exc:
         raise _missing(argv, exc, cwd) from exc
-    if input is not None and process.stdin is not None:
-        pipe, process.stdin = process.stdin, None  # communicate() must not flush a closed pipe
-        # A program that exits without reading breaks the pipe: result() reports its exit and stderr.
-        with contextlib.suppress(BrokenPipeError):
-            try:
-                pipe.write(input)
-            finally:
-                pipe.close()
-    return Running(argv, process, timeout)
+    running = Running(argv, process, timeout)
+    if input is not None:
+        running.send(input)
+    return running

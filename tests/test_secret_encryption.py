@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from generator import cli, tools
-from generator.write.secrets import _new_age_key, sops_config
+from generator.write.secrets import PRESTARTED_SECRETS, _new_age_key, creation_rule, prestart_secret_files, sops_config
 from generator.write.sops import Decryption, Encryptions
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -100,3 +100,77 @@ def test_a_failed_render_leaves_no_sops_running_and_nothing_written(tmp_path, mo
     assert all(running.process.returncode is not None for running in _encryptions(started))
     assert [p.name for p in scratch_root.iterdir() if p.name.startswith("clustergen-sops-")] == []
     assert not (tmp_path / "repo" / "README.md").exists()
+
+
+def _decrypted(tmp_path: Path, key: Path, name: str, ciphertext: bytes) -> dict:
+    (tmp_path / name).write_bytes(ciphertext)
+    return {k: v for k, v in Decryption(tmp_path / name, key).result().items() if k != "sops"}
+
+
+def test_prestarted_sops_take_the_files_of_their_creation_rule(tmp_path, scratch_root, started):
+    """Two started for Secrets and one for the store, before any input: the store and two
+    Secrets go to them, a third Secret starts its own. Each file comes out encrypted by its own
+    rule: every store value, only a Secret's data."""
+    key_bytes, identity = _new_age_key()
+    key = tmp_path / "age.key"
+    key.write_bytes(key_bytes)
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "login"}, "stringData": {"password": "pw"}}
+    with Encryptions(sops_config(str(identity.to_public())), rule_of=creation_rule) as batch:
+        batch.prestart(["a.sops.yaml", ".clustergen/secrets.sops.yaml", "b.sops.yaml"])
+        store = batch.start({"k3sToken": "token"}, ".clustergen/secrets.sops.yaml")
+        secrets = [batch.start(secret, f"apps/app{i}/login.sops.yaml") for i in range(3)]
+        batch.stop_waiting()
+        outputs = [batch.result(n) for n in [store, *secrets]]
+    assert len(_encryptions(started)) == 4  # three prestarted, one more for the third Secret
+    assert all(command[:3] == [command[0], "-n", "19"] for command, _ in started[:3])  # prestarted ones yield the core
+    assert _decrypted(tmp_path, key, "store.sops.yaml", outputs[0]) == {"k3sToken": "token"}
+    assert b"k3sToken: ENC[" in outputs[0]
+    for ciphertext in outputs[1:]:
+        assert _decrypted(tmp_path, key, "secret.sops.yaml", ciphertext) == secret
+        assert b"name: login" in ciphertext and b"password: ENC[" in ciphertext
+
+
+def test_prestarted_sops_no_file_took_are_stopped(scratch_root, started):
+    _, identity = _new_age_key()
+    with Encryptions(sops_config(str(identity.to_public())), rule_of=creation_rule) as batch:
+        batch.prestart(["a.sops.yaml", "b.sops.yaml"])
+        batch.start({"a": "b"}, ".clustergen/secrets.sops.yaml")  # under the other rule: a sops of its own
+        batch.stop_waiting()
+        prestarted = [running for command, running in started if "a.sops.yaml" in command or "b.sops.yaml" in command]
+        assert len(prestarted) == 2 and all(running.process.returncode is not None for running in prestarted)
+    assert list(scratch_root.iterdir()) == []
+
+
+@pytest.mark.parametrize(("path", "rule"), [
+    (".clustergen/secrets.sops.yaml", 0), ("x/.clustergen/secrets.sops.yaml", 0), ("a.clustergen/secrets.sops.yaml", 1),
+    ("apps/login.sops.yaml", 1), ("apps/login.sops.yml", 1), ("apps/login.yaml", None), (".clustergen/secrets.sops.yaml.bak", None),
+])
+def test_creation_rule_is_the_first_whose_path_regex_matches(path, rule):
+    assert creation_rule(path) == rule
+
+
+def test_a_new_repository_gets_sops_prestarted_and_one_with_a_key_does_not(tmp_path, monkeypatch, scratch_root):
+    import generator.write.secrets as secrets
+
+    new = tmp_path / "new"
+    prestarted = prestart_secret_files(new)
+    assert prestarted is not None
+    prestarted.discard()
+    assert list(scratch_root.iterdir()) == []
+    for existing in (".clustergen/age.key", ".clustergen/secrets.sops.yaml"):
+        repo = tmp_path / existing.replace("/", "_")
+        (repo / existing).parent.mkdir(parents=True)
+        (repo / existing).write_text("x\n")
+        assert prestart_secret_files(repo) is None
+    monkeypatch.setattr(secrets, "_usable_cores", lambda: 1)
+    assert prestart_secret_files(new) is None  # one core: the start-ups would only compete with the plan
+
+
+def test_an_inventory_error_stops_the_prestarted_sops(tmp_path, scratch_root, started):
+    broken = tmp_path / "inventory.yaml"
+    broken.write_text((EXAMPLES / "mixed-shelf.yaml").read_text().replace("name: pi1", "name: PI_1", 1))
+    assert cli.main(["generate", str(broken), "-o", str(tmp_path / "repo")]) == 2
+    assert len(_encryptions(started)) == 1 + PRESTARTED_SECRETS
+    assert all(running.process.returncode is not None for running in _encryptions(started))
+    assert [p.name for p in scratch_root.iterdir() if p.name.startswith("clustergen-sops-")] == []
+    assert not (tmp_path / "repo").exists()

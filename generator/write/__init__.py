@@ -23,7 +23,14 @@ from .layout import (
     STATE_PATH,
 )
 from .reconcile import FileUpdate, WriteReport
-from .secrets import load_or_create_secrets, secret_files, start_loading_secrets, start_secret_files
+from .secrets import (
+    PrestartedSecrets,
+    load_or_create_secrets,
+    prestart_secret_files,
+    secret_files,
+    start_loading_secrets,
+    start_secret_files,
+)
 from .state import GenerationState
 from .writer import RepositorySession, open_repository
 
@@ -41,6 +48,8 @@ __all__ = [
     "open_repository",
     "secret_files",
     "start_secret_files",
+    "prestart_secret_files",
+    "PrestartedSecrets",
     "start_loading_secrets",
     "unified_diff",
 ]
