@@ -29,7 +29,7 @@ from .write.uptodate import record_run, replay_if_unchanged
 if TYPE_CHECKING:
     from .plan import ClusterPlan
     from .shared import ClusterSecrets, RenderedFile
-    from .write import PrestartedSecrets
+    from .write import CleanCheck, PendingSecrets, PrestartedSecrets
 
 
 @dataclass
@@ -118,26 +118,23 @@ def generate(inventory_path: Path, output: Path, *, strict: bool = False, dry_ru
     plan and render while sops decrypts the secrets, and write everything in one transaction
     (or, for a dry run, only report it)."""
     with open_repository(output, dry_run=dry_run) as session:
-        if not allow_dirty:
-            session.ensure_clean(inventory_path)
-        checked = None if dry_run or session.notes else _checked_text(inventory_path)
-        replay = None if checked is None else replay_if_unchanged(output, inventory_path, checked)
-        if replay is not None:
-            if strict and replay.warnings:
-                raise _warnings_as_errors(replay.warnings)
-            return Generation(None, [], replay.report, replay.warnings)
-        pending_secrets = start_loading_secrets(output)
-        # A new repository's sops start up while the inventory loads and plans.
-        prestarted = prestart_secret_files(output)
+        # git status runs while the inventory loads; its verdict still comes before any other.
+        clean = None if allow_dirty else session.start_clean_check(inventory_path)
         try:
-            plan = build_plan(inventory_path)
-            if strict and plan.warnings:
-                raise _warnings_as_errors(list(plan.warnings))
-            text = inventory_path.read_text(encoding="utf-8")
+            checked = None if dry_run or session.notes else _checked_text(inventory_path)
+            replay = None if checked is None else replay_if_unchanged(output, inventory_path, checked)
+            if replay is not None:
+                _finish(clean)
+                if strict and replay.warnings:
+                    raise _warnings_as_errors(replay.warnings)
+                return Generation(None, [], replay.report, replay.warnings)
+            plan, text, pending_secrets, prestarted = _plan_with_secrets_loading(inventory_path, output, strict, clean)
+        except Exception:
+            _finish(clean)  # uncommitted work is the first thing to fix
+            raise
         except BaseException:
-            pending_secrets.discard()
-            if prestarted is not None:
-                prestarted.discard()
+            if clean is not None:
+                clean.discard()
             raise
         from .render import wanted_secret_fields
 
@@ -170,6 +167,32 @@ def generate(inventory_path: Path, output: Path, *, strict: bool = False, dry_ru
         report.notes.extend(advice)
         record_run(output, inventory_path, text, list(plan.warnings), report, advice)
     return Generation(plan, files, report, list(plan.warnings))
+
+
+def _plan_with_secrets_loading(inventory_path: Path, output: Path, strict: bool, clean: CleanCheck | None
+                               ) -> tuple[ClusterPlan, str, PendingSecrets, PrestartedSecrets | None]:
+    """The plan, while sops decrypts the secrets store (or, for a new repository, starts up to
+    encrypt one); the repository found clean before anything is returned."""
+    pending_secrets = start_loading_secrets(output)
+    # A new repository's sops start up while the inventory loads and plans.
+    prestarted = prestart_secret_files(output)
+    try:
+        plan = build_plan(inventory_path)
+        if strict and plan.warnings:
+            raise _warnings_as_errors(list(plan.warnings))
+        text = inventory_path.read_text(encoding="utf-8")
+        _finish(clean)
+    except BaseException:
+        pending_secrets.discard()
+        if prestarted is not None:
+            prestarted.discard()
+        raise
+    return plan, text, pending_secrets, prestarted
+
+
+def _finish(clean: CleanCheck | None) -> None:
+    if clean is not None:
+        clean.finish()
 
 
 def _advice(plan: ClusterPlan, cluster_secrets: ClusterSecrets) -> list[str]:

@@ -24,6 +24,7 @@ from .layout import (
 )
 from .reconcile import FileUpdate, WriteReport
 from .secrets import (
+    PendingSecrets,
     PrestartedSecrets,
     load_or_create_secrets,
     prestart_secret_files,
@@ -32,7 +33,7 @@ from .secrets import (
     start_secret_files,
 )
 from .state import GenerationState
-from .writer import RepositorySession, open_repository
+from .writer import CleanCheck, RepositorySession, open_repository
 
 __all__ = [
     "AGE_KEY_PATH",
@@ -50,6 +51,8 @@ __all__ = [
     "start_secret_files",
     "prestart_secret_files",
     "PrestartedSecrets",
+    "PendingSecrets",
+    "CleanCheck",
     "start_loading_secrets",
     "unified_diff",
 ]

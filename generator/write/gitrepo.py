@@ -17,30 +17,68 @@ def _git(repo: Path, *args: str, stdin: bytes | None = None) -> tools.Completed:
     return tools.run(["git", "-C", str(repo), *args], input=stdin, env=git_environment(), timeout=GIT_TIMEOUT, ok_codes=None)
 
 
-def uncommitted_changes(repo: Path, exempt: list[str]) -> list[str] | None:
-    """`git status` lines for changes under repo (None outside a git work tree).
+class StatusCheck:
+    """`git status` for changes under a repository, running in the background (``start_status``);
+    ``changes()`` waits for it."""
 
-    `exempt` paths (relative to repo) do not count: the inventory the user
-    just edited is rewritten byte for byte, so nothing in it can be lost.
-    """
+    def __init__(self, repo: Path, running: tools.Running | None, error: WriteError | None = None):
+        self.repo = repo
+        self._running = running
+        self._error = error
+
+    def changes(self) -> list[str] | None:
+        """`git status` lines for changes under repo; None outside a git work tree (or without git
+        where there is no .git either)."""
+        if self._error is not None:
+            raise self._error
+        if self._running is None:
+            return None
+        try:
+            result = self._running.result(ok_codes=None)
+        except tools.ToolError as exc:
+            raise WriteError.single(f"git status failed in {self.repo}: {exc}", file=str(self.repo),
+                                    hint="fix the repository, or pass --allow-dirty") from None
+        if result.exit_code != 0:
+            message = result.error_text.strip()
+            if "not a git repository" in message:
+                return None
+            raise WriteError.single(f"git status failed in {self.repo}: {message}", file=str(self.repo),
+                                    hint="fix the repository, or pass --allow-dirty")
+        return _status_entries(result.stdout)
+
+    def discard(self) -> None:
+        if self._running is not None:
+            self._running.kill()
+
+
+def start_status(repo: Path, exempt: list[str]) -> StatusCheck:
+    """Start `git status` for changes under repo (see ``StatusCheck``). `exempt` paths (relative
+    to repo) do not count: the inventory the user just edited is rewritten byte for byte, so
+    nothing in it can be lost."""
     if shutil.which("git") is None:
         if (repo / ".git").exists():
-            raise WriteError.single(
+            return StatusCheck(repo, None, WriteError.single(
                 f"{repo} is a git repository but git is not installed, so uncommitted changes cannot be checked",
                 hint="install git, or pass --allow-dirty",
-            )
-        return None
+            ))
+        return StatusCheck(repo, None)
     excludes = [f":(exclude,literal){path}" for path in exempt]
+    command = ["git", "-C", str(repo), "status", "--porcelain=v1", "-z", "--untracked-files=all", "--", ".", *excludes]
     try:
-        result = _git(repo, "status", "--porcelain=v1", "-z", "--untracked-files=all", "--", ".", *excludes)
+        running = tools.start(command, env=git_environment(), timeout=GIT_TIMEOUT)
     except tools.ToolError as exc:
-        raise WriteError.single(f"git status failed in {repo}: {exc}", file=str(repo), hint="fix the repository, or pass --allow-dirty") from None
-    if result.exit_code != 0:
-        message = result.error_text.strip()
-        if "not a git repository" in message:
-            return None
-        raise WriteError.single(f"git status failed in {repo}: {message}", file=str(repo), hint="fix the repository, or pass --allow-dirty")
-    entries = result.stdout.decode(errors="replace").split("\0")
+        return StatusCheck(repo, None, WriteError.single(f"git status failed in {repo}: {exc}", file=str(repo),
+                                                         hint="fix the repository, or pass --allow-dirty"))
+    return StatusCheck(repo, running)
+
+
+def uncommitted_changes(repo: Path, exempt: list[str]) -> list[str] | None:
+    """`git status` lines for changes under repo (None outside a git work tree), waited for."""
+    return start_status(repo, exempt).changes()
+
+
+def _status_entries(output: bytes) -> list[str]:
+    entries = output.decode(errors="replace").split("\0")
     changes = []
     skip_next = False
     for entry in entries:

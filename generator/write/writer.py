@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from .. import __version__
 from ..errors import ClustergenError, WriteError
-from .gitrepo import committed_version, uncommitted_changes
+from .gitrepo import StatusCheck, committed_version, start_status
 from .layout import ENCRYPTED_SECRETS_PATH, LEGACY_TOKEN_PATH, STATE_PATH
 from .paths import check_inside
 from .reconcile import FileUpdate, Reconciler, WriteReport
@@ -53,14 +53,18 @@ class RepositorySession:
 
     def ensure_clean(self, inventory: Path | None = None) -> None:
         """Refuse to regenerate over uncommitted work, so git can show and undo what the run did."""
+        self.start_clean_check(inventory).finish()
+
+    def start_clean_check(self, inventory: Path | None = None) -> CleanCheck:
+        """``ensure_clean`` with git working in the background: ``finish()`` refuses as it would."""
         if self.dry_run or not self.has_state():
-            return
+            return CleanCheck(self, None)
         exempt = list(self.recovered)
         if inventory is not None and inventory.resolve().is_relative_to(self.repo.resolve()):
             exempt.append(inventory.resolve().relative_to(self.repo.resolve()).as_posix())
-        changes = uncommitted_changes(self.repo, exempt)
-        if not changes:
-            return
+        return CleanCheck(self, start_status(self.repo, exempt))
+
+    def uncommitted_work(self, changes: list[str]) -> WriteError:
         shown = "\n  ".join(changes[:10]) + (f"\n  … and {len(changes) - 10} more" if len(changes) > 10 else "")
         message = f"{self.repo} has uncommitted changes:\n  {shown}"
         error = WriteError.single(
@@ -76,7 +80,7 @@ class RepositorySession:
                 hint="these are your changes (the interrupted run's files are not counted): commit or stash them, "
                 "and commit the interrupted run's files too, then run again; or pass --allow-dirty",
             )
-        raise error
+        return error
 
     def write(self, files: list[RenderedFile], inventory_text: str, base: BaseLoader, *,
               cluster_name: str | None = None, secrets_recipient: str | None = None) -> WriteReport:
@@ -150,6 +154,28 @@ class _Lazy:
         """Whether the previous inventory rendered (loading it if need be)."""
         self.get("")
         return self._value is not None
+
+
+class CleanCheck:
+    """The uncommitted-changes check of a session while git runs (``start_clean_check``), so
+    that it overlaps loading the inventory."""
+
+    def __init__(self, session: RepositorySession, status: StatusCheck | None):
+        self._session = session
+        self._status = status
+
+    def finish(self) -> None:
+        """Raise the session's refusal when the repository has uncommitted changes."""
+        status, self._status = self._status, None
+        if status is None:
+            return
+        changes = status.changes()
+        if changes:
+            raise self._session.uncommitted_work(changes)
+
+    def discard(self) -> None:
+        if self._status is not None:
+            self._status.discard()
 
 
 @contextmanager
