@@ -18,6 +18,8 @@ emitter) come from generator.shared: write imports nothing of render.
 from __future__ import annotations
 
 import dataclasses
+import os
+import re
 import secrets
 from collections.abc import Callable
 from pathlib import Path
@@ -288,8 +290,6 @@ def sops_config(recipient: str) -> str:
 def creation_rule(path: str) -> int | None:
     """The creation rule of .sops.yaml that sops applies to ``path``: the first whose
     path_regex matches (these patterns mean the same in Go's regexp and Python's re)."""
-    import re
-
     for number, rule in enumerate(_sops_rules("")):
         if re.search(rule["path_regex"], path):
             return number
@@ -333,8 +333,6 @@ def prestart_secret_files(repo: Path) -> PrestartedSecrets | None:
 
 
 def _usable_cores() -> int:
-    import os
-
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0))
     return os.cpu_count() or 1
