@@ -57,8 +57,9 @@ def _exit_without_teardown(status: list[int]) -> None:
     if not status:
         return
     try:
-        sys.stdout.flush()
-        sys.stderr.flush()
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:  # None when the program was started with that descriptor closed
+                stream.flush()
     except (OSError, ValueError):
         return
     os._exit(status[0])

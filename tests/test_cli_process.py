@@ -86,3 +86,11 @@ def test_the_dataclass_table_is_saved_before_the_quick_exit(tmp_path):
     done = _script("def main():\n    return 0\ncli.main = main", tmp_path)
     assert done.returncode == 0, done.stderr
     assert list((tmp_path / "cache" / "clustergen" / "code").glob("dataclasses-*.marshal"))
+
+
+def test_a_closed_stdout_is_no_error_at_exit():
+    """Started with stdout closed, Python has no sys.stdout: the exit flushes what there is."""
+    command = f"exec {sys.executable} -m generator.cli schema >&-"
+    done = subprocess.run(["sh", "-c", command], cwd=ROOT, capture_output=True, text=True, check=False, timeout=120)
+    assert done.returncode == 0
+    assert done.stderr == ""
