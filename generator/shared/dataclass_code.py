@@ -18,13 +18,12 @@ from __future__ import annotations
 import atexit
 import builtins
 import dataclasses
-import hashlib
 import marshal
-import sys
 from types import CodeType
 from typing import Any
 
-from .cache import cache_folder, store_entry
+from .cache import store_entry
+from .code_table import table_path
 
 # A table that has grown past this (texts from many clustergen versions) is rewritten with
 # only what this process used.
@@ -81,11 +80,7 @@ def _is_ours(globals_: dict[str, Any] | None) -> bool:
 
 
 def _table_path() -> Any:
-    folder = cache_folder("code")
-    if folder is None:
-        return None
-    build = f"{sys.version}\0{sys.implementation.cache_tag}\0{marshal.version}\0{sys.flags.optimize}"
-    return folder / f"dataclasses-{hashlib.sha256(build.encode()).hexdigest()[:24]}.marshal"
+    return table_path("dataclasses")
 
 
 def _read_table(path: Any) -> dict[str, CodeType]:
