@@ -42,7 +42,7 @@ def cache_dataclass_code() -> None:
     """Install the cached ``exec`` into the dataclasses module (once; later calls do nothing)."""
     if getattr(dataclasses, "exec", None) is _cached_exec:
         return
-    path = _table_path()
+    path = table_path("dataclasses")
     if path is None:
         return
     _table.update(_read_table(path))
@@ -77,10 +77,6 @@ def _is_ours(globals_: dict[str, Any] | None) -> bool:
     """The decorator passes the class's module namespace as the globals."""
     name = globals_.get("__name__") if globals_ is not None else None
     return isinstance(name, str) and name.split(".")[0] == _PACKAGE
-
-
-def _table_path() -> Any:
-    return table_path("dataclasses")
 
 
 def _read_table(path: Any) -> dict[str, CodeType]:

@@ -14,7 +14,20 @@ from .merge import GIT_TIMEOUT, git_environment
 def _git(repo: Path, *args: str, stdin: bytes | None = None) -> tools.Completed:
     """Any exit status comes back (the callers read "not a git repository" as an answer);
     git missing or hung raises ToolError."""
-    return tools.run(["git", "-C", str(repo), *args], input=stdin, env=git_environment(), timeout=GIT_TIMEOUT, ok_codes=None)
+    return tools.run(_git_command(repo, args), input=stdin, env=git_environment(), timeout=GIT_TIMEOUT, ok_codes=None)
+
+
+def _start_git(repo: Path, *args: str) -> tools.Running:
+    """``_git`` in the background: ``result(ok_codes=None)`` waits for it."""
+    return tools.start(_git_command(repo, args), env=git_environment(), timeout=GIT_TIMEOUT)
+
+
+def _git_command(repo: Path, args: tuple[str, ...]) -> list[str]:
+    return ["git", "-C", str(repo), *args]
+
+
+def _status_failed(repo: Path, detail: object) -> WriteError:
+    return WriteError.single(f"git status failed in {repo}: {detail}", file=str(repo), hint="fix the repository, or pass --allow-dirty")
 
 
 class StatusCheck:
@@ -36,14 +49,12 @@ class StatusCheck:
         try:
             result = self._running.result(ok_codes=None)
         except tools.ToolError as exc:
-            raise WriteError.single(f"git status failed in {self.repo}: {exc}", file=str(self.repo),
-                                    hint="fix the repository, or pass --allow-dirty") from None
+            raise _status_failed(self.repo, exc) from None
         if result.exit_code != 0:
             message = result.error_text.strip()
             if "not a git repository" in message:
                 return None
-            raise WriteError.single(f"git status failed in {self.repo}: {message}", file=str(self.repo),
-                                    hint="fix the repository, or pass --allow-dirty")
+            raise _status_failed(self.repo, message)
         return _status_entries(result.stdout)
 
     def discard(self) -> None:
@@ -63,18 +74,11 @@ def start_status(repo: Path, exempt: list[str]) -> StatusCheck:
             ))
         return StatusCheck(repo, None)
     excludes = [f":(exclude,literal){path}" for path in exempt]
-    command = ["git", "-C", str(repo), "status", "--porcelain=v1", "-z", "--untracked-files=all", "--", ".", *excludes]
     try:
-        running = tools.start(command, env=git_environment(), timeout=GIT_TIMEOUT)
+        running = _start_git(repo, "status", "--porcelain=v1", "-z", "--untracked-files=all", "--", ".", *excludes)
     except tools.ToolError as exc:
-        return StatusCheck(repo, None, WriteError.single(f"git status failed in {repo}: {exc}", file=str(repo),
-                                                         hint="fix the repository, or pass --allow-dirty"))
+        return StatusCheck(repo, None, _status_failed(repo, exc))
     return StatusCheck(repo, running)
-
-
-def uncommitted_changes(repo: Path, exempt: list[str]) -> list[str] | None:
-    """`git status` lines for changes under repo (None outside a git work tree), waited for."""
-    return start_status(repo, exempt).changes()
 
 
 def _status_entries(output: bytes) -> list[str]:
