@@ -162,7 +162,7 @@ def test_a_new_repository_gets_sops_prestarted_and_one_with_a_key_does_not(tmp_p
         (repo / existing).parent.mkdir(parents=True)
         (repo / existing).write_text("x\n")
         assert prestart_secret_files(repo) is None
-    monkeypatch.setattr(secrets, "_usable_cores", lambda: 1)
+    monkeypatch.setattr(secrets, "usable_cores", lambda: 1)
     assert prestart_secret_files(new) is None  # one core: the start-ups would only compete with the plan
 
 

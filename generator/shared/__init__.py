@@ -6,6 +6,7 @@ yamltext.py   the deterministic YAML emitter
 layout.py     where things live in a generated repository
 merge.py      deep_merge for chart values
 collector.py  the garbage collector paused while the inventory loads
+cores.py      how many cores side-by-side work may use
 dataclass_code.py  the dataclass decorator's methods compiled once per interpreter, not per run
 
 Nothing here imports a pipeline stage (inventory, plan, render, write, validate).

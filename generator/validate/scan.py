@@ -17,6 +17,7 @@ from pathlib import Path
 
 import yaml
 
+from ..shared.cores import usable_cores
 from . import kubernetes, secrets
 from .documents import Document, PathPart, TextLocator, documents_of, error_line, error_message, load_all
 from .parse_cache import KeptParses
@@ -206,9 +207,4 @@ def _start_method() -> str:
 
 
 def default_jobs(jobs: int | None) -> int:
-    if jobs is not None:
-        return jobs
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
+    return jobs if jobs is not None else usable_cores()

@@ -18,7 +18,6 @@ emitter) come from generator.shared: write imports nothing of render.
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 import secrets
 from collections.abc import Callable
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import WriteError
+from ..shared.cores import usable_cores
 from .layout import (
     AGE_KEY_PATH,
     ENCRYPTED_SECRETS_PATH,
@@ -324,18 +324,12 @@ def prestart_secret_files(repo: Path) -> PrestartedSecrets | None:
     file is new: its key now, and sops started for the store and the first Secrets, so that
     their start-up runs on another core while the inventory is loaded and planned instead of
     beside the render. None where there is something to decrypt first, or no second core."""
-    if (repo / AGE_KEY_PATH).exists() or (repo / ENCRYPTED_SECRETS_PATH).exists() or _usable_cores() < 2:
+    if (repo / AGE_KEY_PATH).exists() or (repo / ENCRYPTED_SECRETS_PATH).exists() or usable_cores() < 2:
         return None
     key_bytes, identity = _new_age_key()
     batch = Encryptions(sops_config(str(identity.to_public())), rule_of=creation_rule)
     batch.prestart([ENCRYPTED_SECRETS_PATH] + [_A_SECRET_PATH] * PRESTARTED_SECRETS)
     return PrestartedSecrets(key_bytes, identity, batch)
-
-
-def _usable_cores() -> int:
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 def recipient_of(key_file_content: bytes) -> str | None:
