@@ -309,9 +309,10 @@ class PrestartedSecrets:
     """A new repository's age key, made before the plan, and sops already starting for the
     files that will be encrypted to it (see ``prestart_secret_files``)."""
 
-    def __init__(self, key_bytes: bytes, identity: Any, batch: Encryptions):
+    def __init__(self, key_bytes: bytes, identity: Any, config: str, batch: Encryptions):
         self.key_bytes = key_bytes
         self.identity = identity
+        self.config = config  # the .sops.yaml the batch encrypts by
         self.batch = batch
 
     def discard(self) -> None:
@@ -327,9 +328,10 @@ def prestart_secret_files(repo: Path) -> PrestartedSecrets | None:
     if (repo / AGE_KEY_PATH).exists() or (repo / ENCRYPTED_SECRETS_PATH).exists() or usable_cores() < 2:
         return None
     key_bytes, identity = _new_age_key()
-    batch = Encryptions(sops_config(str(identity.to_public())), rule_of=creation_rule)
+    config = sops_config(str(identity.to_public()))
+    batch = Encryptions(config, rule_of=creation_rule)
     batch.prestart([ENCRYPTED_SECRETS_PATH] + [_A_SECRET_PATH] * PRESTARTED_SECRETS)
-    return PrestartedSecrets(key_bytes, identity, batch)
+    return PrestartedSecrets(key_bytes, identity, config, batch)
 
 
 def recipient_of(key_file_content: bytes) -> str | None:
@@ -392,15 +394,16 @@ def start_secret_files(repo: Path, cluster_secrets: ClusterSecrets, manifests: l
     if prestarted is not None and (key_file.exists() or encrypted_file.exists()):
         prestarted.discard()  # made for a repository without them, which this is no longer
         prestarted = None
-    if key_file.is_file():
-        key_bytes, identity = read_age_key(key_file)
-    elif encrypted_file.is_file():
-        raise WriteError.single(f"{key_file} is missing, so {encrypted_file} cannot be decrypted", file=str(key_file), hint=_RESTORE_KEY)
-    elif prestarted is not None:
-        key_bytes, identity, batch = prestarted.key_bytes, prestarted.identity, prestarted.batch
+    if prestarted is not None:
+        key_bytes, identity, config, batch = prestarted.key_bytes, prestarted.identity, prestarted.config, prestarted.batch
     else:
-        key_bytes, identity = _new_age_key()
-    config = sops_config(str(identity.to_public()))
+        if key_file.is_file():
+            key_bytes, identity = read_age_key(key_file)
+        elif encrypted_file.is_file():
+            raise WriteError.single(f"{key_file} is missing, so {encrypted_file} cannot be decrypted", file=str(key_file), hint=_RESTORE_KEY)
+        else:
+            key_bytes, identity = _new_age_key()
+        config = sops_config(str(identity.to_public()))
     pending = PendingSecretFiles(repo, config, KnownSecrets.for_identity(str(identity)), batch)
     pending.add(RenderedFile(AGE_KEY_PATH, key_bytes, 0o600, secret=True))
     pending.add(RenderedFile.text(SOPS_CONFIG_PATH, config))
