@@ -215,3 +215,17 @@ def test_compiled_templates_are_trimmed_once_per_run(tmp_path, monkeypatch, fres
     templates.template_from_text("b {{ x }}\n").render(x=1)
     templates.template_from_text("c {{ x }}\n").render(x=1)
     assert len(list(folder.iterdir())) == 5, "trimmed at the first compile of the run, not at every one"
+
+
+def test_an_entry_another_run_removes_meanwhile_is_no_error(tmp_path, monkeypatch):
+    """Two runs trimming one cache at once: an entry listed by this one may be gone by the time
+    it is looked at. It is simply not counted (the failure a concurrent CI run met)."""
+    folder = tmp_path / "entries"
+    for i in range(5):
+        assert cache.store_entry(folder / f"{i}.json", b"[]")
+        os.utime(folder / f"{i}.json", (1_000_000 + i, 1_000_000 + i))
+    listed = list(os.scandir(folder))
+    (folder / "4.json").unlink()  # the newest, removed by the other run after this one listed it
+    monkeypatch.setattr(cache.os, "scandir", lambda path: iter(listed))
+    cache.keep_newest(folder, ".json", 2)
+    assert sorted(p.name for p in folder.iterdir()) == ["2.json", "3.json"]

@@ -132,7 +132,11 @@ def keep_newest(folder: Path, suffix: str, keep: int) -> None:
         return
     if len(entries) <= keep:
         return
-    entries.sort(key=lambda e: e.stat().st_mtime, reverse=True)
-    for old in entries[keep:]:
+    dated = []
+    for entry in entries:
+        with contextlib.suppress(OSError):  # another run trimming the same folder removed it first
+            dated.append((entry.stat().st_mtime, entry.path))
+    dated.sort(reverse=True)
+    for _, path in dated[keep:]:
         with contextlib.suppress(OSError):  # another run removed it first
-            os.unlink(old.path)
+            os.unlink(path)
