@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from . import __version__
-from .errors import ClustergenError, Problem
+from .errors import ClustergenError, OutputError, Problem
 from .shared.dataclass_code import save_dataclass_code
 from .shared.regex_code import cache_regex_code, save_regex_code
 
@@ -78,9 +78,19 @@ def main(argv: list[str] | None = None) -> int:
 
         return int(probe_main(arguments[1:]) or 0)
     parser = _parser()
-    args = parser.parse_args(arguments)
+    stdout = sys.stdout
+    if stdout is not None:  # None when the program was started with standard output closed
+        sys.stdout = _GuardedOutput(stdout)
     try:
+        args = parser.parse_args(arguments)  # --help prints
         return int(args.func(args) or 0)
+    except OutputError as exc:
+        if stdout is not None:
+            _stop_writing(stdout)
+        if exc.closed_pipe:
+            return 128 + 13  # what a shell reports for a program the closed pipe's SIGPIPE ended
+        _print_problems(exc.problems)
+        return 2
     except ClustergenError as exc:
         _print_problems(exc.problems)
         if exc.wrote:
@@ -92,6 +102,47 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("clustergen: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if isinstance(sys.stdout, _GuardedOutput):
+            sys.stdout = stdout
+
+
+class _GuardedOutput:
+    """Standard output while a command runs: a write or flush that fails (a full disk, a
+    reader that stopped reading) becomes an ``OutputError`` for ``main``, not a traceback
+    from deep inside whatever was printing. Everything else is the stream's own."""
+
+    def __init__(self, stream: TextIO):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except OSError as exc:
+            raise OutputError.writing(exc) from None
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except OSError as exc:
+            raise OutputError.writing(exc) from None
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._stream, name)
+
+
+def _stop_writing(stream: TextIO) -> None:
+    """Point a failed standard output at the null device, so that the text still buffered
+    for it is dropped at exit instead of failing a second time."""
+    try:
+        descriptor = stream.fileno()
+    except (OSError, ValueError, AttributeError):  # not a file (a test's capture): nothing is left to fail
+        return
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, descriptor)
+    finally:
+        os.close(null)
 
 
 def _print_problems(problems: list[Problem]) -> None:

@@ -89,6 +89,21 @@ class WriteError(ClustergenError):
     """The output directory cannot be written safely."""
 
 
+class OutputError(ClustergenError):
+    """Standard output cannot be written: a full disk, a closed pipe. ``closed_pipe`` when the
+    reader stopped reading (``clustergen plan | head``), which is no mistake to report."""
+
+    closed_pipe: bool = False
+
+    @classmethod
+    def writing(cls, exc: OSError) -> Self:
+        error = cls([Problem(f"standard output cannot be written: {exc.strerror or exc}",
+                             file="<stdout>", hint="free space where the output goes, or send it elsewhere; files the command "
+                                  "wrote before this are kept")])
+        error.closed_pipe = isinstance(exc, BrokenPipeError)
+        return error
+
+
 class ValidateError(ClustergenError):
     """The repository cannot be validated at all (git cannot list its files). A problem
     found in the repository is a validation fault in the report, not this."""

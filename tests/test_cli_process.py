@@ -3,11 +3,17 @@ with the collector off and the interpreter's teardown skipped only once all else
 
 from __future__ import annotations
 
+import errno
+import io
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
+
+from generator.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
@@ -94,3 +100,68 @@ def test_a_closed_stdout_is_no_error_at_exit():
     done = subprocess.run(["sh", "-c", command], cwd=ROOT, capture_output=True, text=True, check=False, timeout=120)
     assert done.returncode == 0
     assert done.stderr == ""
+
+
+def test_a_full_disk_under_stdout_is_a_user_error_not_a_traceback():
+    """`clustergen plan > /dev/full` used to end in OSError's traceback from rich, status 1."""
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full on this system")
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-m", "generator.cli", "plan", str(EXAMPLES / "mixed-shelf.yaml")],
+                              cwd=ROOT, stdout=full, stderr=subprocess.PIPE, text=True, check=False, timeout=120)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert done.stderr.endswith("<stdout>: error: standard output cannot be written: No space left on device\n"
+                                "  hint: free space where the output goes, or send it elsewhere; files the "
+                                "command wrote before this are kept\n")
+
+
+@pytest.mark.parametrize("args", [["plan", str(EXAMPLES / "mixed-shelf.yaml")], ["schema"], ["--help"]])
+def test_a_reader_that_stopped_reading_ends_the_program_quietly_with_sigpipes_status(args):
+    """The pipe's read end is closed before the program writes (`clustergen plan | head`
+    once head has had enough): status 141, as a shell shows for a program SIGPIPE ended,
+    and nothing on stderr."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        done = subprocess.run([sys.executable, "-m", "generator.cli", *args], cwd=ROOT, stdout=write,
+                              stderr=subprocess.PIPE, text=True, check=False, timeout=120)
+    finally:
+        os.close(write)
+    assert (done.returncode, done.stderr) == (141, "")
+
+
+class _FailingStream(io.StringIO):
+    def __init__(self, error: OSError, after: int):
+        super().__init__()
+        self.error, self.after = error, after
+
+    def write(self, text: str) -> int:
+        if self.tell() + len(text) > self.after:
+            raise self.error
+        return super().write(text)
+
+
+@pytest.mark.parametrize(("after", "error", "status"), [
+    (0, OSError(errno.ENOSPC, "No space left on device"), 2),  # the first write fails
+    (200, OSError(errno.EIO, "Input/output error"), 2),  # one fails half way
+    (0, BrokenPipeError(errno.EPIPE, "Broken pipe"), 141),
+])
+def test_main_turns_a_failed_write_to_stdout_into_its_status(monkeypatch, capsys, after, error, status):
+    stream = _FailingStream(error, after)
+    monkeypatch.setattr(sys, "stdout", stream)
+    assert main(["plan", str(EXAMPLES / "mixed-shelf.yaml")]) == status
+    assert sys.stdout is stream  # main's guard is gone again
+    err = capsys.readouterr().err
+    if status == 141:
+        assert "standard output" not in err
+    else:
+        assert f"standard output cannot be written: {error.strerror}" in err
+
+
+def test_main_leaves_a_working_stdout_alone(monkeypatch):
+    stream = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", stream)
+    assert main(["plan", "--json", str(EXAMPLES / "mixed-shelf.yaml")]) == 0
+    assert sys.stdout is stream
+    assert json.loads(stream.getvalue())["nodes"]
