@@ -9,7 +9,7 @@ when there is a fault to report.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from typing import Any
 
 import yaml
@@ -86,15 +86,36 @@ class _Builder:
         # Kubernetes reads YAML through JSON, where a date is text.
         if tag in (_STR, _TIMESTAMP):
             return n.value
-        if tag == _INT:
-            return self.loader.construct_yaml_int(n)
-        if tag == _BOOL:
-            return self.loader.construct_yaml_bool(n)
+        if tag in (_INT, _BOOL):
+            # Replicas, ports and flags repeat across documents: each text is converted once.
+            known = _CONVERTED.get((tag, n.value))
+            if known is None:
+                known = self.convert(self.loader.construct_yaml_int if tag == _INT else self.loader.construct_yaml_bool, n)
+                if len(_CONVERTED) < _RESOLVED_MAX:
+                    _CONVERTED[(tag, n.value)] = known
+            return known
         if tag == _NULL:
             return None
         if tag == _FLOAT:
-            return self.loader.construct_yaml_float(n)
-        return self.loader.construct_object(n, deep=True)
+            return self.convert(self.loader.construct_yaml_float, n)
+        return self.generic(n)
+
+    def generic(self, n: yaml.Node) -> Any:
+        """PyYAML's own constructor, for what the loops above do not take (merge keys,
+        !!binary, !!set, …)."""
+        return self.convert(lambda node: self.loader.construct_object(node, deep=True), n)
+
+    @staticmethod
+    def convert(construct: Any, n: yaml.Node) -> Any:
+        """A value its tag cannot hold (``!!int yes``, ``!!bool 1``) is the file's YAML error:
+        PyYAML's converters raise ValueError or KeyError there, which would end the run."""
+        try:
+            return construct(n)
+        except (ValueError, KeyError, TypeError, OverflowError) as exc:
+            tag = n.tag.replace(_TAG, "!!") if isinstance(n.tag, str) else n.tag
+            why = "" if isinstance(exc, KeyError) else f" ({exc})"
+            what = f"{n.value!r} is not a valid {tag} value" if isinstance(n.value, str) else f"this {tag} cannot be read"
+            raise yaml.constructor.ConstructorError(None, None, what + why, n.start_mark) from None
 
     def build(self, n: yaml.Node) -> Any:
         cls = n.__class__
@@ -112,7 +133,7 @@ class _Builder:
             items.extend((x.value if x.tag == _STR else scalar(x)) if x.__class__ is _Scalar else build(x)
                          for x in n.value)
             return items
-        return self.loader.construct_object(n, deep=True)
+        return self.generic(n)
 
     def mapping(self, n: yaml.Node) -> Any:
         out: dict = {}
@@ -122,7 +143,7 @@ class _Builder:
             if key.__class__ is _Scalar and key.tag == _STR:
                 k = key.value
             elif key.tag == _MERGE:
-                return self.loader.construct_object(n, deep=True)
+                return self.generic(n)
             else:
                 k = build(key)
             try:
@@ -135,6 +156,7 @@ class _Builder:
 
 
 _RESOLVED: dict[str, str] = {}  # plain scalar text -> its tag
+_CONVERTED: dict[tuple[str, str], int | bool] = {}  # (tag, text) -> its int or bool (immutable, so shared)
 _RESOLVED_MAX = 200_000
 # YAML 1.1's `=` "value" tag has no meaning in Kubernetes' YAML (CRD enums list "=" as text).
 _IMPLICIT = {first: tuple((tag, regexp) for tag, regexp in resolvers if tag != _TAG + "value")
@@ -162,35 +184,39 @@ class Document:
     line: int | None  # first line of the document in ``file``
     source: str = RAW  # raw | built (kustomize) | rendered (helm)
     origin: str = ""  # e.g. "kustomize build apps/home"
-    namespace_default: str = ""  # namespace a controller would apply it to
-    # Read on every check; computed once.
+    namespace_default: InitVar[str] = ""  # the namespace a controller would apply it to
+    # Read on every check, tens of thousands of times a run: computed once, as fields, not
+    # properties (nothing changes a document's data once it is parsed).
     api_version: str = field(init=False, default="")
     kind: str = field(init=False, default="")
     name: str = field(init=False, default="")
     metadata: dict = field(init=False, default_factory=dict)
+    is_kubernetes: bool = field(init=False, default=False)
+    sops_encrypted: bool = field(init=False, default=False)  # a SOPS file's document, with its mac
+    namespace: str = field(init=False, default="")  # its own, else the default one
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, namespace_default: str) -> None:
         if isinstance(self.data, dict):
             v, k, m = self.data.get("apiVersion"), self.data.get("kind"), self.data.get("metadata")
             self.api_version = v if isinstance(v, str) else ""
             self.kind = k if isinstance(k, str) else ""
+            self.is_kubernetes = bool(self.api_version and self.kind)
+            sops = self.data.get("sops")
+            self.sops_encrypted = isinstance(sops, dict) and "mac" in sops
             if isinstance(m, dict):
                 self.metadata = m
                 n = m.get("name")
                 self.name = n if isinstance(n, str) else ""
+        self.default_namespace(namespace_default)
+
+    def default_namespace(self, namespace: str) -> None:
+        """The namespace a controller applies the document to when it names none itself."""
+        own = self.metadata.get("namespace")
+        self.namespace = own if isinstance(own, str) and own else namespace
 
     @property
     def is_mapping(self) -> bool:
         return isinstance(self.data, dict)
-
-    @property
-    def is_kubernetes(self) -> bool:
-        return bool(self.api_version and self.kind)
-
-    @property
-    def namespace(self) -> str:
-        ns = self.metadata.get("namespace")
-        return ns if isinstance(ns, str) and ns else self.namespace_default
 
     @property
     def ident(self) -> str:
@@ -199,11 +225,6 @@ class Document:
             parts.append(self.namespace)
         parts.append(self.name or "?")
         return "/".join(parts)
-
-    @property
-    def sops_encrypted(self) -> bool:
-        sops = self.data.get("sops") if self.is_mapping else None
-        return isinstance(sops, dict) and "mac" in sops
 
 
 def load_all(text: str) -> tuple[list[Any], list[int]]:

@@ -591,7 +591,8 @@ class Renderer:
                                          f"rendered with {doc.ident}'s values, not valid YAML: {exc}"))
                 continue
             for d in rendered:
-                d.index, d.line, d.namespace_default = -1, None, namespace
+                d.index, d.line = -1, None
+                d.default_namespace(namespace)
             self.docs.extend(rendered)
 
 

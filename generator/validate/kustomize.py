@@ -18,20 +18,20 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 from ..shared.cache import keep_newest, store_entry
 from .trees import tree_entries
 from . import tool
-from .documents import BUILT, Document, error_message, get_path, mapping, parse_documents
+from .documents import BUILT, Document, error_message, get_path, load_all, mapping, parse_documents
 from .files import KUSTOMIZATION_NAMES, under
 from .report import Fault
 from .sources import LocalSources
 
 CHECK = "kustomize"
 # libyaml's parser, PyYAML's safe rules: the kustomization files are read three times a run.
-_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # A build of local files takes well under a second; nothing it runs waits on the network.
 BUILD_TIMEOUT = 60.0
 FLUX_KUSTOMIZE_GROUP = "kustomize.toolkit.fluxcd.io/"
@@ -108,13 +108,19 @@ def remote_reference(entry: object, base: Path | None = None) -> bool:
     return bool(_HOST_FIRST.match(text)) or "//" in text
 
 
+def _first_document(path: Path) -> Any:
+    """A kustomization file's one document (None when it holds none or several, which
+    kustomize reports), read as the checks read every file: an odd tag or byte is a YAML
+    error here, never a crash."""
+    docs, _ = load_all(path.read_text(encoding="utf-8", errors="replace"))
+    return docs[0] if len(docs) == 1 else None
+
+
 def _entries(root: Path, kfile: str) -> list[tuple[str, int, str]]:
     """(field, index, entry) of every string entry in the reference fields."""
-    import yaml as pyyaml
-
     try:
-        data = pyyaml.load((root / kfile).read_text(encoding="utf-8", errors="replace"), Loader=_SAFE_LOADER)
-    except (OSError, pyyaml.YAMLError):
+        data = _first_document(root / kfile)
+    except (OSError, yaml.YAMLError):
         return []  # kustomize reports it
     if not isinstance(data, dict):
         return []
@@ -362,7 +368,7 @@ def _ksops_files(directory: Path, generators: list) -> tuple[list[str], list]:
     for entry in generators:
         path = directory / str(entry)
         try:
-            docs = list(yaml.load_all(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)) if path.is_file() else []
+            docs = load_all(path.read_text(encoding="utf-8", errors="replace"))[0] if path.is_file() else []
         except (OSError, yaml.YAMLError):
             docs = []
         ksops = [d for d in docs if isinstance(d, dict) and d.get("kind") == "ksops" and str(d.get("apiVersion", "")).startswith(KSOPS_API)]
@@ -383,7 +389,7 @@ def ksops_resolved(root: Path) -> Iterator[Path]:
         if ".git" in kfile.relative_to(root).parts:
             continue
         try:
-            data = yaml.load(kfile.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)
+            data = _first_document(kfile)
         except (OSError, yaml.YAMLError):
             continue
         if isinstance(data, dict) and isinstance(data.get("generators"), list):

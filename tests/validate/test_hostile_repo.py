@@ -205,3 +205,33 @@ def test_unbounded_helm_template_is_stopped(tmp_path: Path) -> None:
     text = "\n".join(f"{f.file}: {f.message}" for f in faults)
     assert any(("exceeded 4 s" in f.message or "ran out of memory" in f.message) for f in faults), text
     assert all(f.file.startswith("charts/loop") for f in faults), text
+
+
+# -- 7. values their tags cannot hold ----------------------------------------------------
+
+@pytest.mark.parametrize("value", ["!!int yes", "!!bool 1", "!!float many", "[!!int 0x]", "!!binary '%%%'"])
+def test_a_value_its_tag_cannot_hold_is_a_yaml_fault_at_its_line(tmp_path: Path, value: str) -> None:
+    """PyYAML's converters raise ValueError and KeyError for these; validate ended in a
+    traceback. !!binary of bad base64 decodes to nothing, as PyYAML has it, and is no fault."""
+    root = _write(tmp_path / "repo", {"cm.yaml": DEPLOYMENT + f"  c: {value}\n"})
+    faults = [f for f in _validate(root).faults if f.check == "yaml"]
+    if value.startswith("!!binary"):
+        assert faults == []
+    else:
+        assert [(f.file, f.line) for f in faults] == [("cm.yaml", 8)]
+        assert "is not a valid !!" in faults[0].message
+
+
+def test_kustomization_files_with_odd_tags_or_bytes_are_reported_not_a_crash(tmp_path: Path) -> None:
+    """The kustomize stage read kustomization files with PyYAML's plain loader: a tagged value
+    it cannot convert, or bytes that are not UTF-8, ended the run in a traceback."""
+    root = _write(tmp_path / "repo", {
+        "app/kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+                                  "resources: [cm.yaml]\nreplicas: !!int many\n",
+        "app/cm.yaml": DEPLOYMENT,
+        "other/kustomization.yaml": b"\xff\xferesources: [cm.yaml]\ngenerators: [x.yaml]\n",
+        "other/cm.yaml": DEPLOYMENT,
+    })
+    report = _validate(root)
+    files = {f.file for f in report.faults}
+    assert {"app/kustomization.yaml", "other/kustomization.yaml"} <= files, report.faults

@@ -398,7 +398,7 @@ def _with_controller(text: str) -> list:
     docs = docs_of(text)
     for d in docs:
         if d.kind == "IngressClass":
-            d.namespace_default = "traefik"
+            d.default_namespace("traefik")
     return docs
 
 
