@@ -322,12 +322,13 @@ def _pinned_kubernetes_version(repo: Path) -> str | None:
     import yaml
 
     from .shared.layout import FACTS_PATH
+    from .shared.yamltext import safe_load
 
     facts = repo / FACTS_PATH
     if facts.is_symlink():
         return None  # validate reports a link leaving the repository; never read here
     try:
-        data = yaml.load(facts.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
+        data = safe_load(facts.read_text(encoding="utf-8", errors="replace")) or {}
     except (OSError, yaml.YAMLError):
         return None
     version = data.get("kubernetesVersion") if isinstance(data, dict) else None

@@ -71,9 +71,9 @@ def parsed_yaml_file(path: Path) -> Any:
 
 
 def _parse(raw: bytes) -> Any:
-    import yaml
+    from .yamltext import safe_load
 
-    return yaml.load(raw, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    return safe_load(raw)
 
 
 def _store(entry: Path, data: Any) -> None:

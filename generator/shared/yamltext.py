@@ -102,9 +102,26 @@ def dump_documents(documents: list[Any]) -> str:
     return "---\n".join(to_yaml(d) + "\n" for d in documents)
 
 
+# What PyYAML's converters raise for a value its tag cannot hold (`!!int yes`, `!!bool 1`):
+# not a YAMLError, so a reader that handles bad YAML would still end in a traceback.
+CONVERSION_ERRORS = (ValueError, KeyError, TypeError, OverflowError)
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def safe_load(text: str | bytes) -> Any:
+    """``yaml.safe_load`` through libyaml, where a value its tag cannot hold is a YAMLError
+    like any other mistake in the text."""
+    try:
+        return yaml.load(text, Loader=_SAFE_LOADER)
+    except CONVERSION_ERRORS as exc:
+        raise yaml.YAMLError(f"a tagged value cannot be read: {exc}") from None
+
+
 def load_all(text: str) -> list[Any]:
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    return [d for d in yaml.load_all(text, Loader=loader) if d is not None]
+    try:
+        return [d for d in yaml.load_all(text, Loader=_SAFE_LOADER) if d is not None]
+    except CONVERSION_ERRORS as exc:
+        raise yaml.YAMLError(f"a tagged value cannot be read: {exc}") from None
 
 
 def check_syntax(text: str) -> None:

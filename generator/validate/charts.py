@@ -45,6 +45,7 @@ from typing import Any
 import yaml
 
 from ..shared.cache import write_atomically
+from ..shared.yamltext import safe_load
 from . import tool
 from .documents import load_all
 
@@ -607,7 +608,7 @@ def _vendored(chart: Path) -> set[str]:
                     for member in tar:
                         if member.name.count("/") == 1 and member.name.endswith("/Chart.yaml"):
                             file = tar.extractfile(member)
-                            meta = yaml.safe_load(file.read()) if file else None
+                            meta = safe_load(file.read()) if file else None
                             if isinstance(meta, dict) and meta.get("name"):
                                 names.add(str(meta["name"]))
                             break

@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from ..shared.yamltext import CONVERSION_ERRORS
+
 _BaseLoader: type
 try:
     _BaseLoader = yaml.CSafeLoader
@@ -111,7 +113,7 @@ class _Builder:
         PyYAML's converters raise ValueError or KeyError there, which would end the run."""
         try:
             return construct(n)
-        except (ValueError, KeyError, TypeError, OverflowError) as exc:
+        except CONVERSION_ERRORS as exc:
             tag = n.tag.replace(_TAG, "!!") if isinstance(n.tag, str) else n.tag
             why = "" if isinstance(exc, KeyError) else f" ({exc})"
             what = f"{n.value!r} is not a valid {tag} value" if isinstance(n.value, str) else f"this {tag} cannot be read"

@@ -59,7 +59,9 @@ def read_facts(root: Path) -> tuple[dict | None, list[Fault]]:
     if not inside(root, path):  # reported by discovery; never read
         return None, [Fault(CHECK, FACTS_FILE, None, None, None, "is a symlink leaving the repository; not read")]
     try:
-        docs, _ = load_all(path.read_text(encoding="utf-8"))
+        docs, _ = load_all(path.read_text(encoding="utf-8", errors="replace"))
+    except OSError as exc:
+        return None, [Fault(CHECK, FACTS_FILE, None, None, None, f"cannot read: {exc.strerror}")]
     except yaml.YAMLError as exc:
         return None, [Fault(CHECK, FACTS_FILE, error_line(exc), None, None, error_message(exc))]
     return (docs[0] if docs and isinstance(docs[0], dict) else {}), []

@@ -60,8 +60,10 @@ class GenerationState:
             raise WriteError.single(f"cannot read {path}: {exc}", file=str(path)) from None
         import yaml  # here: a run with nothing to do never reads the state
 
+        from ..shared.yamltext import safe_load
+
         try:
-            data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
+            data = safe_load(text) or {}
         except yaml.YAMLError as exc:
             raise WriteError.single(
                 f"{path} is not valid YAML: {exc}",
