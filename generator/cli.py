@@ -1,4 +1,5 @@
-"""Command line: parse, call the library, print, exit. 0 ok, 1 validation faults, 2 user error."""
+"""Command line: parse, call the library, print, exit. 0 ok, 1 validation faults, 2 user error,
+141 when the reader of standard output stopped reading."""
 
 from __future__ import annotations
 
