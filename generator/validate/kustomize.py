@@ -31,7 +31,6 @@ from .report import Fault
 from .sources import LocalSources
 
 CHECK = "kustomize"
-# libyaml's parser, PyYAML's safe rules: the kustomization files are read three times a run.
 # A build of local files takes well under a second; nothing it runs waits on the network.
 BUILD_TIMEOUT = 60.0
 FLUX_KUSTOMIZE_GROUP = "kustomize.toolkit.fluxcd.io/"
