@@ -17,9 +17,9 @@ BAD = ["!!int yes", "!!bool 1", "!!float many", "!!int 0x"]
 
 @pytest.mark.parametrize("value", BAD)
 def test_safe_load_words_it_as_a_yaml_error(value):
-    with pytest.raises(yaml.YAMLError, match="a tagged value cannot be read"):
+    with pytest.raises(yaml.YAMLError, match="a value cannot be read as its YAML type"):
         safe_load(f"a: {value}\n")
-    with pytest.raises(yaml.YAMLError, match="a tagged value cannot be read"):
+    with pytest.raises(yaml.YAMLError, match="a value cannot be read as its YAML type"):
         load_all(f"a: 1\n---\nb: [{value}]\n")
 
 
@@ -34,7 +34,7 @@ def test_a_state_file_with_a_bad_tag_stops_generate_with_its_name(tmp_path, caps
     commit_all(repo, "a damaged state file")
     assert main(["generate", str(repo / "inventory.yaml"), "-o", str(repo)]) == 2
     err = capsys.readouterr().err
-    assert ".clustergen/state.yaml is not valid YAML: a tagged value cannot be read" in err
+    assert ".clustergen/state.yaml is not valid YAML: a value cannot be read as its YAML type" in err
     assert "restore it from git" in err
 
 
@@ -46,3 +46,8 @@ def test_a_facts_file_with_a_bad_tag_or_bytes_is_a_validate_fault(tmp_path, caps
     assert main(["validate", str(repo), "--charts", "local", "-o", "json"]) == 1
     out = capsys.readouterr().out
     assert '".clustergen/facts.yaml"' in out
+
+
+def test_a_plain_int_past_pythons_digit_limit_is_a_yaml_error_too():
+    with pytest.raises(yaml.YAMLError, match="a value cannot be read as its YAML type: Exceeds the limit"):
+        safe_load("files: {README.md: " + "9" * 5000 + "}\n")

@@ -114,14 +114,18 @@ def safe_load(text: str | bytes) -> Any:
     try:
         return yaml.load(text, Loader=_SAFE_LOADER)
     except CONVERSION_ERRORS as exc:
-        raise yaml.YAMLError(f"a tagged value cannot be read: {exc}") from None
+        raise _unconverted(exc) from None
 
 
 def load_all(text: str) -> list[Any]:
     try:
         return [d for d in yaml.load_all(text, Loader=_SAFE_LOADER) if d is not None]
     except CONVERSION_ERRORS as exc:
-        raise yaml.YAMLError(f"a tagged value cannot be read: {exc}") from None
+        raise _unconverted(exc) from None
+
+
+def _unconverted(exc: Exception) -> yaml.YAMLError:
+    return yaml.YAMLError(f"a value cannot be read as its YAML type: {str(exc)[:200]}")
 
 
 def check_syntax(text: str) -> None:

@@ -115,8 +115,12 @@ class _Builder:
             return construct(n)
         except CONVERSION_ERRORS as exc:
             tag = n.tag.replace(_TAG, "!!") if isinstance(n.tag, str) else n.tag
-            why = "" if isinstance(exc, KeyError) else f" ({exc})"
-            what = f"{n.value!r} is not a valid {tag} value" if isinstance(n.value, str) else f"this {tag} cannot be read"
+            why = "" if isinstance(exc, KeyError) else f" ({str(exc)[:200]})"
+            if isinstance(n.value, str):
+                shown = repr(n.value) if len(n.value) <= 40 else repr(n.value[:40]) + "…"  # a 5,000-digit int
+                what = f"{shown} is not a valid {tag} value"
+            else:
+                what = f"this {tag} cannot be read"
             raise yaml.constructor.ConstructorError(None, None, what + why, n.start_mark) from None
 
     def build(self, n: yaml.Node) -> Any:

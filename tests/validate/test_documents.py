@@ -111,3 +111,11 @@ def test_a_value_its_tag_cannot_hold_is_a_yaml_error_at_its_node(text, line, mes
 def test_a_value_its_tag_holds_is_read():
     assert load_all("a: !!int '12'\nb: !!bool 'yes'\nc: !!float '1.5'\nd: !!str 12\n")[0] == [
         {"a": 12, "b": True, "c": 1.5, "d": "12"}]
+
+
+def test_a_plain_int_past_pythons_digit_limit_is_a_yaml_error_shown_short():
+    """int() refuses more than 4,300 digits (ValueError): the message shows the value's start."""
+    with pytest.raises(yaml.YAMLError) as caught:
+        load_all("replicas: " + "9" * 5000 + "\n")
+    assert caught.value.problem.startswith("'" + "9" * 40 + "'… is not a valid !!int value (Exceeds the limit")
+    assert len(caught.value.problem) < 300
