@@ -28,7 +28,9 @@ GENERATE_EXIT_STATUS = """exit status:
   1  written, but some of your edits conflict with the new render: the files listed
      at the end carry <<<<<<< markers to resolve before you commit
   2  nothing written: an inventory error, uncommitted changes (see --allow-dirty),
-     another run in progress, or missing secrets (restore .clustergen/age.key)"""
+     another run in progress, or missing secrets (restore .clustergen/age.key); or,
+     after writing, the report could not be printed (a full disk under standard output)
+  141  whatever read the report stopped reading"""
 
 
 def run() -> NoReturn:
