@@ -84,8 +84,10 @@ def main(argv: list[str] | None = None) -> int:
     stdout = sys.stdout
     if stdout is not None:  # None when the program was started with standard output closed
         sys.stdout = _GuardedOutput(stdout)
+    writes = False
     try:
         args = parser.parse_args(arguments)  # --help prints
+        writes = args.func in (_cmd_init, _cmd_generate) and not getattr(args, "dry_run", False)
         return int(args.func(args) or 0)
     except OutputError as exc:
         if stdout is not None:
@@ -99,8 +101,10 @@ def main(argv: list[str] | None = None) -> int:
         if exc.wrote:
             print(f"clustergen: {len(exc.problems)} problem(s); before stopping, clustergen {exc.wrote}. "
                   "Nothing else was written.", file=sys.stderr)
-        else:
+        elif writes:
             print(f"clustergen: {len(exc.problems)} problem(s); nothing was written.", file=sys.stderr)
+        else:  # plan, diff, validate, catalog, schema never write
+            print(f"clustergen: {len(exc.problems)} problem(s).", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("clustergen: interrupted", file=sys.stderr)

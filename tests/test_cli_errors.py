@@ -137,3 +137,18 @@ def test_a_repository_git_cannot_read_is_a_validate_error(tmp_path, capsys):
     assert err.startswith(f"{tmp_path}: error: git cannot list the files of {tmp_path}: `git -C {tmp_path} ls-files ")
     assert "exited with status 128: fatal: .git/index: index file smaller than expected" in err
     assert "hint: repair the repository" in err
+
+
+@pytest.mark.parametrize(("args", "tail"), [
+    (["generate", "{missing}", "-o", "{tmp}/repo"], "clustergen: 1 problem(s); nothing was written.\n"),
+    (["init", "{tmp}/a-file"], "clustergen: 1 problem(s); nothing was written.\n"),
+    (["plan", "{missing}"], "clustergen: 1 problem(s).\n"),  # it never writes: no "nothing was written"
+    (["diff", "{missing}", "-o", "{tmp}/repo"], "clustergen: 1 problem(s).\n"),
+    (["validate", "{tmp}/a-file"], "clustergen: 1 problem(s).\n"),
+    (["catalog", "no-such-app"], "clustergen: 1 problem(s).\n"),
+])
+def test_the_closing_line_says_nothing_was_written_only_for_commands_that_write(tmp_path, capsys, args, tail):
+    (tmp_path / "a-file").write_text("x\n")
+    filled = [a.format(tmp=tmp_path, missing=tmp_path / "missing.yaml") for a in args]
+    assert cli.main(filled) == 2
+    assert capsys.readouterr().err.endswith(tail)
