@@ -119,3 +119,32 @@ def test_a_plain_int_past_pythons_digit_limit_is_a_yaml_error_shown_short():
         load_all("replicas: " + "9" * 5000 + "\n")
     assert caught.value.problem.startswith("'" + "9" * 40 + "'… is not a valid !!int value (Exceeds the limit")
     assert len(caught.value.problem) < 300
+
+
+def test_worker_processes_report_what_one_process_reports(tmp_path, monkeypatch):
+    """Documents cross from worker processes pickled: their computed fields (namespace,
+    sops_encrypted, ...) must arrive as the parent would compute them, for the cluster
+    model, which runs in the parent (here: Namespace apps, which nothing creates)."""
+    from generator.validate import ValidateOptions, scan, validate_repository
+
+    root = tmp_path / "repo"
+    (root / "apps").mkdir(parents=True)
+    (root / ".clustergen").mkdir()
+    (root / ".clustergen" / "facts.yaml").write_text(
+        "cluster: {name: home, domain: home.example.com}\ndistribution: k3s\nengine: flux\n"
+        "storageClasses: [local-path]\nnodes:\n  - name: nuc1\n"
+        "    labels: {kubernetes.io/hostname: nuc1, kubernetes.io/arch: amd64, kubernetes.io/os: linux}\n")
+    for i in range(8):
+        (root / "apps" / f"f{i}.yaml").write_text(
+            f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c{i}, namespace: apps}}\ndata: {{a: b}}\n---\n"
+            f"apiVersion: v1\nkind: Service\nmetadata: {{name: s{i}, namespace: [apps]}}\nspec: {{}}\n")
+    one = validate_repository(root, ValidateOptions(jobs=1, cache_dir=tmp_path / "c1", charts="local"))
+    monkeypatch.setattr(scan, "PARALLEL_MIN_BYTES", 0)
+    two = validate_repository(root, ValidateOptions(jobs=2, cache_dir=tmp_path / "c2", charts="local"))
+
+    def faults(report):
+        return sorted((f.check, f.file, f.line, f.document, f.message) for f in report.faults)
+
+    assert any("Namespace apps" in f[-1] for f in faults(one)), faults(one)
+    assert faults(one) == faults(two)
+    assert one.totals() == two.totals()
