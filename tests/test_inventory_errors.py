@@ -79,3 +79,26 @@ def test_app_with_no_eligible_node(tmp_path: Path, capsys: pytest.CaptureFixture
     assert "app 'armonly' can run on no node (nuc: no amd64 image)" in err
     assert f"{inventory}:" in err and "apps[2].name" in err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(("value", "where"), [
+    ("9" * 4301, "inventory.yaml:10:9: error: the file is not valid YAML: a number of more than 4,300 digits"),
+    ("-" + "1" * 5000, "inventory.yaml:10:9: error: the file is not valid YAML: a number of more than 4,300 digits"),
+])
+def test_a_number_past_pythons_digit_limit_is_located(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                      value: str, where: str) -> None:
+    """The YAML library raises a ValueError without a mark; the error used to name no line."""
+    text = (Path(__file__).parents[1] / "examples" / "mixed-shelf.yaml").read_text()
+    inventory = tmp_path / "inventory.yaml"
+    inventory.write_text(text.replace("  name: shelf", f"  name: {value}", 1))
+    assert main(["plan", str(inventory)]) == 2
+    err = capsys.readouterr().err
+    assert where in err, err
+
+
+def test_a_number_at_the_digit_limit_is_no_yaml_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = (Path(__file__).parents[1] / "examples" / "mixed-shelf.yaml").read_text()
+    inventory = tmp_path / "inventory.yaml"
+    inventory.write_text(text.replace("  name: shelf", "  name: " + "9" * 4300, 1))
+    main(["plan", str(inventory)])
+    assert "not valid YAML" not in capsys.readouterr().err

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+import sys
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -275,6 +276,21 @@ def _yaml_error(exc: MarkedYAMLError, filename: str, text: str) -> Problem:
                    column=mark.column + 1 if mark else None, hint=hint)
 
 
+def _too_long_number(text: str, filename: str) -> Problem | None:
+    """Python reads no integer of more than sys.get_int_max_str_digits() digits, and the YAML
+    library's ValueError has no mark: the first such run of digits is found in the text."""
+    limit = sys.get_int_max_str_digits()
+    if not limit:
+        return None
+    found = re.search(rf"(?<![\w.])[-+]?[0-9_]{{{limit + 1},}}", text)
+    if found is None:
+        return None
+    line = text.count("\n", 0, found.start()) + 1
+    column = found.start() - (text.rfind("\n", 0, found.start()) + 1) + 1
+    return Problem(f"the file is not valid YAML: a number of more than {limit:,} digits", file=filename, line=line,
+                   column=column, hint="quote it if it is text; no inventory field takes a number that long")
+
+
 def _key_line(text: str, key: str, start: int, end: int) -> int | None:
     lines = text.splitlines()
     pattern = re.compile(rf"^\s*(?:-\s+)?['\"]?{re.escape(key)}['\"]?\s*:")
@@ -303,7 +319,8 @@ def _parse_yaml(text: str, filename: str) -> Any:
         raise InventoryError([Problem(f"the file is not valid YAML: {exc}", file=filename, hint="check the YAML syntax")]) from None
     except (ValueError, AssertionError, RecursionError, TypeError, OverflowError) as exc:
         # The YAML library's own checks that raise plain exceptions (a bad value for a tag, ...).
-        raise InventoryError([Problem(f"the file is not valid YAML: {exc}", file=filename, hint="check the YAML syntax")]) from None
+        raise InventoryError([_too_long_number(text, filename) or Problem(
+            f"the file is not valid YAML: {exc}", file=filename, hint="check the YAML syntax")]) from None
     if not isinstance(tree, dict):
         raise InventoryError(
             [
