@@ -51,12 +51,9 @@ class RepositorySession:
     def has_state(self) -> bool:
         return (self.repo / STATE_PATH).exists()
 
-    def ensure_clean(self, inventory: Path | None = None) -> None:
-        """Refuse to regenerate over uncommitted work, so git can show and undo what the run did."""
-        self.start_clean_check(inventory).finish()
-
     def start_clean_check(self, inventory: Path | None = None) -> CleanCheck:
-        """``ensure_clean`` with git working in the background: ``finish()`` refuses as it would."""
+        """The refusal to regenerate over uncommitted work (so git can show and undo what the
+        run did), with git status working in the background until ``finish()``."""
         if self.dry_run or not self.has_state():
             return CleanCheck(self, None)
         exempt = list(self.recovered)
