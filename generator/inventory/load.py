@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import math
 import re
 import sys
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,6 +19,7 @@ from ..shared.engines import DEFAULT_ENGINE, engine_schema
 from ..shared.inventory_file import MAX_INVENTORY_BYTES, read_inventory_file
 from .checks import check_inventory
 from .locations import SourceMap, format_path
+from .schema_code import schema_verdict
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import ValidationError
@@ -51,9 +54,12 @@ from .model import (
 )
 
 
+_SCHEMA_FILE = ("schemas", "inventory.schema.json")
+
+
 @cache
 def inventory_schema() -> dict[str, Any]:
-    schema = json.loads(package_file("schemas", "inventory.schema.json").read_text())
+    schema = json.loads(package_file(*_SCHEMA_FILE).read_text())
     # The engines are a registry, not a list kept by hand here (the file's $comment says so).
     schema["properties"]["gitops"]["properties"]["engine"] = engine_schema()
     return schema
@@ -68,63 +74,36 @@ def _validator() -> Draft202012Validator:
     return Draft202012Validator(inventory_schema(), format_checker=FormatChecker())
 
 
-def _ipv4(value: Any) -> bool:
-    # jsonschema's FormatChecker rule, so both validators agree on every address.
-    try:
-        ipaddress.IPv4Address(value)
-    except ValueError:
-        return False
-    return True
-
-
-def _ipv6(value: Any) -> bool:
-    try:
-        address = ipaddress.IPv6Address(value)
-    except ValueError:
-        return False
-    return not getattr(address, "scope_id", "")
-
-
 @cache
-def _fast_validator() -> Any:
-    """jsonschema-rs over the same schema, with the formats checked by the Python rules above."""
-    import jsonschema_rs
+def _schema_verdict() -> Callable[[Any], bool]:
+    """The schema as Python (schema_code.py): jsonschema's yes or no, without importing it."""
+    made_from = package_file(*_SCHEMA_FILE).read_bytes() + json.dumps(engine_schema(), sort_keys=True).encode()
+    return schema_verdict(made_from, inventory_schema)
 
-    return jsonschema_rs.validator_for(inventory_schema(), formats={"ipv4": _ipv4, "ipv6": _ipv6}, validate_formats=True)
 
-
-# Python's re counts \x1c-\x1f as whitespace (\s) and the Rust regex engine does not: a string
-# holding one is left to the Python validator, whose verdict is the reference.
-_PY_ONLY_SPACE = re.compile("[\x1c-\x1f]")
+_JSON_SCALARS = (str, int, float, bool, type(None))
 
 
 def _surely_valid(data: Any) -> bool:
-    """True when jsonschema-rs finds no schema error and could not disagree with jsonschema.
-    False sends the document to jsonschema, which decides and words the errors."""
+    """True when the compiled schema finds no error. False sends the document to jsonschema,
+    which decides and words the errors. A value JSON has no word for (a date, bytes, a key that
+    is no string, NaN) goes to jsonschema unjudged: its rules for those are its own."""
     stack = [data]
     while stack:
         node = stack.pop()
         if isinstance(node, dict):
             for key, value in node.items():
-                if not isinstance(key, str) or _PY_ONLY_SPACE.search(key):
+                if not isinstance(key, str):
                     return False
                 stack.append(value)
         elif isinstance(node, list):
             stack.extend(node)
-        elif isinstance(node, str):
-            if _PY_ONLY_SPACE.search(node):
-                return False
-        elif isinstance(node, float):
-            if node != node or node in (float("inf"), float("-inf")):
-                return False
-        elif isinstance(node, int) and not isinstance(node, bool):
-            if not -(1 << 63) <= node < (1 << 64):
-                return False
-        elif node is not None and not isinstance(node, bool):
-            return False  # a timestamp or other non-JSON value: the Python validator reports its type
+        elif not isinstance(node, _JSON_SCALARS) or isinstance(node, float) and not math.isfinite(node):
+            return False
+    verdict = _schema_verdict()
     try:
-        return bool(_fast_validator().is_valid(data))
-    except Exception:  # noqa: BLE001 - anything the Rust side cannot take is the Python validator's to judge
+        return verdict(data)
+    except Exception:  # noqa: BLE001 - whatever the compiled code cannot take, jsonschema judges
         return False
 
 

@@ -37,7 +37,7 @@ _RECORD_FORMAT = 1
 RUN_RECORDS_KEPT = 64
 _PACKAGE = Path(__file__).resolve().parents[1]
 # Everything outside clustergen's own files whose version can change what it writes.
-_OUTPUT_LIBRARIES = ("jinja2", "markupsafe", "yaml", "ruamel", "jsonschema_rs", "jsonschema", "pyrage", "cryptography")
+_OUTPUT_LIBRARIES = ("jinja2", "markupsafe", "yaml", "ruamel", "jsonschema", "pyrage", "cryptography")
 
 
 @dataclass(frozen=True)
