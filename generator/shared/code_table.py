@@ -1,4 +1,5 @@
-"""Where the tables of compiled code live (dataclass_code.py, regex_code.py): one file per kind
+"""Where the tables of compiled code live (dataclass_code.py, regex_code.py, and the inventory
+schema's verdict, inventory/schema_code.py): one file per kind
 and interpreter build under ``$XDG_CACHE_HOME/clustergen/code``, so that another Python, another
 marshal format or another optimisation level never reads what this one wrote."""
 
