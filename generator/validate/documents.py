@@ -303,7 +303,13 @@ def compose(text: str) -> list[Any] | None:
 
 
 # Where libyaml and str.split("\n") could count lines differently, a file is composed whole.
-_ODD_BREAKS = re.compile("[\r\x85\u2028\u2029]")
+_ODD_BREAKS = ("\r", "\x85", "\u2028", "\u2029")
+
+
+def _has_odd_breaks(text: str) -> bool:
+    # Four substring searches, not one character class: the class is tested character by
+    # character, 30% of what a 1%-faulty validate spends on its faults.
+    return any(br in text for br in _ODD_BREAKS)
 
 
 class TextLocator:
@@ -340,7 +346,7 @@ class TextLocator:
 
     def _cut(self, index: int) -> tuple[Any, int] | None:
         span = self._spans.get(index)
-        if span is None or _ODD_BREAKS.search(self.text):
+        if span is None or _has_odd_breaks(self.text):
             return None
         if self._lines is None:
             self._lines = self.text.split("\n")

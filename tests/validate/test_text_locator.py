@@ -55,6 +55,12 @@ LAYOUTS = [
     "  a: 1\n  b: 2\n---\n  c: 3\n",  # indented roots
     "a: 1\r\nb: 2\r\n---\r\nc: 3\r\n",  # CRLF: the whole file is composed
     "a: 1\n---\nb: \"x\u2028y\"\nz: 1\n---\nc: 3\n",  # a line separator: the whole file is composed
+    # Each odd break shifts libyaml's line count past str.split's: the next document would be
+    # cut a line late, and its second line parses as a document of its own.
+    "a: \"x\u2028y\"\n---\nb: 1\nc: {d: 2}\n---\ne: 3\n",
+    "a: \"x\u2029y\"\n---\nb: 1\nc: {d: 2}\n---\ne: 3\n",  # a paragraph separator
+    "a: \"x\x85y\"\n---\nb: 1\nc: {d: 2}\n---\ne: 3\n",  # NEL, in a one-byte-per-character text
+    "a: 1\rb: 1\n---\nb: 1\nc: {d: 2}\n---\ne: 3\n",  # a lone carriage return
     "%YAML 1.1\n---\na: 1\n---\nb: 2\n",
     "a: 1\n--- # comment\nb: 2\n",
     "key: value\n---\n'quoted key': 1\n\"x\": {y: [1, {z: 2}]}\n",
