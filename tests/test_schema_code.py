@@ -158,6 +158,8 @@ def test_compiled_verdict_is_jsonschemas(schema: dict[str, Any], value: Any, val
         ({"$ref": "#/$defs/missing"}, "names no definition"),
         ({"minimum": "1"}, "must be a number"),
         ({"items": 3}, "must be a map or a boolean"),
+        ({"properties": {"a": {"$id": "other", "$ref": "#/$defs/x"}}, "$defs": {"x": {}}}, "'$id' is not compiled"),
+        ({"properties": {"a": {"$defs": {"x": {}}}}}, "'$defs' is not compiled"),
     ],
 )
 def test_a_keyword_the_compiler_does_not_know_stops_it(schema: dict[str, Any], words: str) -> None:

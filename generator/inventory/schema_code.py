@@ -137,6 +137,9 @@ class _Compiler:
         if not isinstance(schema, dict):
             raise SchemaCodeError(f"a schema must be a map or a boolean, not {schema!r}")
         unknown = sorted(set(schema) - _KNOWN)
+        if schema is not self.root and ("$id" in schema or "$defs" in schema):
+            # Either would change what a $ref inside it names: only the root's are compiled.
+            unknown = ["$id" if "$id" in schema else "$defs"]
         if unknown:
             raise SchemaCodeError(f"keyword {unknown[0]!r} is not compiled: add its rule here, or check with jsonschema")
         checks = self._checks(schema)
