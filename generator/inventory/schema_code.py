@@ -30,7 +30,7 @@ from types import CodeType
 from typing import Any
 
 from ..shared.cache import store_entry
-from ..shared.code_table import table_path
+from ..shared.code_table import read_table, table_path
 
 # Words that only describe: no effect on the verdict.
 _ANNOTATIONS = frozenset({"$comment", "$id", "$schema", "default", "deprecated", "description", "examples", "title"})
@@ -229,12 +229,18 @@ class _Compiler:
         """Checks that jsonschema applies only to values of one type."""
         return [f"if {test}:", *(f"    {line}" for line in checks)] if checks else []
 
-    def _string(self, schema: dict[str, Any]) -> list[str]:
+    @staticmethod
+    def _sizes(schema: dict[str, Any], smallest: str, largest: str) -> list[str]:
+        """minLength/maxLength, minProperties/maxProperties, minItems/maxItems: bounds on len."""
         checks = []
-        if "minLength" in schema:
-            checks.append(f"if len(v) < {int(schema['minLength'])}: return False")
-        if "maxLength" in schema:
-            checks.append(f"if len(v) > {int(schema['maxLength'])}: return False")
+        if smallest in schema:
+            checks.append(f"if len(v) < {int(schema[smallest])}: return False")
+        if largest in schema:
+            checks.append(f"if len(v) > {int(schema[largest])}: return False")
+        return checks
+
+    def _string(self, schema: dict[str, Any]) -> list[str]:
+        checks = self._sizes(schema, "minLength", "maxLength")
         if "pattern" in schema:
             pattern = self.constant(f"re.compile({schema['pattern']!r})")
             checks.append(f"if not {pattern}.search(v): return False")
@@ -255,11 +261,7 @@ class _Compiler:
         return checks
 
     def _object(self, schema: dict[str, Any]) -> list[str]:
-        checks = []
-        if "minProperties" in schema:
-            checks.append(f"if len(v) < {int(schema['minProperties'])}: return False")
-        if "maxProperties" in schema:
-            checks.append(f"if len(v) > {int(schema['maxProperties'])}: return False")
+        checks = self._sizes(schema, "minProperties", "maxProperties")
         if schema.get("required"):
             required = self.constant(repr(tuple(schema["required"])))
             checks.append(f"for key in {required}:")
@@ -288,11 +290,7 @@ class _Compiler:
         return ["for key, item in v.items():", f"    if key not in {known} and not {name}(item): return False"]
 
     def _array(self, schema: dict[str, Any]) -> list[str]:
-        checks = []
-        if "minItems" in schema:
-            checks.append(f"if len(v) < {int(schema['minItems'])}: return False")
-        if "maxItems" in schema:
-            checks.append(f"if len(v) > {int(schema['maxItems'])}: return False")
+        checks = self._sizes(schema, "minItems", "maxItems")
         if "items" in schema:
             name = self.function(schema["items"])
             if name != "_any":
@@ -320,8 +318,14 @@ def schema_verdict(made_from: bytes, schema: Callable[[], dict[str, Any]]) -> Ca
     """``valid(value) -> bool`` for ``schema()``, whose data is made from the bytes
     ``made_from`` (its file's text and what the program adds to it). The code comes from the
     table when it was compiled from those same bytes by this same compiler."""
+    return verdict_of(_code(made_from, schema))
+
+
+def verdict_of(code: CodeType) -> Callable[[Any], bool]:
+    """The ``valid`` function of code compiled from `schema_source`'s text, run with the
+    helpers that text calls."""
     namespace: dict[str, Any] = {"re": re, "_equal": _equal, "_unique": _unique, "_ipv4": _ipv4, "_ipv6": _ipv6}
-    exec(_code(made_from, schema), namespace)  # noqa: S102 - our own generated source (schema_source)
+    exec(code, namespace)  # noqa: S102 - our own generated source (schema_source)
     verdict: Callable[[Any], bool] = namespace["valid"]
     return verdict
 
@@ -330,13 +334,9 @@ def _code(made_from: bytes, schema: Callable[[], dict[str, Any]]) -> CodeType:
     path = table_path("inventory-schema")
     key = _key(made_from)
     if path is not None and key is not None:
-        try:
-            kept_key, code = marshal.loads(path.read_bytes())
-        except (OSError, EOFError, ValueError, TypeError):
-            pass  # none yet, or damaged: compile afresh
-        else:
-            if kept_key == key and isinstance(code, CodeType):
-                return code
+        kept = read_table(path)
+        if isinstance(kept, tuple) and len(kept) == 2 and kept[0] == key and isinstance(kept[1], CodeType):
+            return kept[1]
     code = compile(schema_source(schema()), "<inventory schema>", "exec", dont_inherit=True)
     if path is not None and key is not None:
         store_entry(path, marshal.dumps((key, code)))

@@ -9,6 +9,7 @@ import hashlib
 import marshal
 import sys
 from pathlib import Path
+from typing import Any
 
 from .cache import cache_folder
 
@@ -21,3 +22,12 @@ def table_path(kind: str, *build: str) -> Path | None:
         return None
     key = "\0".join([sys.version, sys.implementation.cache_tag, str(marshal.version), str(sys.flags.optimize), *build])
     return folder / f"{kind}-{hashlib.sha256(key.encode()).hexdigest()[:24]}.marshal"
+
+
+def read_table(path: Path) -> Any:
+    """What the table file at ``path`` holds; None when there is none yet, or it is damaged
+    or another marshal format (the caller then compiles afresh)."""
+    try:
+        return marshal.loads(path.read_bytes())
+    except (OSError, EOFError, ValueError, TypeError):
+        return None

@@ -23,7 +23,7 @@ from types import CodeType
 from typing import Any
 
 from .cache import store_entry
-from .code_table import table_path
+from .code_table import read_table, table_path
 
 # A table that has grown past this (texts from many clustergen versions) is rewritten with
 # only what this process used.
@@ -80,12 +80,9 @@ def _is_ours(globals_: dict[str, Any] | None) -> bool:
 
 
 def _read_table(path: Any) -> dict[str, CodeType]:
-    try:
-        table = marshal.loads(path.read_bytes())
-    except (OSError, EOFError, ValueError, TypeError):
-        return {}  # none yet, or damaged: compile afresh
+    table = read_table(path)
     if not isinstance(table, dict):
-        return {}
+        return {}  # none yet, or damaged: compile afresh
     return {k: v for k, v in table.items() if isinstance(k, str) and isinstance(v, CodeType)}
 
 
